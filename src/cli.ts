@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { importImage } from './commands/import.js';
+import { formatInspect, inspectImage } from './commands/inspect.js';
+import { errorMessage, UserError } from './errors.js';
+import { removeAllTempsSync } from './fs/temp.js';
+import { sourceDateEpoch } from './image/image.js';
+import { parsePlatform } from './oci/platform.js';
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** `K=V` pairs from repeated flags into a record. */
+function keyValues(flag: string, values: string[] | undefined): Record<string, string> | undefined {
+  if (!values) return undefined;
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) throw new UserError(`${flag} "${v}" is not of the form KEY=VALUE`);
+    out[v.slice(0, eq)] = v.slice(eq + 1);
+  }
+  return out;
+}
+
+/** `--cmd '["a","b"]'` (exec form) or `--cmd 'a b'` (shell form, run by /bin/sh -c as a Dockerfile does). */
+function commandLine(flag: string, value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (value.trimStart().startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw new UserError(`${flag} ${value}: not a valid JSON array`);
+    }
+    if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) throw new UserError(`${flag} ${value}: must be a JSON array of strings`);
+    return parsed as string[];
+  }
+  return ['/bin/sh', '-c', value];
+}
+
+function owner(value: string): { uid: number; gid: number } {
+  const m = /^(\d+):(\d+)$/.exec(value);
+  if (!m) throw new InvalidArgumentError('expected UID:GID, for example 0:0');
+  return { uid: Number(m[1]), gid: Number(m[2]) };
+}
+
+function env(value: string, previous: string[] = []): string[] {
+  if (!/^[^=]+=/.test(value)) throw new InvalidArgumentError(`"${value}" is not of the form NAME=VALUE`);
+  return [...previous, value];
+}
+
+const program = new Command()
+  .name('fromscratch')
+  .description('Build, inspect and rewrite container images without a daemon and without root.')
+  .version(version)
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    `
+Image references (skopeo's syntax):
+  oci:PATH[:TAG]                      OCI image layout folder (may hold many tagged images)
+  oci-archive:FILE[:TAG]              the same layout as one tar file
+  docker-archive:FILE[:NAME[:TAG]]    what docker save writes and docker/podman load read (:@N picks by index)
+
+Environment:
+  SOURCE_DATE_EPOCH   seconds since the epoch: image creation time, and the latest mtime any file gets
+  TMPDIR              where temporary spools and staged layers go`,
+  );
+
+program
+  .command('import')
+  .description('make a one-layer image from a directory or a tar archive (plain, gzip, xz, zstd), like docker import')
+  .argument('[source]', "a directory, a tar file, or '-' for standard input")
+  .argument('<destination>', 'image reference to write, e.g. oci:out:latest')
+  .option('--empty', 'make an image with no layers at all (FROM scratch); give no source')
+  .option('--empty-layer', 'make an image with one empty layer (as `tar c --files-from /dev/null | docker import -`); give no source')
+  .option('--owner <uid:gid>', 'give every file this numeric owner (e.g. 0:0 when a non-root user imports a folder)', owner)
+  .option('--entrypoint <command>', 'entrypoint: a JSON array, or a string run by /bin/sh -c')
+  .option('--cmd <command>', 'default command: a JSON array, or a string run by /bin/sh -c')
+  .option('--env <NAME=VALUE>', 'environment variable (repeatable)', env)
+  .option('--workdir <dir>', 'working directory')
+  .option('--user <user[:group]>', 'user the container runs as')
+  .option('--label <KEY=VALUE>', 'config label (repeatable)', collect)
+  .option('--annotation <KEY=VALUE>', 'manifest annotation (repeatable)', collect)
+  .option('--platform <os/arch[/variant]>', 'platform of the image (default: this host)')
+  .option('--history <comment>', 'history comment for the layer')
+  .addOption(new Option('--compression <kind>', 'layer compression').choices(['gzip', 'zstd', 'none']).default('gzip'))
+  .option('--compression-level <n>', 'gzip 1-9 (default 6), zstd 1-19 (default 3)', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 19) throw new InvalidArgumentError('expected a whole number from 1 to 19');
+    return n;
+  })
+  .action(async (source: string | undefined, destination: string | undefined, o: Record<string, unknown>) => {
+    if (destination === undefined) {
+      // commander fills the first argument first: with --empty the one argument given is the destination.
+      destination = source;
+      source = undefined;
+    }
+    const empty = Boolean(o['empty']);
+    const emptyLayer = Boolean(o['emptyLayer']);
+    if (empty && emptyLayer) throw new UserError('--empty and --empty-layer exclude each other');
+    if ((empty || emptyLayer) && source !== undefined) throw new UserError(`--empty${emptyLayer ? '-layer' : ''} takes no source (got "${source}")`);
+    if (!empty && !emptyLayer && source === undefined) throw new UserError('import needs a SOURCE (a directory, a tar file or -) and a DESTINATION');
+    if (destination === undefined) throw new UserError('import needs a DESTINATION image reference, e.g. oci:out:latest');
+    const epoch = sourceDateEpoch();
+    const result = await importImage({
+      source: empty ? { empty: true } : emptyLayer ? { emptyLayer: true } : source!,
+      destination,
+      owner: o['owner'] as { uid: number; gid: number } | undefined,
+      entrypoint: commandLine('--entrypoint', o['entrypoint'] as string | undefined),
+      cmd: commandLine('--cmd', o['cmd'] as string | undefined),
+      env: o['env'] as string[] | undefined,
+      workdir: o['workdir'] as string | undefined,
+      user: o['user'] as string | undefined,
+      labels: keyValues('--label', o['label'] as string[] | undefined),
+      annotations: keyValues('--annotation', o['annotation'] as string[] | undefined),
+      platform: o['platform'] ? parsePlatform(o['platform'] as string) : undefined,
+      history: o['history'] as string | undefined,
+      compression: o['compression'] as 'gzip' | 'zstd' | 'none',
+      compressionLevel: o['compressionLevel'] as number | undefined,
+      sourceDateEpoch: epoch,
+    });
+    for (const path of result.skipped) process.stderr.write(`fromscratch: skipped socket ${path}\n`);
+    process.stdout.write(`${result.digest}\n`);
+  });
+
+program
+  .command('inspect')
+  .description('show an image: manifest digest, media types, platform, config, and per layer digest, diffID, chainID, sizes and history')
+  .argument('<reference>', 'image reference, e.g. oci:out:latest')
+  .option('--json', 'print JSON')
+  .option('--platform <os/arch[/variant]>', 'which image of a multi-platform index (default: this host)')
+  .action(async (reference: string, o: { json?: boolean; platform?: string }) => {
+    const report = await inspectImage(reference, o.platform ? { platform: parsePlatform(o.platform) } : {});
+    process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatInspect(report)}\n`);
+  });
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    removeAllTempsSync();
+    process.stderr.write(`fromscratch: interrupted (${signal}); nothing was written\n`);
+    process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+  });
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  removeAllTempsSync();
+  process.stderr.write(`fromscratch: error: ${errorMessage(err)}\n`);
+  if (!(err instanceof UserError) && process.env['FROMSCRATCH_DEBUG']) process.stderr.write(`${(err as Error).stack}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,25 @@
+import { createGzip, constants as zlibConstants } from 'node:zlib';
+import type { Duplex } from 'node:stream';
+import { CompressStream } from 'zstd-napi';
+import type { Compression } from '../oci/media-types.js';
+
+export interface CompressionOptions {
+  compression: Compression;
+  /** gzip 1-9 (default 6, as gzip -6); zstd 1-19 (default 3, as the zstd command line). */
+  level?: number;
+}
+
+/**
+ * A streaming compressor for layer blobs. Its output depends only on the input and the options: the gzip
+ * header carries no name and mtime 0, and zstd always runs with the same worker count (zstd's output is
+ * the same for any count ≥ 1, but differs between 0 and ≥ 1).
+ */
+export function createCompressor(options: CompressionOptions): Duplex | undefined {
+  if (options.compression === 'gzip') {
+    return createGzip({ level: options.level ?? 6, chunkSize: 256 * 1024, strategy: zlibConstants.Z_DEFAULT_STRATEGY });
+  }
+  if (options.compression === 'zstd') {
+    return new CompressStream({ compressionLevel: options.level ?? 3, nbWorkers: 2, checksumFlag: true });
+  }
+  return undefined;
+}

@@ -1,0 +1,51 @@
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { openDecompressed } from '../compression/decompress.js';
+import type { ArchiveCompression } from '../compression/detect.js';
+import { UserError } from '../errors.js';
+import { readTar, TarFormatError } from '../tar/reader.js';
+import type { SourcedEntry } from './entry-set.js';
+
+export interface TarScan {
+  entries: SourcedEntry[];
+  compression: ArchiveCompression;
+}
+
+async function write(out: WriteStream, chunk: Buffer): Promise<void> {
+  if (!out.write(chunk)) await once(out, 'drain');
+}
+
+/**
+ * Reads a tar archive (plain, gzip, xz or zstd; a file or standard input) into entries. Headers stay in
+ * memory; file contents are spooled to `spoolDir`, so the archive is read once and the entries can then
+ * be reordered into the canonical order and written straight from the spool.
+ */
+export async function scanTarArchive(input: AsyncIterable<Buffer>, name: string, spoolDir: string): Promise<TarScan> {
+  const { compression, stream } = await openDecompressed(input, name);
+  const spoolPath = join(spoolDir, 'content.spool');
+  const spool = createWriteStream(spoolPath);
+  const entries: SourcedEntry[] = [];
+  let offset = 0;
+  try {
+    for await (const record of readTar(stream)) {
+      const origin = `entry ${record.index + 1} "${record.rawPath}" of ${name}`;
+      const entry: SourcedEntry = { ...record.header, origin };
+      if (record.header.type === 'file' && record.header.size > 0) {
+        const start = offset;
+        const end = offset + record.header.size - 1;
+        for await (const chunk of record.body()) await write(spool, chunk);
+        offset += record.header.size;
+        entry.open = () => createReadStream(spoolPath, { start, end, highWaterMark: 1 << 20 });
+      }
+      entries.push(entry);
+    }
+  } catch (err) {
+    spool.destroy();
+    if (err instanceof TarFormatError) throw new UserError(`${name}: ${err.message}`);
+    throw err;
+  }
+  spool.end();
+  await once(spool, 'close');
+  return { entries, compression };
+}

@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, rename, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Paths that must vanish if the process dies half-way (temporary outputs, spools). The CLI removes what
+ * is still registered when it is interrupted, so no half-written destination is ever left behind.
+ */
+const pending = new Set<string>();
+
+export function registerTemp(path: string): void {
+  pending.add(path);
+}
+
+export function releaseTemp(path: string): void {
+  pending.delete(path);
+}
+
+export function removeAllTempsSync(): void {
+  for (const path of pending) {
+    try {
+      rmSync(path, { recursive: true, force: true });
+    } catch {
+      // best effort while exiting
+    }
+  }
+  pending.clear();
+}
+
+/** A hidden sibling name for `dest`, on the same file system so the final rename is atomic. */
+export function siblingTempPath(dest: string): string {
+  return join(dirname(dest), `.${basename(dest)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/** Writes a file under a temporary name and renames it into place. */
+export async function writeFileAtomic(dest: string, data: Uint8Array | string): Promise<void> {
+  const tmp = siblingTempPath(dest);
+  registerTemp(tmp);
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, dest);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  } finally {
+    releaseTemp(tmp);
+  }
+}
+
+/** Runs `fn` with a fresh private directory under the system temp dir ($TMPDIR), removed afterwards. */
+export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), `fromscratch-${prefix}-`));
+  registerTemp(dir);
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+    releaseTemp(dir);
+  }
+}

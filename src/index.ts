@@ -1,0 +1,24 @@
+/** fromscratch as a library: the image core, entry sources, layer writing, and image transports. */
+export { UserError } from './errors.js';
+export { sha256, isDigest, parseDigest, DigestingStream, type Digest } from './digest.js';
+export { MediaType, layerCompression, ociLayerMediaType, type Compression } from './oci/media-types.js';
+export type { Descriptor } from './oci/descriptor.js';
+export { parseManifest, parseIndex, encodeJson, type Manifest, type ImageIndex } from './oci/manifest.js';
+export { parseImageConfig, layerHistory, type ImageConfig, type ContainerConfig, type History } from './oci/config.js';
+export { chainIDs } from './oci/chain-id.js';
+export { parsePlatform, formatPlatform, hostPlatform, type Platform } from './oci/platform.js';
+export type { Entry, EntryHeader, EntryType } from './tar/entry.js';
+export { readTar, TarFormatError, type TarRecord } from './tar/reader.js';
+export { writeTar } from './tar/writer.js';
+export { normalizeEntryPath, compareEntryPaths, sortByEntryPath } from './entries/path.js';
+export { canonicalizeEntries, type SourcedEntry, type CanonicalizeOptions } from './entries/entry-set.js';
+export { scanDirectory } from './entries/directory-source.js';
+export { scanTarArchive } from './entries/tar-source.js';
+export { type Layer, fileLayer, openUncompressed } from './layer/layer.js';
+export { writeLayer, type WrittenLayer } from './layer/layer-writer.js';
+export { whiteoutEntry, opaqueEntry, classifyWhiteout, WHITEOUT_PREFIX, OPAQUE_WHITEOUT } from './layer/whiteout.js';
+export { assembleImage, fromParts, imagePlatform, sourceDateEpoch, type Image } from './image/image.js';
+export { parseReference, formatReference, type ImageReference } from './transport/reference.js';
+export { withImage, writeImage, type SourceOptions } from './transport/transports.js';
+export { importImage, type ImportOptions, type ImportResult } from './commands/import.js';
+export { inspectImage, formatInspect, type InspectReport, type LayerReport } from './commands/inspect.js';

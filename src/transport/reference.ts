@@ -1,0 +1,65 @@
+import { UserError } from '../errors.js';
+
+/** An image reference in skopeo's transport syntax. */
+export type ImageReference =
+  | { transport: 'oci'; path: string; tag?: string }
+  | { transport: 'oci-archive'; path: string; tag?: string }
+  | { transport: 'docker-archive'; path: string; name?: string; sourceIndex?: number };
+
+export const TRANSPORTS = ['oci', 'oci-archive', 'docker-archive'] as const;
+const LATER = ['docker', 'docker-daemon', 'containers-storage', 'dir'];
+
+/** What the OCI layout accepts as a `org.opencontainers.image.ref.name` (as containers/image checks it). */
+const OCI_REF = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+/** A Docker reference: name components, an optional registry host:port, an optional tag. */
+const DOCKER_NAME = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?$/;
+
+/**
+ * Parses `oci:PATH[:TAG]`, `oci-archive:FILE[:TAG]` or `docker-archive:FILE[:NAME[:TAG]|:@INDEX]`. As in
+ * skopeo, the path ends at the first ':' after the transport.
+ */
+export function parseReference(text: string): ImageReference {
+  const colon = text.indexOf(':');
+  const transport = colon === -1 ? '' : text.slice(0, colon);
+  const rest = colon === -1 ? '' : text.slice(colon + 1);
+  if (transport === 'docker' && rest.startsWith('//')) {
+    throw new UserError(`"${text}": the docker:// (registry) transport is not available in this version; use ${TRANSPORTS.map((t) => `${t}:`).join(', ')}`);
+  }
+  if (!(TRANSPORTS as readonly string[]).includes(transport)) {
+    const hint = LATER.includes(transport) ? ` (the ${transport}: transport is not available in this version)` : '';
+    throw new UserError(`"${text}" is not an image reference${hint}: expected one of ${TRANSPORTS.map((t) => `${t}:PATH`).join(', ')}`);
+  }
+  const sep = rest.indexOf(':');
+  const path = sep === -1 ? rest : rest.slice(0, sep);
+  const suffix = sep === -1 ? undefined : rest.slice(sep + 1);
+  if (path === '') throw new UserError(`"${text}": the ${transport}: reference has no path`);
+
+  if (transport === 'docker-archive') {
+    if (suffix === undefined || suffix === '') return { transport, path };
+    if (suffix.startsWith('@')) {
+      const index = Number(suffix.slice(1));
+      if (!Number.isInteger(index) || index < 0) throw new UserError(`"${text}": "${suffix}" is not a source index (@0, @1, ...)`);
+      return { transport, path, sourceIndex: index };
+    }
+    if (!DOCKER_NAME.test(suffix)) throw new UserError(`"${text}": "${suffix}" is not a valid image name[:tag]`);
+    return { transport, path, name: withDefaultTag(suffix) };
+  }
+  if (suffix === undefined || suffix === '') return { transport: transport as 'oci' | 'oci-archive', path };
+  if (!OCI_REF.test(suffix)) throw new UserError(`"${text}": "${suffix}" is not a valid tag (letters, digits, '.', '_', '-', '/')`);
+  return { transport: transport as 'oci' | 'oci-archive', path, tag: suffix };
+}
+
+/** `busybox` → `busybox:latest`, leaving registry ports alone. */
+export function withDefaultTag(name: string): string {
+  const lastSlash = name.lastIndexOf('/');
+  return name.slice(lastSlash + 1).includes(':') ? name : `${name}:latest`;
+}
+
+export function formatReference(ref: ImageReference): string {
+  switch (ref.transport) {
+    case 'docker-archive':
+      return `docker-archive:${ref.path}${ref.name ? `:${ref.name}` : ref.sourceIndex !== undefined ? `:@${ref.sourceIndex}` : ''}`;
+    default:
+      return `${ref.transport}:${ref.path}${ref.tag ? `:${ref.tag}` : ''}`;
+  }
+}

@@ -1,0 +1,48 @@
+import { resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import type { Image } from '../image/image.js';
+import type { Platform } from '../oci/platform.js';
+import { withDockerArchiveImage, writeDockerArchive } from './docker-archive.js';
+import { DirectoryTree } from './file-tree.js';
+import { withOciArchiveImage, writeOciArchive } from './oci-archive.js';
+import { readOciLayout, writeOciLayout } from './oci-layout.js';
+import { parseReference, type ImageReference } from './reference.js';
+
+export interface SourceOptions {
+  /** For references that name an index: which platform's image (default: the host's). */
+  platform?: Platform;
+}
+
+function asReference(ref: ImageReference | string): ImageReference {
+  return typeof ref === 'string' ? parseReference(ref) : ref;
+}
+
+/**
+ * Opens the image a reference names and runs `fn` on it; temporary state (spooled archives) lives only
+ * as long as `fn` runs. Every blob read from the image is checked against its digest.
+ */
+export async function withImage<T>(reference: ImageReference | string, fn: (image: Image) => Promise<T>, options: SourceOptions = {}): Promise<T> {
+  const ref = asReference(reference);
+  switch (ref.transport) {
+    case 'oci':
+      return fn(await readOciLayout(new DirectoryTree(resolve(ref.path), `oci:${ref.path}`), ref.tag, options.platform));
+    case 'oci-archive':
+      return withOciArchiveImage(resolve(ref.path), ref.tag, options.platform, fn);
+    case 'docker-archive':
+      return withDockerArchiveImage(resolve(ref.path), ref.name, ref.sourceIndex, fn);
+  }
+}
+
+/** Writes an image to the destination a reference names, never leaving a half-written destination. */
+export async function writeImage(reference: ImageReference | string, image: Image): Promise<void> {
+  const ref = asReference(reference);
+  switch (ref.transport) {
+    case 'oci':
+      return writeOciLayout(resolve(ref.path), image, ref.tag);
+    case 'oci-archive':
+      return writeOciArchive(resolve(ref.path), image, ref.tag);
+    case 'docker-archive':
+      if (ref.sourceIndex !== undefined) throw new UserError('docker-archive:FILE:@INDEX names a source image; a destination takes :NAME:TAG');
+      return writeDockerArchive(resolve(ref.path), image, ref.name);
+  }
+}
