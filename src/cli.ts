@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './runtime.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { importImage } from './commands/import.js';

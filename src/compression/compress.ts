@@ -1,7 +1,7 @@
-import { createGzip, constants as zlibConstants } from 'node:zlib';
 import type { Duplex } from 'node:stream';
 import { CompressStream } from 'zstd-napi';
 import type { Compression } from '../oci/media-types.js';
+import { ParallelGzip } from './parallel-gzip.js';
 
 export interface CompressionOptions {
   compression: Compression;
@@ -10,13 +10,13 @@ export interface CompressionOptions {
 }
 
 /**
- * A streaming compressor for layer blobs. Its output depends only on the input and the options: the gzip
- * header carries no name and mtime 0, and zstd always runs with the same worker count (zstd's output is
+ * A streaming compressor for layer blobs. Its output depends only on the input and the options: gzip is
+ * cut into fixed-size blocks whatever the thread count, its header carries no name and mtime 0, and zstd always runs with the same worker count (zstd's output is
  * the same for any count ≥ 1, but differs between 0 and ≥ 1).
  */
 export function createCompressor(options: CompressionOptions): Duplex | undefined {
   if (options.compression === 'gzip') {
-    return createGzip({ level: options.level ?? 6, chunkSize: 256 * 1024, strategy: zlibConstants.Z_DEFAULT_STRATEGY });
+    return new ParallelGzip({ level: options.level ?? 6 });
   }
   if (options.compression === 'zstd') {
     return new CompressStream({ compressionLevel: options.level ?? 3, nbWorkers: 2, checksumFlag: true });

@@ -1,4 +1,6 @@
 import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { lstat, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
@@ -11,6 +13,24 @@ function devMajor(rdev: number): number {
 }
 function devMinor(rdev: number): number {
   return Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn));
+}
+
+const SMALL_FILE = 262144;
+
+/**
+ * The content of a file, read when the layer is written. Small files are read in one operation (one
+ * thread-pool job instead of open, reads and close). A function of its own so that the closure keeps
+ * only the path and size alive, not the scan's Stats objects.
+ */
+function fileOpener(path: string, size: number): () => Readable {
+  if (size > SMALL_FILE) return () => createReadStream(path, { highWaterMark: SMALL_FILE });
+  return () =>
+    Readable.from(
+      (async function* () {
+        yield await readFile(path);
+      })(),
+      { objectMode: false },
+    );
 }
 
 export interface DirectoryScan {
@@ -82,7 +102,7 @@ export async function scanDirectory(root: string): Promise<DirectoryScan> {
       }
       if (type === 'file') {
         entry.size = st.size;
-        entry.open = () => createReadStream(full, { highWaterMark: 1 << 20 });
+        entry.open = fileOpener(full, st.size);
       } else if (type === 'symlink') {
         entry.linkname = await readlink(full);
       } else if (type === 'char' || type === 'block') {

@@ -2,7 +2,7 @@ import { UserError } from '../errors.js';
 import type { Entry } from './entry.js';
 import { BLOCK, encodeHeader, padding } from './header.js';
 
-const CHUNK = 1 << 20;
+const CHUNK = 262144;
 
 /** Gathers small pieces into ~1 MiB chunks so hashing and compression see few, large buffers. */
 class Coalescer {
