@@ -5,12 +5,14 @@
 set -euo pipefail
 dir=${1:?usage: busybox-rootfs.sh DIR}
 busybox=/bin/busybox
-if ! "$busybox" --list >/dev/null 2>&1 || ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked'; then
-  if [ -x /usr/bin/busybox ] && ldd /usr/bin/busybox 2>&1 | grep -q 'not a dynamic'; then busybox=/usr/bin/busybox
-  elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+is_static() { [ -x "$1" ] && ! ldd "$1" >/dev/null 2>&1; }
+if ! is_static "$busybox"; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "busybox-rootfs: installing busybox-static with apt-get" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static >/dev/null || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static >/dev/null; }
-  else
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static >/dev/null; }
+  fi
+  if ! is_static "$busybox"; then
     echo "busybox-rootfs: needs Debian's busybox-static (run: sudo apt-get install busybox-static)" >&2
     exit 1
   fi

@@ -76,7 +76,7 @@ program
   .command('import')
   .description('make a one-layer image from a directory or a tar archive (plain, gzip, xz, zstd), like docker import')
   .argument('[source]', "a directory, a tar file, or '-' for standard input")
-  .argument('<destination>', 'image reference to write, e.g. oci:out:latest')
+  .argument('[destination]', 'image reference to write, e.g. oci:out:latest')
   .option('--empty', 'make an image with no layers at all (FROM scratch); give no source')
   .option('--empty-layer', 'make an image with one empty layer (as `tar c --files-from /dev/null | docker import -`); give no source')
   .option('--owner <uid:gid>', 'give every file this numeric owner (e.g. 0:0 when a non-root user imports a folder)', owner)

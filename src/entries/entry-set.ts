@@ -121,6 +121,7 @@ function resolveHardlinks(ordered: SourcedEntry[], byPath: Map<string, SourcedEn
     for (const member of members.slice(1)) {
       const link: SourcedEntry = { ...holder, path: member.path, origin: member.origin, type: 'hardlink', linkname: first.path, size: 0 };
       delete link.open;
+      delete link.xattrs;
       delete link.devmajor;
       delete link.devminor;
       ordered[position.get(member.path)!] = link;

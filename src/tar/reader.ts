@@ -80,8 +80,9 @@ export async function* readTar(source: AsyncIterable<Buffer | Uint8Array | strin
         if (!isMeta) break;
         if (raw.size > 64 * 1024 * 1024) throw new TarFormatError(`header at byte ${offset}: extended header of ${raw.size} bytes is too large`);
         const data = await reader.read(raw.size);
-        if (data.length < raw.size) throw new TarFormatError(`truncated archive: extended header at byte ${offset} is cut short`);
-        await reader.skip(padding(raw.size));
+        if (data.length < raw.size || (await reader.skip(padding(raw.size))) < padding(raw.size)) {
+          throw new TarFormatError(`truncated archive: extended header at byte ${offset} is cut short`);
+        }
         const where = `extended header at byte ${offset}`;
         if (raw.typeflag === 'x') pax = decodePax(data, where);
         else if (raw.typeflag === 'g') globalPax = decodePax(data, where);

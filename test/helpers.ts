@@ -1,0 +1,111 @@
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after } from 'node:test';
+
+/** The repository root (tests run from dist/test). */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI = join(ROOT, 'bin/fromscratch');
+export const EPOCH = '1700000000';
+
+const temps: string[] = [];
+after(() => {
+  for (const t of temps) rmSync(t, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed when the test file ends. Lower case: podman names images after it. */
+export function tempDir(prefix = 'fs-test'): string {
+  const dir = join(tmpdir(), `${prefix}-${randomBytes(6).toString('hex')}`);
+  mkdirSync(dir, { mode: 0o700 });
+  temps.push(dir);
+  return dir;
+}
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command; never throws on a non-zero exit (tests assert on it). */
+export function run(command: string, args: string[], options: SpawnSyncOptions = {}): RunResult {
+  const r = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, ...options });
+  if (r.error) throw r.error;
+  return { status: r.status ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+}
+
+/** Runs a command and fails the test with its output if it exits non-zero. */
+export function must(command: string, args: string[], options: SpawnSyncOptions = {}): string {
+  const r = run(command, args, options);
+  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.status}\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** The fromscratch CLI, with SOURCE_DATE_EPOCH set unless `env` says otherwise. */
+export function cli(args: string[], options: SpawnSyncOptions & { env?: NodeJS.ProcessEnv } = {}): RunResult {
+  return run(CLI, args, { ...options, env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, ...options.env } });
+}
+
+export function cliOk(args: string[], options: SpawnSyncOptions & { env?: NodeJS.ProcessEnv } = {}): string {
+  const r = cli(args, options);
+  if (r.status !== 0) throw new Error(`fromscratch ${args.join(' ')} exited ${r.status}\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** A busybox root filesystem from Debian's busybox-static, made by the example script users run. */
+export function busyboxRootfs(dir: string): string {
+  must('bash', [join(ROOT, 'examples/busybox-rootfs.sh'), dir]);
+  return dir;
+}
+
+export function sha256Hex(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Runs a Python 3 script (an independent tar implementation, for crafting and reading archives). */
+export function python(script: string, args: string[] = [], input?: Buffer): string {
+  return must('python3', ['-c', script, ...args], input ? { input } : {});
+}
+
+/** Every name in a folder and below it, for "nothing was left behind" checks. */
+export function listTree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, prefix: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      out.push(prefix + e.name);
+      if (e.isDirectory()) walk(join(d, e.name), `${prefix}${e.name}/`);
+    }
+  };
+  walk(dir, '');
+  return out.sort();
+}
+
+/** Podman set up for these machines (vfs, runc, cgroupfs), with storage of its own per test file. */
+export class Podman {
+  readonly root: string;
+  constructor() {
+    this.root = tempDir('podman');
+  }
+  private base(): string[] {
+    return [
+      '--root', join(this.root, 'storage'), '--runroot', join(this.root, 'run'), '--storage-driver', 'vfs',
+      '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file',
+    ];
+  }
+  cmd(args: string[]): RunResult {
+    return run('podman', [...this.base(), ...args]);
+  }
+  ok(args: string[]): string {
+    return must('podman', [...this.base(), ...args]);
+  }
+  /** `podman run --rm` with the rlimits these machines allow. */
+  runImage(image: string, command: string[], extra: string[] = []): RunResult {
+    return this.cmd(['run', '--rm', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', ...extra, image, ...command]);
+  }
+  cleanup(): void {
+    run('podman', [...this.base(), 'system', 'reset', '--force']);
+  }
+}
