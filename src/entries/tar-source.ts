@@ -25,6 +25,9 @@ export async function scanTarArchive(input: AsyncIterable<Buffer>, name: string,
   const { compression, stream } = await openDecompressed(input, name);
   const spoolPath = join(spoolDir, 'content.spool');
   const spool = createWriteStream(spoolPath);
+  // A write error (a full disk) also rejects the pending 'drain' wait; this keeps it from going unhandled.
+  let spoolError: Error | undefined;
+  spool.on('error', (err) => (spoolError = err));
   const entries: SourcedEntry[] = [];
   let offset = 0;
   try {
@@ -47,5 +50,6 @@ export async function scanTarArchive(input: AsyncIterable<Buffer>, name: string,
   }
   spool.end();
   await once(spool, 'close');
+  if (spoolError) throw new UserError(`cannot spool ${name} to ${spoolPath}: ${spoolError.message}`);
   return { entries, compression };
 }

@@ -11,8 +11,28 @@ const LATER = ['docker', 'docker-daemon', 'containers-storage', 'dir'];
 
 /** What the OCI layout accepts as a `org.opencontainers.image.ref.name` (as containers/image checks it). */
 const OCI_REF = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
-/** A Docker reference: name components, an optional registry host:port, an optional tag. */
-const DOCKER_NAME = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?$/;
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+
+/**
+ * A Docker reference `[domain/]path[:tag]` as docker's reference grammar reads it: the first component
+ * is a registry only if it has a '.' or a ':' or is `localhost`; path components are lower case.
+ */
+function isDockerName(text: string): boolean {
+  const slash = text.lastIndexOf('/');
+  const colon = text.lastIndexOf(':');
+  const hasTag = colon > slash;
+  const name = hasTag ? text.slice(0, colon) : text;
+  if (hasTag && !TAG.test(text.slice(colon + 1))) return false;
+  const parts = name.split('/');
+  const first = parts[0]!;
+  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+    if (!DOMAIN.test(first)) return false;
+    parts.shift();
+  }
+  return parts.length > 0 && parts.every((p) => PATH_COMPONENT.test(p));
+}
 
 /**
  * Parses `oci:PATH[:TAG]`, `oci-archive:FILE[:TAG]` or `docker-archive:FILE[:NAME[:TAG]|:@INDEX]`. As in
@@ -41,7 +61,7 @@ export function parseReference(text: string): ImageReference {
       if (!Number.isInteger(index) || index < 0) throw new UserError(`"${text}": "${suffix}" is not a source index (@0, @1, ...)`);
       return { transport, path, sourceIndex: index };
     }
-    if (!DOCKER_NAME.test(suffix)) throw new UserError(`"${text}": "${suffix}" is not a valid image name[:tag]`);
+    if (!isDockerName(suffix)) throw new UserError(`"${text}": "${suffix}" is not a valid image name[:tag]`);
     return { transport, path, name: withDefaultTag(suffix) };
   }
   if (suffix === undefined || suffix === '') return { transport: transport as 'oci' | 'oci-archive', path };
