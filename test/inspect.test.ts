@@ -82,7 +82,7 @@ describe('inspect', () => {
     assert.equal(JSON.parse(cliOk(['inspect', '--json', `docker-archive:${archive}:@0`])).digest, ours.digest);
     const r = cli(['inspect', `docker-archive:${archive}:example/other:v1`]);
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /no image named example\/other:v1 \(names: example\/multi:v1\)/);
+    assert.match(r.stderr, /no image named example\/other:v1 \(names: (docker\.io\/)?example\/multi:v1\)/);
   });
 
   it('reads an oci-archive that skopeo wrote, and prints a readable summary', () => {
