@@ -17,6 +17,7 @@ export { scanTarArchive } from './entries/tar-source.js';
 export { type Layer, fileLayer, openUncompressed } from './layer/layer.js';
 export { writeLayer, type WrittenLayer } from './layer/layer-writer.js';
 export { whiteoutEntry, opaqueEntry, classifyWhiteout, WHITEOUT_PREFIX, OPAQUE_WHITEOUT } from './layer/whiteout.js';
+export { asOciImage } from './image/convert.js';
 export { assembleImage, fromParts, imagePlatform, sourceDateEpoch, type Image } from './image/image.js';
 export { parseReference, formatReference, type ImageReference } from './transport/reference.js';
 export { withImage, writeImage, type SourceOptions } from './transport/transports.js';

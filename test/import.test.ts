@@ -121,6 +121,34 @@ describe('import of a busybox root filesystem', () => {
     assert.equal(manifest.annotations['org.opencontainers.image.source'], 'https://example.invalid/repo');
   });
 
+  it('writes zstd layers that zstd, skopeo and podman accept', () => {
+    const layout = join(work, 'zstd');
+    cliOk(['import', rootfs, `oci:${layout}:z`, '--compression', 'zstd']);
+    const report = JSON.parse(cliOk(['inspect', '--json', `oci:${layout}:z`]));
+    assert.equal(report.layers[0].mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
+    const blob = join(layout, 'blobs/sha256', report.layers[0].digest.slice(7));
+    assert.equal(`sha256:${must('sh', ['-c', `zstd -dc '${blob}' | sha256sum`]).split(' ')[0]}`, report.layers[0].diffID);
+    assert.equal(skopeoInspect(`oci:${layout}:z`).Layers[0], report.layers[0].digest);
+    const r = podman.runImage(`oci:${layout}:z`, ['/bin/sh', '-c', 'echo success']);
+    assert.equal(r.stdout.trim(), 'success', r.stderr);
+  });
+
+  it('copies an image between references through the library API', async () => {
+    const { withImage, writeImage } = await import('../src/index.js');
+    const archive = join(work, 'for-copy.tar');
+    cliOk(['import', rootfs, `docker-archive:${archive}:copy/me:1`]);
+    const layout = join(work, 'copied');
+    await withImage(`docker-archive:${archive}:copy/me:1`, (image) => writeImage(`oci:${layout}:copied`, image));
+    // Written to an OCI layout, the Docker manifest becomes an OCI one over the same config and layers.
+    const copied = JSON.parse(cliOk(['inspect', '--json', `oci:${layout}:copied`]));
+    const source = JSON.parse(cliOk(['inspect', '--json', `docker-archive:${archive}`]));
+    assert.equal(copied.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    assert.equal(copied.configDigest, source.configDigest);
+    assert.deepEqual(copied.layers.map((l: { digest: string }) => l.digest), source.layers.map((l: { digest: string }) => l.digest));
+    assert.equal(skopeoInspect(`oci:${layout}:copied`).Digest, copied.digest);
+    podman.ok(['pull', `oci:${layout}:copied`]);
+  });
+
   it('adds a second tag to an existing layout and keeps the first', () => {
     const layout = join(work, 'multi');
     const first = cliOk(['import', rootfs, `oci:${layout}:one`]).trim();

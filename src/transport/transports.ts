@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import type { Image } from '../image/image.js';
+import { asOciImage } from '../image/convert.js';
 import type { Platform } from '../oci/platform.js';
 import { withDockerArchiveImage, writeDockerArchive } from './docker-archive.js';
 import { DirectoryTree } from './file-tree.js';
@@ -38,9 +39,9 @@ export async function writeImage(reference: ImageReference | string, image: Imag
   const ref = asReference(reference);
   switch (ref.transport) {
     case 'oci':
-      return writeOciLayout(resolve(ref.path), image, ref.tag);
+      return writeOciLayout(resolve(ref.path), asOciImage(image), ref.tag);
     case 'oci-archive':
-      return writeOciArchive(resolve(ref.path), image, ref.tag);
+      return writeOciArchive(resolve(ref.path), asOciImage(image), ref.tag);
     case 'docker-archive':
       if (ref.sourceIndex !== undefined) throw new UserError('docker-archive:FILE:@INDEX names a source image; a destination takes :NAME:TAG');
       return writeDockerArchive(resolve(ref.path), image, ref.name);
