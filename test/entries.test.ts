@@ -76,3 +76,15 @@ describe('canonical entry sets', () => {
     assert.equal(out.length, 1);
   });
 });
+
+describe('whiteouts', () => {
+  it('names whiteouts and opaque markers as the image-spec does, and reads them back', async () => {
+    const { whiteoutEntry, opaqueEntry, classifyWhiteout } = await import('../src/layer/whiteout.js');
+    assert.equal(whiteoutEntry('etc/motd', 0).path, 'etc/.wh.motd');
+    assert.equal(whiteoutEntry('top', 0).path, '.wh.top');
+    assert.equal(opaqueEntry('var/cache', 0).path, 'var/cache/.wh..wh..opq');
+    assert.deepEqual(classifyWhiteout('etc/.wh.motd'), { kind: 'whiteout', target: 'etc/motd' });
+    assert.deepEqual(classifyWhiteout('var/cache/.wh..wh..opq'), { kind: 'opaque', dir: 'var/cache' });
+    assert.equal(classifyWhiteout('etc/motd'), undefined);
+  });
+});

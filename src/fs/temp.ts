@@ -34,19 +34,27 @@ export function siblingTempPath(dest: string): string {
   return join(dirname(dest), `.${basename(dest)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Writes a file under a temporary name and renames it into place. */
-export async function writeFileAtomic(dest: string, data: Uint8Array | string): Promise<void> {
+/**
+ * Creates `dest` (a file or a folder) by letting `write` fill a temporary sibling, then renaming it into
+ * place; on failure or interruption the temporary is removed and `dest` is untouched.
+ */
+export async function writeAtomically(dest: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = siblingTempPath(dest);
   registerTemp(tmp);
   try {
-    await writeFile(tmp, data);
+    await write(tmp);
     await rename(tmp, dest);
   } catch (err) {
-    await rm(tmp, { force: true });
+    await rm(tmp, { recursive: true, force: true });
     throw err;
   } finally {
     releaseTemp(tmp);
   }
+}
+
+/** Writes a file under a temporary name and renames it into place. */
+export async function writeFileAtomic(dest: string, data: Uint8Array | string): Promise<void> {
+  await writeAtomically(dest, (tmp) => writeFile(tmp, data));
 }
 
 /** Runs `fn` with a fresh private directory under the system temp dir ($TMPDIR), removed afterwards. */

@@ -1,11 +1,11 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { canonicalizeEntries } from '../entries/entry-set.js';
 import { scanDirectory } from '../entries/directory-source.js';
-import { registerTemp, releaseTemp, siblingTempPath } from '../fs/temp.js';
+import { writeAtomically } from '../fs/temp.js';
 import { writeTar } from '../tar/writer.js';
 
 /**
@@ -19,15 +19,5 @@ export async function packDirectory(dir: string, dest: string): Promise<void> {
     mode: e.type === 'directory' ? 0o755 : 0o644,
   }));
   await mkdir(dirname(dest), { recursive: true });
-  const tmp = siblingTempPath(dest);
-  registerTemp(tmp);
-  try {
-    await pipeline(Readable.from(writeTar(canonical)), createWriteStream(tmp));
-    await rename(tmp, dest);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  } finally {
-    releaseTemp(tmp);
-  }
+  await writeAtomically(dest, (tmp) => pipeline(Readable.from(writeTar(canonical)), createWriteStream(tmp)));
 }

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { link, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
@@ -12,7 +12,7 @@ import type { Descriptor } from '../oci/descriptor.js';
 import { encodeJson, manifestKind, parseIndex, parseManifest, type ImageIndex } from '../oci/manifest.js';
 import { isIndexMediaType, MediaType } from '../oci/media-types.js';
 import { formatPlatform, hostPlatform, type Platform } from '../oci/platform.js';
-import { registerTemp, releaseTemp, siblingTempPath, writeFileAtomic } from '../fs/temp.js';
+import { writeAtomically, writeFileAtomic } from '../fs/temp.js';
 import { blobPath, DirectoryTree, readVerifiedBlob, VerifyingStream, type FileTree } from './file-tree.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -101,17 +101,7 @@ async function putBlob(dir: string, digest: Digest, write: (tmp: string) => Prom
   } catch {
     // not there yet
   }
-  const tmp = siblingTempPath(dest);
-  registerTemp(tmp);
-  try {
-    await write(tmp);
-    await rename(tmp, dest);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  } finally {
-    releaseTemp(tmp);
-  }
+  await writeAtomically(dest, write);
   return true;
 }
 
@@ -179,18 +169,11 @@ export async function writeOciLayout(dir: string, image: Image, tag?: string): P
   if (state === 'other') throw new UserError(`oci:${dir}: the destination exists and is not an OCI image layout`);
   if (state === 'missing' || state === 'empty') {
     await mkdir(dirname(dir), { recursive: true });
-    const tmp = siblingTempPath(dir);
-    registerTemp(tmp);
-    try {
+    await writeAtomically(dir, async (tmp) => {
       await writeNewLayout(tmp, image, tag);
+      // rename() cannot replace a folder: an empty one given as destination goes just before.
       if (state === 'empty') await rm(dir, { recursive: true });
-      await rename(tmp, dir);
-    } catch (err) {
-      await rm(tmp, { recursive: true, force: true });
-      throw err;
-    } finally {
-      releaseTemp(tmp);
-    }
+    });
     return;
   }
 
