@@ -84,6 +84,39 @@ describe('bad input: a clear error, a non-zero exit, nothing written', () => {
     refuses(['import', cut, dest()], /plain-cut\.tar".*truncated archive/);
   });
 
+  it('a plain archive cut exactly at an entry boundary', () => {
+    const full = join(work, 'boundary.tar');
+    python(
+      `import tarfile,sys,io
+t=tarfile.open(sys.argv[1],'w',format=tarfile.USTAR_FORMAT)
+for n in ('a','b'):
+    i=tarfile.TarInfo(n); i.size=1; t.addfile(i, io.BytesIO(b'x'))
+t.close()`,
+      [full],
+    );
+    const cut = join(work, 'boundary-cut.tar');
+    writeFileSync(cut, readFileSync(full).subarray(0, 1024));
+    refuses(['import', cut, dest()], /boundary-cut\.tar".*without the end-of-archive marker/);
+  });
+
+  it('a folder with a file name that is not UTF-8', () => {
+    const dir = join(work, 'latin1-names');
+    mkdirSync(dir);
+    must('python3', ['-c', `open(b'${dir}/caf\\xe9', 'w').close()`]);
+    refuses(['import', dir, dest()], /latin1-names\/caf.*the file name is not valid UTF-8 \(bytes: 636166e9\)/);
+  });
+
+  it('a compression level the compression does not have, before reading anything', () => {
+    refuses(['import', '--compression-level', '12', join(work, 'nope'), dest()], /compression level 12 is out of range for gzip \(1-9\)/);
+  });
+
+  it('a SOURCE_DATE_EPOCH that is not a time', () => {
+    const r = cli(['import', '--empty', dest()], { env: { SOURCE_DATE_EPOCH: '99999999999999' } });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /SOURCE_DATE_EPOCH="99999999999999" is not a whole number of seconds/);
+    assert.deepEqual(listTree(out), []);
+  });
+
   it('an entry that climbs out with ../', () => {
     refuses(['import', craftTar(join(work, 'dotdot.tar'), [['ok', 'file'], ['../escape', 'file']]), dest()], /entry 2 "\.\.\/escape" of .*dotdot\.tar.*leaves the root/);
   });

@@ -32,7 +32,7 @@ describe('entry paths', () => {
 
 describe('canonical entry sets', () => {
   it('sorts, drops the root entry and clamps mtimes to SOURCE_DATE_EPOCH', () => {
-    const out = canonicalizeEntries([e('./b', { mtime: 1800000000 }), e('./'), e('./a', { type: 'directory', mtime: 100 })], { maxMtime: 1700000000 });
+    const out = canonicalizeEntries([e('./b', { mtime: 1800000000 }), e('./', { type: 'directory' }), e('./a', { type: 'directory', mtime: 100 })], { maxMtime: 1700000000 });
     assert.deepEqual(out.map((x) => [x.path, x.mtime]), [['a', 100], ['b', 1700000000]]);
   });
 
@@ -71,9 +71,18 @@ describe('canonical entry sets', () => {
     });
   }
 
-  it('accepts a directory listed twice the same way', () => {
-    const out = canonicalizeEntries([e('d', { type: 'directory' }), e('./d/', { type: 'directory' })]);
-    assert.equal(out.length, 1);
+  it('accepts a directory, symlink or device listed twice the same way', () => {
+    const out = canonicalizeEntries([
+      e('d', { type: 'directory' }), e('./d/', { type: 'directory' }),
+      e('l', { type: 'symlink', linkname: 'x' }), e('./l', { type: 'symlink', linkname: 'x' }),
+      e('n', { type: 'char', devmajor: 1, devminor: 3 }), e('n', { type: 'char', devmajor: 1, devminor: 3 }),
+    ]);
+    assert.deepEqual(out.map((x) => x.path), ['d', 'l', 'n']);
+    assert.throws(() => canonicalizeEntries([e('l', { type: 'symlink', linkname: 'x' }), e('l', { type: 'symlink', linkname: 'y' })]), /duplicate entry for "l"/);
+  });
+
+  it('refuses a non-directory standing for the root', () => {
+    assert.throws(() => canonicalizeEntries([e('./')]), /a file cannot stand for the root directory/);
   });
 });
 

@@ -58,6 +58,12 @@ describe('import of a busybox root filesystem', () => {
     cliOk(['import', rootfs, `docker-archive:${archive}:fromscratch/busybox:test`]);
     const info = skopeoInspect(`docker-archive:${archive}`);
     assert.equal(info.Layers.length, 1);
+    // The digest import prints is the one the archive holds, and the one inspect reads back.
+    const printed = cliOk(['import', rootfs, `docker-archive:${archive}:fromscratch/busybox:test`]).trim();
+    const index = JSON.parse(must('tar', ['-xOf', archive, 'index.json']));
+    assert.equal(index.manifests[0].digest, printed);
+    assert.equal(index.manifests[0].annotations['io.containerd.image.name'], 'docker.io/fromscratch/busybox:test');
+    assert.equal(manifestDigest(`docker-archive:${archive}`), printed);
     const loaded = podman.ok(['load', '-i', archive]);
     assert.match(loaded, /fromscratch\/busybox:test/);
     const r = podman.runImage('fromscratch/busybox:test', ['/bin/sh', '-c', 'echo success; id -u; stat -c %a /tmp']);

@@ -153,11 +153,55 @@ t.close()`,
   it('names corrupt and truncated archives', async () => {
     const good = await toBuffer(sample);
     await assert.rejects(readAll(good.subarray(0, 1024 + 100)), (e: Error) => e instanceof TarFormatError && /truncated/.test(e.message));
+    // Cut right after a PAX header: the entry it describes is missing.
+    await assert.rejects(readAll(good.subarray(0, 512 + 1024)), /truncated archive/);
     const bad = Buffer.from(good);
     bad[10] = bad[10]! ^ 0xff;
     await assert.rejects(readAll(bad), /corrupt header at byte 0.*checksum/);
     await assert.rejects(readAll(Buffer.alloc(0)), /empty input/);
     await assert.rejects(readAll(Buffer.from('this is not a tar archive at all'.repeat(20))), /truncated archive|corrupt header/);
+  });
+
+  it('refuses an archive cut at an entry boundary (no end-of-archive marker), unless told to accept it', async () => {
+    const good = await toBuffer(sample.slice(0, 2));
+    const cut = good.subarray(0, good.length - 1024);
+    await assert.rejects(readAll(cut), /truncated archive: it ends at byte \d+, after 2 entries, without the end-of-archive marker/);
+    const lenient = [];
+    for await (const r of readTar(Readable.from([cut]), { allowMissingEnd: true })) lenient.push(r.header.path);
+    assert.deepEqual(lenient, ['bin/', 'bin/ping']);
+  });
+
+  it('clamps times before 1970 (GNU base-256 and PAX) to the epoch', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'old'), 'x');
+    for (const format of ['gnu', 'posix']) {
+      must('tar', [`--format=${format}`, '--mtime=1960-01-01 00:00:00 UTC', '-cf', join(dir, `${format}.tar`), '-C', dir, 'old']);
+      const [entry] = await readAll(createReadStream(join(dir, `${format}.tar`)));
+      assert.equal(entry!.mtime, 0, format);
+    }
+  });
+
+  it('treats an empty PAX path as no override and refuses names that are not UTF-8', async () => {
+    const dir = tempDir();
+    python(
+      `import tarfile,sys,io
+t=tarfile.open(sys.argv[1],'w',format=tarfile.PAX_FORMAT)
+i=tarfile.TarInfo('realname'); i.size=1; i.pax_headers={'path': ''}
+t.addfile(i, io.BytesIO(b'x'))
+t.close()
+t=tarfile.open(sys.argv[2],'w',format=tarfile.GNU_FORMAT,encoding='latin-1')
+i=tarfile.TarInfo('caf\xe9'); i.size=1
+t.addfile(i, io.BytesIO(b'x'))
+t.close()`,
+      [join(dir, 'empty-path.tar'), join(dir, 'latin1.tar')],
+    );
+    assert.equal((await readAll(createReadStream(join(dir, 'empty-path.tar'))))[0]!.path, 'realname');
+    await assert.rejects(readAll(createReadStream(join(dir, 'latin1.tar'))), /entry name is not valid UTF-8 \(bytes: 636166e9\)/);
+  });
+
+  it('refuses device numbers a tar header cannot hold', async () => {
+    const big: Entry = { path: 'dev/x', type: 'char', mode: 0o600, uid: 0, gid: 0, mtime: 0, size: 0, devmajor: 1, devminor: 0o10000000 };
+    await assert.rejects(toBuffer([big]), /"dev\/x": device devminor 2097152 is too large for a tar header/);
   });
 
   it('reads the 10 KiB empty archive `tar c --files-from /dev/null` makes as no entries', async () => {

@@ -13,6 +13,7 @@ import { fileLayer, type Layer } from '../layer/layer.js';
 import { writeLayer } from '../layer/layer-writer.js';
 import type { ContainerConfig, History, ImageConfig } from '../oci/config.js';
 import type { Compression } from '../oci/media-types.js';
+import { checkCompressionOptions, type CompressionOptions } from '../compression/compress.js';
 import { hostPlatform, type Platform } from '../oci/platform.js';
 import { writeImage } from '../transport/transports.js';
 import { parseReference } from '../transport/reference.js';
@@ -43,6 +44,7 @@ export interface ImportOptions {
 }
 
 export interface ImportResult {
+  /** The manifest digest of the image as the destination holds it. */
   digest: Digest;
   image: Image;
   /** Paths of the source that cannot be in a layer (sockets) and were left out. */
@@ -84,6 +86,11 @@ function containerConfig(options: ImportOptions): ContainerConfig | undefined {
  */
 export async function importImage(options: ImportOptions): Promise<ImportResult> {
   const destination = parseReference(options.destination);
+  const compression: CompressionOptions = {
+    compression: options.compression ?? 'gzip',
+    ...(options.compressionLevel !== undefined ? { level: options.compressionLevel } : {}),
+  };
+  checkCompressionOptions(compression); // before the source is read, not after
   const epoch = options.sourceDateEpoch;
   const created = isoTime(epoch ?? Math.floor(Date.now() / 1000));
   const platform = options.platform ?? hostPlatform();
@@ -102,10 +109,7 @@ export async function importImage(options: ImportOptions): Promise<ImportResult>
         ...(options.owner ? { owner: options.owner } : {}),
       });
       const blob = join(work, 'layer.blob');
-      const written = await writeLayer(entries, blob, {
-        compression: options.compression ?? 'gzip',
-        ...(options.compressionLevel !== undefined ? { level: options.compressionLevel } : {}),
-      });
+      const written = await writeLayer(entries, blob, compression);
       layers.push(fileLayer(blob, written.descriptor, written.diffID));
     }
 
@@ -122,7 +126,8 @@ export async function importImage(options: ImportOptions): Promise<ImportResult>
       history: [history],
     };
     const image = assembleImage(config, layers, options.annotations);
-    await writeImage(destination, image);
-    return { digest: image.digest, image, skipped };
+    // The destination may store it differently (docker-archive keeps layers uncompressed): its digest.
+    const digest = await writeImage(destination, image);
+    return { digest, image, skipped };
   });
 }

@@ -54,7 +54,10 @@ export class ParallelGzip extends Transform {
       finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
     };
     if (this.previousTail) options['dictionary'] = this.previousTail;
-    this.inFlight.push(deflateRawAsync(block, options));
+    const deflated = deflateRawAsync(block, options);
+    // Awaited in order by drain(); if an earlier block fails first, this one's failure is not unhandled.
+    deflated.catch(() => {});
+    this.inFlight.push(deflated);
     // Copy: the tail must outlive the caller's buffer, which may be reused.
     this.previousTail = Buffer.from(block.subarray(Math.max(0, block.length - WINDOW)));
   }

@@ -59,12 +59,20 @@ export async function scanDirectory(root: string): Promise<DirectoryScan> {
 
   async function visit(relative: string): Promise<void> {
     const dirPath = relative === '' ? root : join(root, relative);
-    let names: string[];
+    let raw: Buffer[];
     try {
-      names = await readdir(dirPath);
+      raw = await readdir(dirPath, { encoding: 'buffer' });
     } catch (err) {
       throw new UserError(`cannot list "${dirPath}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
+    const names = raw.map((bytes) => {
+      const name = bytes.toString('utf8');
+      // Entry paths are UTF-8 strings; a lossy decoding would point at a file that does not exist.
+      if (!Buffer.from(name, 'utf8').equals(bytes)) {
+        throw new UserError(`"${join(dirPath, name)}": the file name is not valid UTF-8 (bytes: ${bytes.toString('hex')}); rename it`);
+      }
+      return name;
+    });
     names.sort();
     for (const name of names) {
       const path = relative === '' ? name : `${relative}/${name}`;

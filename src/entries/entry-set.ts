@@ -30,7 +30,11 @@ export function canonicalizeEntries(input: Iterable<SourcedEntry>, options: Cano
       if (err instanceof UnsafePathError) throw new UserError(`${entry.origin}: ${err.message}`);
       throw err;
     }
-    if (path === '') continue; // the root itself: its ownership and mode belong to the runtime
+    if (path === '') {
+      // The root itself: its ownership and mode belong to the runtime. Only a directory can be it.
+      if (entry.type !== 'directory') throw new UserError(`${entry.origin}: a ${entry.type} cannot stand for the root directory`);
+      continue;
+    }
     const normalized: SourcedEntry = { ...entry, path };
     if (entry.type === 'hardlink') {
       try {
@@ -43,7 +47,7 @@ export function canonicalizeEntries(input: Iterable<SourcedEntry>, options: Cano
     }
     const earlier = byPath.get(path);
     if (earlier) {
-      if (!sameDirectory(earlier, normalized)) {
+      if (!sameNonFile(earlier, normalized)) {
         throw new UserError(`${entry.origin}: duplicate entry for "${path}", which ${earlier.origin} already gave differently`);
       }
       continue;
@@ -78,8 +82,22 @@ export function canonicalizeEntries(input: Iterable<SourcedEntry>, options: Cano
   });
 }
 
-function sameDirectory(a: Entry, b: Entry): boolean {
-  return a.type === 'directory' && b.type === 'directory' && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid;
+/**
+ * Two entries for one path are harmless when they say the same thing: a directory, symlink, hardlink,
+ * device or FIFO with the same metadata. Two regular files always conflict: their contents would have
+ * to be compared, and tar semantics (the last one wins) would hide the first.
+ */
+function sameNonFile(a: Entry, b: Entry): boolean {
+  return (
+    a.type !== 'file' &&
+    a.type === b.type &&
+    a.mode === b.mode &&
+    a.uid === b.uid &&
+    a.gid === b.gid &&
+    (a.linkname ?? '') === (b.linkname ?? '') &&
+    (a.devmajor ?? 0) === (b.devmajor ?? 0) &&
+    (a.devminor ?? 0) === (b.devminor ?? 0)
+  );
 }
 
 /**

@@ -56,7 +56,10 @@ export function sortedRecord(record: Record<string, string>): Record<string, str
 export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const raw = env['SOURCE_DATE_EPOCH'];
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+$/.test(raw)) throw new UserError(`SOURCE_DATE_EPOCH="${raw}" is not a whole number of seconds`);
+  // The upper bound is the last second of year 9999, as far as ISO 8601 timestamps in configs go.
+  if (!/^\d+$/.test(raw) || Number(raw) > 253402300799) {
+    throw new UserError(`SOURCE_DATE_EPOCH="${raw}" is not a whole number of seconds from 0 to 253402300799`);
+  }
   return Number(raw);
 }
 

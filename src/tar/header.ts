@@ -1,8 +1,14 @@
 import type { EntryHeader, EntryType } from './entry.js';
 import { TYPE_FLAG } from './entry.js';
 import { encodePax, type PaxRecords } from './pax.js';
+import { UserError } from '../errors.js';
 
 export const BLOCK = 512;
+
+/** The archive itself is broken: corrupt, truncated, or using a feature that cannot be represented. */
+export class TarFormatError extends Error {
+  override readonly name = 'TarFormatError';
+}
 
 /** Largest values the ustar octal fields hold; beyond them a PAX record carries the value. */
 const MAX_OCTAL_7 = 0o7777777;
@@ -14,7 +20,9 @@ function writeString(block: Buffer, value: string, offset: number, length: numbe
 
 function writeOctal(block: Buffer, value: number, offset: number, length: number): void {
   // width-1 zero-padded digits and a NUL, as Go's archive/tar and GNU tar write them.
-  block.write(value.toString(8).padStart(length - 1, '0') + '\0', offset, length, 'ascii');
+  const digits = value.toString(8);
+  if (digits.length > length - 1) throw new Error(`value ${value} does not fit a ${length}-byte tar header field`);
+  block.write(digits.padStart(length - 1, '0') + '\0', offset, length, 'ascii');
 }
 
 function isAscii(s: string): boolean {
@@ -74,6 +82,10 @@ export function archivePath(entry: Pick<EntryHeader, 'path' | 'type'>): string {
  */
 export function encodeHeader(entry: EntryHeader): Buffer {
   const name = archivePath(entry);
+  for (const field of ['devmajor', 'devminor'] as const) {
+    // ustar has 7 octal digits for these and PAX has no standard record for larger ones.
+    if ((entry[field] ?? 0) > MAX_OCTAL_7) throw new UserError(`"${entry.path}": device ${field} ${entry[field]} is too large for a tar header`);
+  }
   const linkname = entry.linkname ?? '';
   const pax: PaxRecords = new Map();
 
@@ -103,7 +115,7 @@ export function encodeHeader(entry: EntryHeader): Buffer {
   const data = encodePax(pax);
   const paxHeader = ustarBlock(
     {
-      // Named like Go's archive/tar does, from the entry's own name: no pid or time in it.
+      // Named from the entry's own name only (GNU tar puts its pid here): the bytes stay reproducible.
       name: asciiFallback(`PaxHeaders/${basename(entry.path)}`, 100),
       prefix: '',
       linkname: '',
@@ -150,19 +162,32 @@ export interface RawHeader {
   devminor: number;
 }
 
-function readString(block: Buffer, offset: number, length: number): string {
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Names must be UTF-8: entry paths are strings, and a lossy decoding could make two names collide. */
+export function decodeName(bytes: Uint8Array, what: string): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new TarFormatError(`${what} is not valid UTF-8 (bytes: ${Buffer.from(bytes).toString('hex')})`);
+  }
+}
+
+function readString(block: Buffer, offset: number, length: number, what = 'a header field'): string {
   const end = block.indexOf(0, offset);
-  return block.toString('utf8', offset, end === -1 || end > offset + length ? offset + length : end);
+  return decodeName(block.subarray(offset, end === -1 || end > offset + length ? offset + length : end), what);
 }
 
 function readNumber(block: Buffer, offset: number, length: number, field: string): number {
   const first = block[offset]!;
   if (first & 0x80) {
-    // GNU base-256: big-endian two's complement after the marker bit.
-    let value = first & 0x40 ? -1 : first & 0x3f;
-    for (let i = 1; i < length; i++) value = value * 256 + block[offset + i]!;
-    if (!Number.isSafeInteger(value)) throw new Error(`header field ${field} is out of range`);
-    return value;
+    // GNU base-256: the field is a big-endian two's complement number once the marker bit is replaced
+    // by a copy of the sign bit (bit 6).
+    let value = BigInt(first & 0x40 ? first : first & 0x7f);
+    for (let i = 1; i < length; i++) value = (value << 8n) | BigInt(block[offset + i]!);
+    if (first & 0x40) value -= 1n << BigInt(8 * length);
+    if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) throw new Error(`header field ${field} is out of range`);
+    return Number(value);
   }
   const text = block.toString('ascii', offset, offset + length).replace(/[\0 ]+$/, '').replace(/^[\0 ]+/, '');
   if (text === '') return 0;
@@ -188,10 +213,10 @@ export function decodeHeader(block: Buffer): RawHeader {
   if (stored !== unsigned && stored !== signed) throw new Error('bad header checksum (not a tar archive, or corrupt)');
 
   const magic = block.toString('latin1', 257, 263);
-  let name = readString(block, 0, 100);
+  let name = readString(block, 0, 100, 'entry name');
   // Only POSIX ustar has a prefix field at 345; GNU tar keeps atime/ctime there.
   if (magic === 'ustar\0') {
-    const prefix = readString(block, 345, 155);
+    const prefix = readString(block, 345, 155, 'entry name prefix');
     if (prefix) name = `${prefix}/${name}`;
   }
   const flag = block[156] === 0 ? '0' : String.fromCharCode(block[156]!);
@@ -203,7 +228,7 @@ export function decodeHeader(block: Buffer): RawHeader {
     size: readNumber(block, 124, 12, 'size'),
     mtime: readNumber(block, 136, 12, 'mtime'),
     typeflag: flag,
-    linkname: readString(block, 157, 100),
+    linkname: readString(block, 157, 100, 'link target'),
     uname: readString(block, 265, 32),
     gname: readString(block, 297, 32),
     devmajor: readNumber(block, 329, 8, 'devmajor'),

@@ -1,6 +1,6 @@
 import { ByteReader } from './byte-reader.js';
 import type { EntryHeader } from './entry.js';
-import { BLOCK, decodeHeader, entryTypeOf, isZeroBlock, padding, type RawHeader } from './header.js';
+import { BLOCK, decodeHeader, decodeName, entryTypeOf, isZeroBlock, padding, TarFormatError, type RawHeader } from './header.js';
 import { decodePax, type PaxRecords } from './pax.js';
 
 /** A tar entry as it is read: its header as stored (path not yet normalised) and its content, once. */
@@ -16,16 +16,16 @@ export interface TarRecord {
   body(): AsyncIterable<Buffer>;
 }
 
-export class TarFormatError extends Error {
-  override readonly name = 'TarFormatError';
-}
+export { TarFormatError };
 
 function applyPax(raw: RawHeader, pax: PaxRecords, global: PaxRecords): { header: RawHeader; xattrs: Record<string, Buffer> } {
   const header = { ...raw };
   const xattrs: Record<string, Buffer> = {};
   for (const records of [global, pax]) {
     for (const [key, value] of records) {
-      const text = () => value.toString('utf8');
+      // An empty value means "no override" (POSIX): the ustar field stands.
+      if (value.length === 0) continue;
+      const text = () => decodeName(value, `PAX ${key} of "${header.name}"`);
       switch (key) {
         case 'path': header.name = text(); break;
         case 'linkpath': header.linkname = text(); break;
@@ -41,19 +41,30 @@ function applyPax(raw: RawHeader, pax: PaxRecords, global: PaxRecords): { header
       }
     }
   }
+  // Times before 1970 (GNU tar stores them as negative base-256 numbers) become the epoch itself.
+  if (Number.isFinite(header.mtime) && header.mtime < 0) header.mtime = 0;
   for (const field of ['size', 'uid', 'gid', 'mtime'] as const) {
     if (!Number.isSafeInteger(header[field]) || header[field] < 0) {
-      throw new TarFormatError(`entry "${header.name}": PAX ${field} is not a non-negative integer`);
+      throw new TarFormatError(`entry "${header.name}": ${field} is not a non-negative integer`);
     }
   }
   return { header, xattrs };
+}
+
+export interface ReadTarOptions {
+  /**
+   * Accept an archive that ends at an entry boundary without the end-of-archive zero blocks. Off by
+   * default: a stream cut at a 512-byte boundary would otherwise pass for a shorter, complete archive.
+   * Layer blobs, whose digests already vouch for them, may turn it on (some writers omit the marker).
+   */
+  allowMissingEnd?: boolean;
 }
 
 /**
  * Reads a tar stream entry by entry without holding it: ustar, POSIX PAX (with binary xattrs), GNU long
  * names and base-256 numbers, and old v7 headers. Throws TarFormatError on corrupt or truncated input.
  */
-export async function* readTar(source: AsyncIterable<Buffer | Uint8Array | string>): AsyncGenerator<TarRecord> {
+export async function* readTar(source: AsyncIterable<Buffer | Uint8Array | string>, options: ReadTarOptions = {}): AsyncGenerator<TarRecord> {
   const reader = new ByteReader(source);
   let globalPax: PaxRecords = new Map();
   let index = 0;
@@ -68,7 +79,11 @@ export async function* readTar(source: AsyncIterable<Buffer | Uint8Array | strin
         const offset = reader.position;
         const block = await reader.read(BLOCK);
         if (block.length === 0 && index === 0 && offset === 0) throw new TarFormatError('empty input: not a tar archive');
-        if (block.length === 0) return; // end without the two zero blocks: accepted, as GNU tar does
+        if (block.length === 0) {
+          const afterMeta = pax.size > 0 || longName !== undefined || longLink !== undefined;
+          if (options.allowMissingEnd && !afterMeta) return;
+          throw new TarFormatError(`truncated archive: it ends at byte ${offset}, after ${index} entries, without the end-of-archive marker`);
+        }
         if (block.length < BLOCK) throw new TarFormatError(`truncated archive: header at byte ${offset} is cut short`);
         if (isZeroBlock(block)) return;
         try {
@@ -86,8 +101,8 @@ export async function* readTar(source: AsyncIterable<Buffer | Uint8Array | strin
         const where = `extended header at byte ${offset}`;
         if (raw.typeflag === 'x') pax = decodePax(data, where);
         else if (raw.typeflag === 'g') globalPax = decodePax(data, where);
-        else if (raw.typeflag === 'L') longName = data.toString('utf8').replace(/\0+$/, '');
-        else longLink = data.toString('utf8').replace(/\0+$/, '');
+        else if (raw.typeflag === 'L') longName = decodeName(data, 'GNU long name').replace(/\0+$/, '');
+        else longLink = decodeName(data, 'GNU long link name').replace(/\0+$/, '');
       }
       if (longName !== undefined) raw.name = longName;
       if (longLink !== undefined) raw.linkname = longLink;

@@ -11,12 +11,12 @@ import { fromParts, type Image } from '../image/image.js';
 import { openUncompressed, type Layer } from '../layer/layer.js';
 import { parseImageConfig } from '../oci/config.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import { encodeJson, type ImageIndex, type Manifest } from '../oci/manifest.js';
+import { encodeJson, parseIndex, type ImageIndex, type Manifest } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
 import { packDirectory } from './archive.js';
 import { blobPath, TarTree, VerifyingStream, type FileTree } from './file-tree.js';
-import { REF_NAME } from './oci-layout.js';
-import { withDefaultTag } from './reference.js';
+import { loadImage, REF_NAME } from './oci-layout.js';
+import { fullyQualifiedName, withDefaultTag } from './reference.js';
 
 /** One image of `manifest.json`, the index `docker save` writes. */
 const archiveManifestSchema = z.array(
@@ -52,6 +52,20 @@ function choose(items: ArchiveItem[], where: string, name?: string, sourceIndex?
   return items[0]!;
 }
 
+/** In an archive that is also an OCI layout, the layout's image whose config is `item.Config`. */
+async function ownOciManifest(tree: FileTree, item: ArchiveItem): Promise<Image | undefined> {
+  const config = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(item.Config);
+  if (!config || !(await tree.exists('oci-layout')) || !(await tree.exists('index.json'))) return undefined;
+  const index = parseIndex(await tree.readFile('index.json'), `${tree.name}: index.json`);
+  for (const descriptor of index.manifests) {
+    if (descriptor.mediaType !== MediaType.ociManifest && descriptor.mediaType !== MediaType.dockerManifest) continue;
+    if (!(await tree.exists(blobPath(descriptor.digest)))) continue;
+    const image = await loadImage(tree, descriptor);
+    if (image.manifest.config.digest === `sha256:${config[1]}`) return image;
+  }
+  return undefined;
+}
+
 async function hashFile(tree: FileTree, path: string): Promise<Digest> {
   const digesting = new DigestingStream();
   await pipeline(await tree.open(path), digesting, async function* (source) {
@@ -75,6 +89,10 @@ export async function readDockerArchive(tree: FileTree, name?: string, sourceInd
   const items = archiveManifestSchema.safeParse(parsed);
   if (!items.success) throw new UserError(`${tree.name}: manifest.json is not a docker-archive manifest`);
   const item = choose(items.data, tree.name, name, sourceIndex);
+
+  // Docker 25+ archives are also OCI layouts: their own manifest for this image is the one to report.
+  const own = await ownOciManifest(tree, item);
+  if (own) return own;
 
   const configBytes = await tree.readFile(item.Config);
   const config = parseImageConfig(configBytes, `${tree.name}: ${item.Config}`);
@@ -123,9 +141,9 @@ export async function withDockerArchiveImage<T>(file: string, name: string | und
  * Writes a `docker save` archive as Docker 25+ does: manifest.json for `docker load` / `podman load`, and
  * an OCI layout beside it, with uncompressed layers (each checked against its diffID as it is written).
  */
-export async function writeDockerArchive(file: string, image: Image, name?: string): Promise<void> {
+export async function writeDockerArchive(file: string, image: Image, name?: string): Promise<Digest> {
   const repoTag = name ? withDefaultTag(name) : undefined;
-  await withTempDir('docker-archive', async (staging) => {
+  return withTempDir('docker-archive', async (staging) => {
     const root = join(staging, 'archive');
     await mkdir(join(root, 'blobs/sha256'), { recursive: true });
     const layerDescriptors: Descriptor[] = [];
@@ -149,7 +167,7 @@ export async function writeDockerArchive(file: string, image: Image, name?: stri
     const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestDigest, size: manifestBytes.length };
     if (repoTag) {
       const tag = repoTag.slice(repoTag.lastIndexOf(':') + 1);
-      descriptor.annotations = { 'io.containerd.image.name': repoTag, [REF_NAME]: tag };
+      descriptor.annotations = { 'io.containerd.image.name': fullyQualifiedName(repoTag), [REF_NAME]: tag };
     }
     const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [descriptor] };
     await writeFile(join(root, 'index.json'), encodeJson(index));
@@ -163,5 +181,6 @@ export async function writeDockerArchive(file: string, image: Image, name?: stri
     ];
     await writeFile(join(root, 'manifest.json'), encodeJson(archiveManifest));
     await packDirectory(root, file);
+    return manifestDigest;
   });
 }

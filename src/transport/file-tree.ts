@@ -1,13 +1,14 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { once } from 'node:events';
 import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { openDecompressed } from '../compression/decompress.js';
+import { sniffCompression } from '../compression/detect.js';
+import { pipeline } from 'node:stream/promises';
 import { digestHex, type Digest } from '../digest.js';
 import { UserError } from '../errors.js';
-import { normalizeEntryPath } from '../entries/path.js';
+import { normalizeEntryPath, parentPath } from '../entries/path.js';
 import { readTar, TarFormatError } from '../tar/reader.js';
 
 /** Read access to the files of a layout, whether it is a folder or a tar archive. */
@@ -109,6 +110,14 @@ export class DirectoryTree implements FileTree {
   }
 }
 
+function safeNormalize(path: string): string | undefined {
+  try {
+    return normalizeEntryPath(path.replace(/^\/+/, ''));
+  } catch {
+    return undefined;
+  }
+}
+
 interface Member {
   offset: number;
   size: number;
@@ -129,27 +138,36 @@ export class TarTree implements FileTree {
       throw new UserError(`${name}: cannot read "${file}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     let tarFile = file;
-    const { compression, stream } = await openDecompressed(createReadStream(file), name);
-    if (compression !== 'none') {
+    const fd = await open(file, 'r');
+    const head = Buffer.alloc(6);
+    await fd.read(head, 0, head.length, 0).finally(() => fd.close());
+    if (sniffCompression(head) !== 'none') {
+      // Members must be readable at offsets: a compressed archive is unpacked to a spool file first.
+      const { stream } = await openDecompressed(createReadStream(file), name);
       tarFile = join(spoolDir, 'archive.tar');
-      const out = createWriteStream(tarFile);
-      for await (const chunk of stream) if (!out.write(chunk)) await once(out, 'drain');
-      out.end();
-      await once(out, 'close');
-    } else {
-      stream.destroy();
+      await pipeline(stream, createWriteStream(tarFile));
     }
     const members = new Map<string, Member>();
+    const links = new Map<string, string>();
     try {
       for await (const record of readTar(createReadStream(tarFile, { highWaterMark: 1 << 20 }))) {
-        if (record.header.type !== 'file') continue;
         let path: string;
         try {
           path = normalizeEntryPath(record.header.path);
         } catch {
           continue; // a member with an unsafe name can never be one the layout refers to
         }
-        members.set(path, { offset: record.dataOffset, size: record.header.size });
+        const { type, linkname } = record.header;
+        if (type === 'file') members.set(path, { offset: record.dataOffset, size: record.header.size });
+        // Older `docker save` stores a layer used twice once, with a symlink (or hardlink) for the other.
+        else if (type === 'symlink' && linkname) links.set(path, linkname.startsWith('/') ? linkname : `${parentPath(path)}/${linkname}`);
+        else if (type === 'hardlink' && linkname) links.set(path, linkname);
+      }
+      for (const [path, target] of links) {
+        let resolved: string | undefined = target;
+        for (let hop = 0; resolved !== undefined && !members.has(safeNormalize(resolved) ?? '') && hop < 8; hop++) resolved = links.get(safeNormalize(resolved) ?? '');
+        const member = resolved === undefined ? undefined : members.get(safeNormalize(resolved) ?? '');
+        if (member) members.set(path, member);
       }
     } catch (err) {
       if (err instanceof TarFormatError) throw new UserError(`${name}: ${err.message}`);

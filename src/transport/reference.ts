@@ -75,6 +75,14 @@ export function withDefaultTag(name: string): string {
   return name.slice(lastSlash + 1).includes(':') ? name : `${name}:latest`;
 }
 
+/** `busybox:latest` → `docker.io/library/busybox:latest`, as Docker records names in OCI annotations. */
+export function fullyQualifiedName(name: string): string {
+  const parts = name.split('/');
+  const first = parts[0]!;
+  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) return name;
+  return parts.length === 1 ? `docker.io/library/${name}` : `docker.io/${name}`;
+}
+
 export function formatReference(ref: ImageReference): string {
   switch (ref.transport) {
     case 'docker-archive':

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import type { Image } from '../image/image.js';
+import type { Digest } from '../digest.js';
 import { asOciImage } from '../image/convert.js';
 import type { Platform } from '../oci/platform.js';
 import { withDockerArchiveImage, writeDockerArchive } from './docker-archive.js';
@@ -34,14 +35,24 @@ export async function withImage<T>(reference: ImageReference | string, fn: (imag
   }
 }
 
-/** Writes an image to the destination a reference names, never leaving a half-written destination. */
-export async function writeImage(reference: ImageReference | string, image: Image): Promise<void> {
+/**
+ * Writes an image to the destination a reference names, never leaving a half-written destination.
+ * Returns the manifest digest as written there: OCI destinations store Docker manifests as OCI ones,
+ * and docker-archive stores layers uncompressed, so it can differ from `image.digest`.
+ */
+export async function writeImage(reference: ImageReference | string, image: Image): Promise<Digest> {
   const ref = asReference(reference);
   switch (ref.transport) {
-    case 'oci':
-      return writeOciLayout(resolve(ref.path), asOciImage(image), ref.tag);
-    case 'oci-archive':
-      return writeOciArchive(resolve(ref.path), asOciImage(image), ref.tag);
+    case 'oci': {
+      const oci = asOciImage(image);
+      await writeOciLayout(resolve(ref.path), oci, ref.tag);
+      return oci.digest;
+    }
+    case 'oci-archive': {
+      const oci = asOciImage(image);
+      await writeOciArchive(resolve(ref.path), oci, ref.tag);
+      return oci.digest;
+    }
     case 'docker-archive':
       if (ref.sourceIndex !== undefined) throw new UserError('docker-archive:FILE:@INDEX names a source image; a destination takes :NAME:TAG');
       return writeDockerArchive(resolve(ref.path), image, ref.name);
