@@ -1,0 +1,18 @@
+import { openRepository } from './dist/src/packages/deb/repository.js';
+import { loadKeyring } from './dist/src/packages/deb/release.js';
+import { ContentStore } from './dist/src/packages/fetch/store.js';
+import { readHostSources } from './dist/src/packages/deb/apt-sources.js';
+import { PackageUniverse } from './dist/src/packages/deb/universe.js';
+import { resolve } from './dist/src/packages/deb/resolver.js';
+import { readFileSync } from 'node:fs';
+const src = (await readHostSources())[0];
+const keyring = await loadKeyring([src.signedBy]);
+const repo = await openRepository({ uri: src.uris[0], suite: process.argv[2], components: ['main'], keyring }, 'amd64', { store: new ContentStore('/tmp/fs-cache') });
+const t = Date.now();
+const u = new PackageUniverse([repo], 'amd64');
+const r = resolve(u, { preset: 'minbase', codename: repo.release.codename, include: process.argv.slice(4) });
+console.log('resolved', r.packages.length, Date.now() - t, 'ms', process.memoryUsage().rss / 1e6 | 0, 'MB');
+const ours = r.packages.map(p => p.name);
+const ds = readFileSync(process.argv[3], 'utf8').split(/\s+/).filter(Boolean);
+console.log('only ours:', ours.filter(n => !ds.includes(n)).map(n => n + ' <- ' + r.why.get(n).join(' > ')));
+console.log('only debootstrap:', ds.filter(n => !ours.includes(n)));
