@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # command → Debian package that provides it
 declare -A tools=(
   [podman]=podman [runc]=runc [skopeo]=skopeo [umoci]=umoci [tar]=tar [gzip]=gzip [xz]=xz-utils
-  [zstd]=zstd [python3]=python3 [bzip2]=bzip2
+  [zstd]=zstd [python3]=python3 [bzip2]=bzip2 [debootstrap]=debootstrap [dpkg]=dpkg
 )
 missing=()
 for cmd in "${!tools[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${tools[$cmd]}"); done

@@ -12,6 +12,9 @@ export interface TarScan {
   compression: ArchiveCompression;
 }
 
+/** Several archives may spool into one folder (one per package of a build). */
+let spoolCounter = 0;
+
 async function write(out: WriteStream, chunk: Buffer): Promise<void> {
   if (!out.write(chunk)) await once(out, 'drain');
 }
@@ -21,9 +24,15 @@ async function write(out: WriteStream, chunk: Buffer): Promise<void> {
  * memory; file contents are spooled to `spoolDir`, so the archive is read once and the entries can then
  * be reordered into the canonical order and written straight from the spool.
  */
-export async function scanTarArchive(input: AsyncIterable<Buffer>, name: string, spoolDir: string): Promise<TarScan> {
+export async function scanTarArchive(
+  input: AsyncIterable<Buffer>,
+  name: string,
+  spoolDir: string,
+  /** Sees each file's content as it is spooled (e.g. to hash it), with the path as the archive has it. */
+  onContent?: (path: string, chunk: Buffer) => void,
+): Promise<TarScan> {
   const { compression, stream } = await openDecompressed(input, name);
-  const spoolPath = join(spoolDir, 'content.spool');
+  const spoolPath = join(spoolDir, `content-${spoolCounter++}.spool`);
   const spool = createWriteStream(spoolPath);
   // A write error (a full disk) also rejects the pending 'drain' wait; this keeps it from going unhandled.
   let spoolError: Error | undefined;
@@ -37,7 +46,10 @@ export async function scanTarArchive(input: AsyncIterable<Buffer>, name: string,
       if (record.header.type === 'file' && record.header.size > 0) {
         const start = offset;
         const end = offset + record.header.size - 1;
-        for await (const chunk of record.body()) await write(spool, chunk);
+        for await (const chunk of record.body()) {
+          onContent?.(record.header.path, chunk);
+          await write(spool, chunk);
+        }
         offset += record.header.size;
         entry.open = () => createReadStream(spoolPath, { start, end, highWaterMark: 1 << 20 });
       }

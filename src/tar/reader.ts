@@ -1,4 +1,4 @@
-import { ByteReader } from './byte-reader.js';
+import { ByteReader } from '../stream/byte-reader.js';
 import type { EntryHeader } from './entry.js';
 import { BLOCK, decodeHeader, decodeName, entryTypeOf, isZeroBlock, padding, TarFormatError, type RawHeader } from './header.js';
 import { decodePax, type PaxRecords } from './pax.js';
