@@ -140,6 +140,49 @@ program
     process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatInspect(report)}\n`);
   });
 
+const list = (v: string, previous: string[] = []) => [...previous, ...v.split(',').map((x) => x.trim()).filter(Boolean)];
+
+program
+  .command('build')
+  .description('build a Debian or Ubuntu base image from the package archive, without root or a daemon')
+  .argument('<destination>', 'image reference to write, e.g. oci:debian:bookworm')
+  .option('--suite <suite>', 'release to build (bookworm, trixie...); repeat or comma-separate to add bookworm-updates, bookworm-security', list)
+  .option('--mirror <url>', 'archive mirror (default: from the host\'s apt configuration, or FROMSCRATCH_MIRROR)')
+  .option('--keyring <file>', 'OpenPGP keyring the archive must be signed by (repeatable; default: the host\'s)', collect)
+  .option('--components <list>', 'archive components (default main)', list)
+  .addOption(new Option('--preset <preset>', 'starting package set, as debootstrap/mmdebstrap define them').choices(['essential', 'required', 'minbase', 'none']).default('minbase'))
+  .option('--include <packages>', 'packages to add (comma-separated, repeatable; name or name=version)', list)
+  .option('--exclude <packages>', 'packages never to install (comma-separated, repeatable)', list)
+  .option('--recommends', 'install Recommends too')
+  .option('--arch <arch>', 'Debian architecture (default: this host\'s)')
+  .option('--offline', 'use only the cache')
+  .addOption(new Option('--compression <kind>', 'layer compression').choices(['gzip', 'zstd', 'none']).default('gzip'))
+  .option('--json', 'print a JSON summary')
+  .action(async (destination: string, o: Record<string, unknown>) => {
+    const { buildDebian } = await import('./build/debian.js');
+    const { hostPlatform } = await import('./oci/platform.js');
+    const json = Boolean(o['json']);
+    const started = Date.now();
+    const result = await buildDebian({
+      destination,
+      suites: (o['suite'] as string[] | undefined) ?? [],
+      components: o['components'] as string[] | undefined,
+      mirror: o['mirror'] as string | undefined,
+      keyrings: o['keyring'] as string[] | undefined,
+      preset: o['preset'] as 'minbase',
+      include: o['include'] as string[] | undefined,
+      exclude: o['exclude'] as string[] | undefined,
+      recommends: Boolean(o['recommends']),
+      arch: (o['arch'] as string | undefined) ?? hostPlatform().architecture,
+      offline: Boolean(o['offline']),
+      compression: o['compression'] as 'gzip',
+      sourceDateEpoch: sourceDateEpoch(),
+      log: json ? undefined : (line) => process.stderr.write(`${line}\n`),
+    });
+    if (json) process.stdout.write(`${JSON.stringify({ ...result, seconds: (Date.now() - started) / 1000 }, null, 2)}\n`);
+    else process.stdout.write(`${result.digest}\n`);
+  });
+
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
     removeAllTempsSync();

@@ -28,9 +28,19 @@ export class Paragraph {
   /** Serialises as a paragraph (no trailing blank line). Multi-line values keep their continuation lines. */
   format(): string {
     return this.entries()
-      .map(([name, value]) => `${name}:${value.startsWith('\n') ? '' : ' '}${value}`)
+      .map(([name, value]) => formatField(name, value))
       .join('\n');
   }
+}
+
+/**
+ * One field as deb822 writes it. Values keep continuation lines without their leading space (as parsed),
+ * so each gets one back; a value starting with a line break (Conffiles, Description-less) starts on the
+ * next line.
+ */
+export function formatField(name: string, value: string): string {
+  const body = value.replace(/\n/g, '\n ');
+  return value.startsWith('\n') ? `${name}:${body}` : `${name}: ${body}`;
 }
 
 export interface ParseOptions {

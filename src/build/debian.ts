@@ -1,0 +1,183 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SourcedEntry } from '../entries/entry-set.js';
+import { canonicalizeEntries } from '../entries/entry-set.js';
+import { normalizeEntryPath, normalizeLinkTarget } from '../entries/path.js';
+import { UserError } from '../errors.js';
+import { withTempDir } from '../fs/temp.js';
+import { assembleImage, isoTime, sortedRecord } from '../image/image.js';
+import { fileLayer } from '../layer/layer.js';
+import { writeLayer } from '../layer/layer-writer.js';
+import type { ContainerConfig, ImageConfig } from '../oci/config.js';
+import type { Compression } from '../oci/media-types.js';
+import { readDeb } from '../packages/deb/deb-file.js';
+import { dpkgDatabaseEntries, parseControlFile, type UnpackedPackage } from '../packages/deb/dpkg-database.js';
+import { fetchPackages } from '../packages/deb/fetcher.js';
+import { mergedPath, mergedUsrDirs, mergedUsrEntries } from '../packages/deb/merged-usr.js';
+import { findSuiteSource } from '../packages/deb/mirror.js';
+import type { DebPackage } from '../packages/deb/package.js';
+import { loadKeyring } from '../packages/deb/release.js';
+import { openRepository, type Repository } from '../packages/deb/repository.js';
+import { resolve, type Preset } from '../packages/deb/resolver.js';
+import { PackageUniverse } from '../packages/deb/universe.js';
+import { ContentStore, defaultCacheDir } from '../packages/fetch/store.js';
+import { writeImage } from '../transport/transports.js';
+import type { Digest } from '../digest.js';
+import type { Entry } from '../tar/entry.js';
+import { applyInstallEffects } from './install-effects.js';
+
+export interface DebianBuildOptions {
+  destination: string;
+  /** The first is the release (its codename picks debootstrap's preset rules); more add updates/security. */
+  suites: string[];
+  components?: string[];
+  mirror?: string;
+  keyrings?: string[];
+  preset: Preset;
+  include?: string[];
+  exclude?: string[];
+  recommends?: boolean;
+  arch: string;
+  offline?: boolean;
+  cacheDir?: string;
+  sourceDateEpoch?: number;
+  compression?: Compression;
+  config?: ContainerConfig;
+  annotations?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+export interface DebianBuildResult {
+  digest: Digest;
+  packages: { name: string; version: string; architecture: string; sha256: string; filename: string }[];
+  compressedSize: number;
+  uncompressedSize: number;
+}
+
+/** The default config of Debian's official images. */
+const DEFAULT_CONFIG: ContainerConfig = {
+  Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+  Cmd: ['bash'],
+};
+
+/**
+ * Merges the packages' entries the way unpacking them one after another would: directories shared by
+ * packages are kept once (first wins, as dpkg keeps an existing directory), a file shipped twice is an
+ * error unless the later package declares Replaces on the earlier one.
+ */
+function mergePackageEntries(unpacked: { pkg: DebPackage; entries: SourcedEntry[] }[]): SourcedEntry[] {
+  const byPath = new Map<string, { entry: SourcedEntry; pkg: DebPackage }>();
+  for (const { pkg, entries } of unpacked) {
+    for (const entry of entries) {
+      const existing = byPath.get(entry.path);
+      if (!existing) {
+        byPath.set(entry.path, { entry, pkg });
+        continue;
+      }
+      if (existing.entry.type === 'directory' && entry.type === 'directory') continue;
+      if (existing.entry.type === 'symlink' && entry.type === 'symlink' && existing.entry.linkname === entry.linkname) continue;
+      const replaces = pkg.relation('Replaces').flat().some((r) => r.name === existing.pkg.name);
+      if (!replaces) throw new UserError(`/${entry.path} is shipped by both ${existing.pkg.name} and ${pkg.name}, and ${pkg.name} does not declare Replaces: ${existing.pkg.name}`);
+      byPath.set(entry.path, { entry, pkg });
+    }
+  }
+  return [...byPath.values()].map((v) => v.entry);
+}
+
+export async function buildDebian(options: DebianBuildOptions): Promise<DebianBuildResult> {
+  const log = options.log ?? (() => {});
+  const store = new ContentStore(options.cacheDir ?? defaultCacheDir());
+  const components = options.components ?? ['main'];
+  const epoch = options.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
+  if (options.suites.length === 0) throw new UserError('no suite given (--suite or the spec\'s suite)');
+
+  const repositories: Repository[] = [];
+  for (const suite of options.suites) {
+    const source = await findSuiteSource(suite, { ...(options.mirror ? { mirror: options.mirror } : {}), ...(options.keyrings ? { keyrings: options.keyrings } : {}) });
+    const keyring = await loadKeyring(source.keyrings);
+    const repo = await openRepository({ uri: source.uri, suite, components, keyring }, options.arch, { store, ...(options.offline ? { offline: true } : {}) });
+    log(`index: ${suite} (${source.via}): ${repo.packages.length} packages, signature and checksums verified`);
+    repositories.push(repo);
+  }
+  const codename = repositories[0]!.release.codename ?? options.suites[0]!;
+  const universe = new PackageUniverse(repositories, options.arch);
+  const resolution = resolve(universe, {
+    preset: options.preset,
+    codename,
+    include: options.include ?? [],
+    exclude: options.exclude ?? [],
+    recommends: options.recommends ?? false,
+  });
+  for (const skipped of resolution.skipped) log(`resolve: left unsatisfied: ${skipped}`);
+  const packages = resolution.packages;
+  log(`resolve: ${packages.length} packages (${options.preset}${options.include?.length ? ` + ${options.include.join(' ')}` : ''})`);
+
+  const paths = await fetchPackages(packages, { store, ...(options.offline ? { offline: true } : {}) });
+  log(`fetch: ${packages.length} packages, ${(packages.reduce((n, p) => n + p.size, 0) / 1e6).toFixed(1)} MB, SHA256 verified`);
+
+  return withTempDir('build', async (work) => {
+    const spool = join(work, 'spool');
+    await mkdir(spool);
+    const usrDirs = mergedUsrDirs(options.arch);
+    const unpacked: { pkg: DebPackage; entries: SourcedEntry[] }[] = [];
+    const installed: UnpackedPackage[] = [];
+    for (const pkg of packages) {
+      const where = `${pkg.name}_${pkg.version}_${pkg.architecture}.deb`;
+      const deb = await readDeb(paths.get(pkg.name)!, where, spool);
+      const files: string[] = ['/.'];
+      const md5 = new Map<string, string>();
+      const entries: SourcedEntry[] = [];
+      for (const entry of deb.entries) {
+        const packaged = normalizeEntryPath(entry.path);
+        if (packaged === '') continue;
+        files.push(`/${packaged}`);
+        const hash = deb.md5.get(entry.path);
+        if (hash) md5.set(`/${packaged}`, hash);
+        const moved: SourcedEntry = { ...entry, path: mergedPath(packaged, usrDirs), origin: `${where}: ${entry.origin}` };
+        if (entry.type === 'hardlink') moved.linkname = mergedPath(normalizeLinkTarget(entry.linkname ?? ''), usrDirs);
+        entries.push(moved);
+      }
+      unpacked.push({ pkg, entries });
+      const overrides: { priority?: string; section?: string } = {};
+      if (pkg.field('Priority')) overrides.priority = pkg.field('Priority')!;
+      if (pkg.field('Section')) overrides.section = pkg.field('Section')!;
+      installed.push({ control: parseControlFile(deb.control.get('control')!, where), controlFiles: deb.control, files, md5, overrides });
+    }
+    log(`unpack: ${unpacked.reduce((n, u) => n + u.entries.length, 0)} entries from ${packages.length} packages`);
+
+    const merged = mergePackageEntries(unpacked);
+    const system: Entry[] = mergedUsrEntries(usrDirs, epoch, (dir) => merged.some((e) => e.path.startsWith(`usr/${dir}/`)));
+    const effects = await applyInstallEffects({ entries: merged, installed, epoch, arch: options.arch, locate: (p) => mergedPath(p, usrDirs),
+      repositories: repositories.map((r) => ({ uri: r.config.uri, suite: r.config.suite, components: r.config.components })),
+    });
+    for (const line of effects.notes) log(`install: ${line}`);
+    const all: SourcedEntry[] = [
+      ...system.map((e) => ({ ...e, origin: 'merged /usr' })),
+      ...effects.entries,
+      ...dpkgDatabaseEntries(installed, epoch).map((e) => ({ ...e, origin: 'dpkg database' })),
+    ];
+    const canonical = canonicalizeEntries(all, { maxMtime: epoch });
+
+    const blob = join(work, 'layer.blob');
+    const written = await writeLayer(canonical, blob, { compression: options.compression ?? 'gzip' });
+    const created = isoTime(epoch);
+    const config: ImageConfig = {
+      created,
+      architecture: options.arch,
+      os: 'linux',
+      ...(options.arch === 'arm64' ? { variant: 'v8' } : {}),
+      config: options.config ?? DEFAULT_CONFIG,
+      rootfs: { type: 'layers', diff_ids: [written.diffID] },
+      history: [{ created, created_by: `fromscratch build ${codename} ${options.preset}`, comment: `${packages.length} packages` }],
+    };
+    const image = assembleImage(config, [fileLayer(blob, written.descriptor, written.diffID)], options.annotations ? sortedRecord(options.annotations) : undefined);
+    const digest = await writeImage(options.destination, image);
+    log(`write: ${options.destination} ${digest} (${(written.descriptor.size / 1e6).toFixed(1)} MB compressed, ${(written.uncompressedSize / 1e6).toFixed(1)} MB uncompressed)`);
+    return {
+      digest,
+      packages: packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, sha256: p.sha256, filename: p.filename })),
+      compressedSize: written.descriptor.size,
+      uncompressedSize: written.uncompressedSize,
+    };
+  });
+}

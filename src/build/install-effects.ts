@@ -1,0 +1,39 @@
+import type { SourcedEntry } from '../entries/entry-set.js';
+import type { UnpackedPackage } from '../packages/deb/dpkg-database.js';
+import { accounts } from '../packages/deb/effects/accounts.js';
+import { alternatives } from '../packages/deb/effects/alternatives.js';
+import { baseFiles } from '../packages/deb/effects/base-files.js';
+import { EffectContext } from '../packages/deb/effects/context.js';
+import { systemFiles } from '../packages/deb/effects/system-files.js';
+import { aptSources, type UsedRepository } from '../packages/deb/effects/apt-sources.js';
+
+export interface InstallContext {
+  /** The merged entries of all packages (paths already on the merged-/usr layout). */
+  entries: SourcedEntry[];
+  installed: UnpackedPackage[];
+  epoch: number;
+  arch: string;
+  /** Where a packaged path is in the image (merged /usr). */
+  locate: (path: string) => string;
+  repositories: UsedRepository[];
+}
+
+export interface InstallEffects {
+  entries: SourcedEntry[];
+  notes: string[];
+}
+
+/**
+ * What the packages' maintainer scripts would have done, done declaratively, so that nothing runs
+ * (and any architecture builds on any host). The audit of every minbase postinst and which effects are
+ * reproduced or skipped is in docs/maintainer-scripts.md.
+ */
+export async function applyInstallEffects(context: InstallContext): Promise<InstallEffects> {
+  const ctx = new EffectContext(context.entries, context.installed, context.epoch, context.arch, context.locate);
+  await baseFiles(ctx);
+  await accounts(ctx);
+  await systemFiles(ctx);
+  alternatives(ctx);
+  aptSources(ctx, context.repositories);
+  return { entries: ctx.result(), notes: ctx.notes };
+}

@@ -1,0 +1,43 @@
+import type { EffectContext } from './context.js';
+
+/**
+ * Users and groups, as the maintainer scripts leave them:
+ * - base-passwd's postinst copies /usr/share/base-passwd/{passwd,group}.master to /etc (when absent);
+ * - apt's postinst adds the `_apt` system user (uid 42, group nogroup, as apt ≥ 2.5 fixes it);
+ * - passwd's postinst runs `shadowconfig on` (pwconv/grpconv): /etc/shadow and /etc/gshadow with locked
+ *   passwords, the last-change day taken from the build time, mode 0640 group shadow (42);
+ * - login's postinst creates empty /etc/subuid and /etc/subgid.
+ * Extra users and groups from the spec are added by the caller before shadow files are written.
+ */
+export async function accounts(ctx: EffectContext, extra: { users?: string[]; groups?: string[] } = {}): Promise<void> {
+  if (!ctx.has('base-passwd')) return;
+  const passwd = (await ctx.read('usr/share/base-passwd/passwd.master')).toString('utf8').split('\n').filter(Boolean);
+  const group = (await ctx.read('usr/share/base-passwd/group.master')).toString('utf8').split('\n').filter(Boolean);
+  if (ctx.has('apt') && !passwd.some((l) => l.startsWith('_apt:'))) {
+    // Inserted in uid order, before nobody, as adduser leaves it.
+    const at = passwd.findIndex((l) => Number(l.split(':')[2]) > 42);
+    passwd.splice(at === -1 ? passwd.length : at, 0, '_apt:x:42:65534::/nonexistent:/usr/sbin/nologin');
+  }
+  passwd.push(...(extra.users ?? []));
+  group.push(...(extra.groups ?? []));
+  // With shadow passwords the password field says "x" (pwconv/grpconv move the rest to the shadow files).
+  const shadowed = ctx.has('passwd');
+  const mark = (line: string) => (shadowed ? line.replace(/^([^:]*):[^:]*:/, '$1:x:') : line);
+  passwd.splice(0, passwd.length, ...passwd.map(mark));
+  group.splice(0, group.length, ...group.map(mark));
+  ctx.file('etc/passwd', `${passwd.join('\n')}\n`, 'base-passwd postinst');
+  ctx.file('etc/group', `${group.join('\n')}\n`, 'base-passwd postinst');
+  ctx.notes.push(`accounts: ${passwd.length} users, ${group.length} groups`);
+
+  if (shadowed) {
+    const day = Math.floor(ctx.epoch / 86400);
+    const shadow = passwd.map((l) => `${l.split(':')[0]}:*:${day}:0:99999:7:::`);
+    const gshadow = group.map((l) => `${l.split(':')[0]}:*::`);
+    ctx.file('etc/shadow', `${shadow.join('\n')}\n`, 'passwd postinst (shadowconfig on)', 0o640, 0, 42);
+    ctx.file('etc/gshadow', `${gshadow.join('\n')}\n`, 'passwd postinst (shadowconfig on)', 0o640, 0, 42);
+  }
+  if (ctx.has('login')) {
+    ctx.file('etc/subuid', '', 'login postinst');
+    ctx.file('etc/subgid', '', 'login postinst');
+  }
+}

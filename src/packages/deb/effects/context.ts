@@ -1,0 +1,81 @@
+import { Readable } from 'node:stream';
+import type { SourcedEntry } from '../../../entries/entry-set.js';
+import type { UnpackedPackage } from '../dpkg-database.js';
+
+/** What an effect sees: the unpacked files (merged-/usr paths), the packages, and the build time. */
+export class EffectContext {
+  private readonly byPath = new Map<string, SourcedEntry>();
+  readonly packages: Map<string, UnpackedPackage>;
+  readonly added: SourcedEntry[] = [];
+  readonly notes: string[] = [];
+
+  constructor(
+    entries: SourcedEntry[],
+    installed: UnpackedPackage[],
+    readonly epoch: number,
+    readonly arch: string,
+    /** Maps a path as scripts name it (/bin/more) to where it is in the image (usr/bin/more). */
+    private readonly locate: (path: string) => string = (p) => p,
+  ) {
+    for (const e of entries) this.byPath.set(e.path, e);
+    this.packages = new Map(installed.map((p) => [p.control.get('Package')!, p]));
+  }
+
+  has(pkg: string): boolean {
+    return this.packages.has(pkg);
+  }
+
+  entry(path: string): SourcedEntry | undefined {
+    const at = this.locate(path.replace(/^\/+/, ''));
+    return this.byPath.get(at) ?? this.added.find((e) => e.path === at);
+  }
+
+  /** Where a path as a script names it lives in the image. */
+  locatePath(path: string): string {
+    return this.locate(path.replace(/^\/+/, ''));
+  }
+
+  exists(path: string): boolean {
+    return this.entry(path) !== undefined;
+  }
+
+  /** The content of a packaged (or already added) file. */
+  async read(path: string): Promise<Buffer> {
+    const e = this.entry(path);
+    if (!e || e.type !== 'file') throw new Error(`install: ${path} is not a file in the image`);
+    if (!e.open || e.size === 0) return Buffer.alloc(0);
+    const chunks: Buffer[] = [];
+    for await (const c of e.open()) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  script(pkg: string, name: 'postinst' | 'preinst'): string {
+    return this.packages.get(pkg)?.controlFiles.get(name)?.toString('utf8') ?? '';
+  }
+
+  private push(entry: SourcedEntry): void {
+    const i = this.added.findIndex((e) => e.path === entry.path);
+    if (i >= 0) this.added[i] = entry;
+    else this.added.push(entry);
+  }
+
+  file(path: string, content: string | Buffer, origin: string, mode = 0o644, uid = 0, gid = 0): void {
+    const data = typeof content === 'string' ? Buffer.from(content) : content;
+    this.push({ path, type: 'file', mode, uid, gid, mtime: this.epoch, size: data.length, open: () => Readable.from([data]), origin });
+  }
+
+  dir(path: string, origin: string, mode = 0o755, uid = 0, gid = 0): void {
+    if (this.byPath.get(path)?.type === 'directory') return;
+    this.push({ path, type: 'directory', mode, uid, gid, mtime: this.epoch, size: 0, origin });
+  }
+
+  symlink(path: string, target: string, origin: string): void {
+    this.push({ path, type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: this.epoch, size: 0, linkname: target, origin });
+  }
+
+  /** Entries of the image after the effects: the packaged ones, replaced or extended by what effects added. */
+  result(): SourcedEntry[] {
+    const replaced = new Set(this.added.map((e) => e.path));
+    return [...[...this.byPath.values()].filter((e) => !replaced.has(e.path)), ...this.added];
+  }
+}

@@ -1,0 +1,61 @@
+import { UserError } from '../../errors.js';
+import { httpGetToFile } from '../fetch/http.js';
+import type { ContentStore } from '../fetch/store.js';
+import type { DebPackage } from './package.js';
+
+export interface FetchProgress {
+  /** Bytes downloaded so far (not counting what the cache already had). */
+  downloaded: number;
+  total: number;
+  done: number;
+  count: number;
+}
+
+export interface FetchOptions {
+  store: ContentStore;
+  offline?: boolean;
+  /** Downloads at once (default 6). */
+  concurrency?: number;
+  onProgress?: (p: FetchProgress) => void;
+}
+
+/**
+ * Brings every package's .deb into the content-addressed store, verified by the SHA256 and size its
+ * index gives; several at a time, each retried with backoff on transient errors. Returns the verified
+ * local paths by package name.
+ */
+export async function fetchPackages(packages: DebPackage[], options: FetchOptions): Promise<Map<string, string>> {
+  const paths = new Map<string, string>();
+  const progress: FetchProgress = { downloaded: 0, total: packages.reduce((n, p) => n + p.size, 0), done: 0, count: packages.length };
+  const queue = [...packages];
+  let failed = false;
+  const worker = async () => {
+    for (let pkg = queue.shift(); pkg && !failed; pkg = queue.shift()) {
+      if (!/^[a-f0-9]{64}$/.test(pkg.sha256)) throw new UserError(`${pkg.name} ${pkg.version}: the index gives no SHA256 for it`);
+      const url = `${pkg.repository}/${pkg.filename}`;
+      let path = await options.store.get(pkg.sha256, pkg.size);
+      if (!path) {
+        if (options.offline) throw new UserError(`${pkg.name} ${pkg.version} (${url}): not in the cache, and --offline forbids downloading it`);
+        path = await options.store.put(
+          pkg.sha256,
+          (tmp) =>
+            httpGetToFile(url, tmp, (n) => {
+              progress.downloaded += n;
+              options.onProgress?.(progress);
+            }),
+          `${pkg.name} ${pkg.version} (${url})`,
+          pkg.size,
+        );
+      }
+      paths.set(pkg.name, path);
+      progress.done++;
+      options.onProgress?.(progress);
+    }
+  };
+  const guarded = () => worker().catch((err: unknown) => {
+    failed = true; // the other workers take nothing new
+    throw err;
+  });
+  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 6, packages.length) }, guarded));
+  return paths;
+}

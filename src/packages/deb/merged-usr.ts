@@ -1,0 +1,36 @@
+import type { Entry } from '../../tar/entry.js';
+
+/**
+ * The /usr merge as debootstrap does it for current releases: /bin, /sbin and /lib* are symlinks into
+ * /usr, created before anything is unpacked, so packages that still ship files under /bin land in
+ * /usr/bin. Here that means rewriting entry paths; dpkg's file lists keep the paths as packaged, as
+ * they do on a merged system.
+ */
+export function mergedUsrDirs(arch: string): string[] {
+  const dirs = ['bin', 'sbin', 'lib'];
+  if (arch === 'amd64') dirs.push('lib32', 'lib64', 'libx32');
+  else if (arch === 'mips64el' || arch === 'mipsel') dirs.push('lib32', 'lib64', 'libo32');
+  else if (arch === 'ppc64el' || arch === 's390x' || arch === 'loong64' || arch === 'riscv64' || arch === 'arm64') dirs.push('lib64');
+  return dirs;
+}
+
+/** The path an entry ends up at on a merged-/usr system. */
+export function mergedPath(path: string, dirs: readonly string[]): string {
+  const slash = path.indexOf('/');
+  const top = slash === -1 ? path : path.slice(0, slash);
+  return dirs.includes(top) ? `usr/${path}` : path;
+}
+
+/**
+ * The symlinks `bin -> usr/bin`... and their target folders: bin, sbin and lib always, the
+ * architecture's other lib folders only when a package ships something there (as debootstrap does).
+ */
+export function mergedUsrEntries(dirs: readonly string[], mtime: number, used: (dir: string) => boolean = () => true): Entry[] {
+  const out: Entry[] = [];
+  for (const dir of dirs) {
+    if (!['bin', 'sbin', 'lib'].includes(dir) && !used(dir)) continue;
+    out.push({ path: `usr/${dir}`, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime, size: 0 });
+    out.push({ path: dir, type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime, size: 0, linkname: `usr/${dir}` });
+  }
+  return out;
+}
