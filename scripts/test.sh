@@ -29,5 +29,10 @@ fi
 
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run --silent build
+# Expensive fixtures (a debootstrap chroot, the package cache) are made once per run and shared by
+# the test files through this folder.
+FROMSCRATCH_TEST_SHARED=$(mktemp -d "${TMPDIR:-/tmp}/fromscratch-tests-XXXXXX")
+export FROMSCRATCH_TEST_SHARED
+trap 'rm -rf "$FROMSCRATCH_TEST_SHARED"' EXIT
 # One file at a time: the podman tests are heavy, and the machine has two cores.
-exec node --test --test-concurrency=1 dist/test/*.test.js
+node --test --test-concurrency=1 dist/test/*.test.js

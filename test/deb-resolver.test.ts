@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { readHostSources, type AptSource } from '../src/packages/deb/apt-sources.js';
 import { loadKeyring } from '../src/packages/deb/release.js';
 import { openRepository, type Repository } from '../src/packages/deb/repository.js';
 import { resolve } from '../src/packages/deb/resolver.js';
 import { PackageUniverse } from '../src/packages/deb/universe.js';
 import { ContentStore } from '../src/packages/fetch/store.js';
-import { must, run, tempDir } from './helpers.js';
+import { debootstrapChroot, must, tempDir } from './helpers.js';
 
 /**
  * The oracles are Debian's own tools: `debootstrap --print-debs` for the presets, and apt-get's
@@ -36,12 +35,8 @@ describe('resolver against debootstrap and apt', () => {
     source = (await readHostSources()).find((s) => s.suites.includes('bookworm') && s.signedBy)!;
     assert.ok(source, 'this machine needs an apt source for bookworm');
     store = new ContentStore(join(tempDir('cache'), 'store'));
-    chroot = join(tempDir('chroot'), 'bookworm');
-    must('debootstrap', ['--variant=minbase', 'bookworm', chroot, source.uris[0]!]);
-    copyFileSync('/etc/resolv.conf', join(chroot, 'etc/resolv.conf'));
-    must('chroot', [chroot, 'apt-get', 'update', '-qq']);
+    chroot = debootstrapChroot('bookworm', source.uris[0]!);
   });
-  after(() => run('rm', ['-rf', chroot]));
 
   for (const suite of ['bookworm', 'trixie']) {
     it(`minbase for ${suite} is debootstrap --print-debs --variant=minbase`, async () => {

@@ -1,6 +1,6 @@
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,22 @@ export function must(command: string, args: string[], options: SpawnSyncOptions 
 /** The fromscratch CLI, with SOURCE_DATE_EPOCH set unless `env` says otherwise. */
 export function cli(args: string[], options: SpawnSyncOptions & { env?: NodeJS.ProcessEnv } = {}): RunResult {
   return run(CLI, args, { ...options, env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, ...options.env } });
+}
+
+/**
+ * The CLI without blocking this process: for tests that serve something (a loopback mirror) from the
+ * test process itself, which a synchronous run would starve.
+ */
+export function cliAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(CLI, args, { env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status: status ?? -1, stdout, stderr }));
+  });
 }
 
 export function cliOk(args: string[], options: SpawnSyncOptions & { env?: NodeJS.ProcessEnv } = {}): string {
@@ -101,11 +117,33 @@ export class Podman {
   ok(args: string[]): string {
     return must('podman', [...this.base(), ...args]);
   }
-  /** `podman run --rm` with the rlimits these machines allow. */
-  runImage(image: string, command: string[], extra: string[] = []): RunResult {
-    return this.cmd(['run', '--rm', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', ...extra, image, ...command]);
+  /** `podman run --rm` with the rlimits these machines allow; no network unless asked ('host'). */
+  runImage(image: string, command: string[], extra: string[] = [], network = 'none'): RunResult {
+    return this.cmd(['run', '--rm', '--network', network, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', ...extra, image, ...command]);
   }
   cleanup(): void {
     run('podman', [...this.base(), 'system', 'reset', '--force']);
   }
+}
+
+/** A folder shared by the test files of one run (scripts/test.sh makes it), or a private one. */
+export function sharedDir(): string {
+  const shared = process.env['FROMSCRATCH_TEST_SHARED'];
+  if (shared) return shared;
+  return tempDir('shared');
+}
+
+/**
+ * A debootstrap --variant=minbase chroot of a suite from the host's mirror, made once per test run, with
+ * apt's lists updated so apt-get --simulate can run in it: the oracle for package sets.
+ */
+export function debootstrapChroot(suite: string, mirror: string): string {
+  const dir = join(sharedDir(), `chroot-${suite}`);
+  if (existsSync(join(dir, '.fromscratch-ready'))) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  must('debootstrap', ['--variant=minbase', suite, dir, mirror]);
+  copyFileSync('/etc/resolv.conf', join(dir, 'etc/resolv.conf'));
+  must('chroot', [dir, 'apt-get', 'update', '-qq']);
+  writeFileSync(join(dir, '.fromscratch-ready'), '');
+  return dir;
 }

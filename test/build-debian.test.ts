@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { readHostSources, type AptSource } from '../src/packages/deb/apt-sources.js';
+import { cliAsync, cliOk, debootstrapChroot, must, Podman, sharedDir, tempDir } from './helpers.js';
+
+/**
+ * `fromscratch build` of Debian minbase, checked against a debootstrap chroot of the same suite and by
+ * running dpkg and apt inside the image with podman.
+ */
+describe('build: Debian bookworm minbase', () => {
+  let source: AptSource;
+  let chroot: string;
+  let layout: string;
+  let cache: string;
+  const podman = new Podman();
+  const servers: Server[] = [];
+
+  const inImage = (script: string, network = 'none') => {
+    const r = podman.runImage('fromscratch-test/debian:bookworm', ['bash', '-c', script], [], network);
+    assert.equal(r.status, 0, `${script}\n${r.stderr}${r.stdout}`);
+    return r.stdout;
+  };
+
+  before(async () => {
+    source = (await readHostSources()).find((s) => s.suites.includes('bookworm') && s.signedBy)!;
+    assert.ok(source, 'this machine needs an apt source for bookworm');
+    chroot = debootstrapChroot('bookworm', source.uris[0]!);
+    cache = join(sharedDir(), 'cache');
+    layout = join(tempDir('build'), 'debian');
+    cliOk(['build', `oci:${layout}:bookworm`, '--suite', 'bookworm', '--preset', 'minbase'], { env: { FROMSCRATCH_CACHE: cache } });
+    // Imported once: `podman run oci:...` would copy the image into storage on every run.
+    const id = podman.ok(['pull', '-q', `oci:${layout}:bookworm`]).trim().split('\n').pop()!;
+    podman.ok(['tag', id, 'fromscratch-test/debian:bookworm']);
+  });
+  after(() => {
+    podman.cleanup();
+    servers.forEach((s) => s.close());
+  });
+
+  it('installs the packages and versions debootstrap installs', () => {
+    const ours = inImage("dpkg-query -W -f '${Package} ${Version}\\n'").trim().split('\n').sort();
+    const theirs = must('chroot', [chroot, 'dpkg-query', '-W', '-f', '${Package} ${Version}\\n']).trim().split('\n').sort();
+    assert.deepEqual(ours, theirs);
+  });
+
+  it('has the same dpkg status file, passwd, group, shells, diversions and alternatives as the debootstrap chroot', () => {
+    const files = ['var/lib/dpkg/status', 'etc/passwd', 'etc/group', 'etc/gshadow', 'etc/shells', 'var/lib/dpkg/diversions', 'var/lib/dpkg/alternatives/awk', 'var/lib/dpkg/alternatives/which', 'etc/nsswitch.conf', 'etc/profile', 'root/.bashrc'];
+    // One container: each file's bytes as base64 on a line.
+    const lines = inImage(files.map((f) => `base64 -w0 /${f}; echo`).join('; ')).trim().split('\n');
+    files.forEach((file, i) => assert.equal(Buffer.from(lines[i]!, 'base64').toString('utf8'), readFileSync(join(chroot, file), 'utf8'), file));
+  });
+
+  it('passes dpkg --audit, dpkg --verify and apt-get check; awk and which exist', () => {
+    const out = inImage('echo "audit:$(dpkg --audit)"; echo "verify:$(dpkg --verify)"; apt-get check -qq && echo check-ok; awk "BEGIN { print 6 * 7 }"; which which');
+    assert.equal(out, 'audit:\nverify:\ncheck-ok\n42\n/usr/bin/which\n');
+  });
+
+  it('installs more packages with apt inside the image (network)', () => {
+    const out = inImage('apt-get update -qq && apt-get install -y -qq --no-install-recommends curl >/dev/null && curl --version', 'host');
+    assert.match(out, /^curl \d/);
+  });
+
+  it('gives the same digest when built again with the same SOURCE_DATE_EPOCH, also offline', () => {
+    const first = JSON.parse(must('skopeo', ['inspect', `oci:${layout}:bookworm`])).Digest;
+    const again = join(tempDir('build'), 'again');
+    const digest = cliOk(['build', `oci:${again}:bookworm`, '--suite', 'bookworm', '--offline'], { env: { FROMSCRATCH_CACHE: cache } }).trim();
+    assert.equal(digest, first);
+  });
+
+  it('prints a JSON summary', () => {
+    const out = join(tempDir('build'), 'json');
+    const summary = JSON.parse(cliOk(['build', `oci:${out}:x`, '--suite', 'bookworm', '--offline', '--json'], { env: { FROMSCRATCH_CACHE: cache } }));
+    assert.match(summary.digest, /^sha256:/);
+    assert.equal(summary.packages.length, 88);
+    assert.ok(summary.compressedSize > 10e6 && summary.uncompressedSize > summary.compressedSize);
+  });
+
+  it('refuses a tampered .deb and writes nothing', async () => {
+    // A loopback copy of the archive that serves bash's .deb with one byte changed.
+    const upstream = source.uris[0]!.replace(/\/+$/, '');
+    const server = createServer(async (req, res) => {
+      const response = await fetch(upstream + req.url);
+      let body = Buffer.from(await response.arrayBuffer());
+      if (/\/bash_[^/]*\.deb$/.test(req.url ?? '')) {
+        body = Buffer.from(body);
+        body[body.length - 100] = body[body.length - 100]! ^ 0xff;
+      }
+      res.writeHead(response.status, { 'content-length': body.length });
+      res.end(body);
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const mirror = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const dest = join(tempDir('build'), 'tampered');
+    const r = await cliAsync(['build', `oci:${dest}`, '--suite', 'bookworm', '--mirror', mirror, '--keyring', source.signedBy!], {
+      FROMSCRATCH_CACHE: join(tempDir('cache'), 'fresh'),
+    });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /bash .*\.deb\): SHA256 mismatch: expected [a-f0-9]{64}, got [a-f0-9]{64}/);
+    assert.ok(!existsSync(dest));
+  });
+});
