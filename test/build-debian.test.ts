@@ -47,8 +47,10 @@ describe('build: Debian bookworm minbase', () => {
     assert.deepEqual(ours, theirs);
   });
 
-  it('has the same dpkg status file, passwd, group, shells, diversions and alternatives as the debootstrap chroot', () => {
-    const files = ['var/lib/dpkg/status', 'etc/passwd', 'etc/group', 'etc/gshadow', 'etc/shells', 'var/lib/dpkg/diversions', 'var/lib/dpkg/alternatives/awk', 'var/lib/dpkg/alternatives/which', 'etc/nsswitch.conf', 'etc/profile', 'root/.bashrc'];
+  it('has the same dpkg status, accounts, shells, diversions, alternatives and PAM stack as the debootstrap chroot', () => {
+    const files = ['var/lib/dpkg/status', 'etc/passwd', 'etc/group', 'etc/gshadow', 'etc/shells', 'var/lib/dpkg/diversions', 'var/lib/dpkg/alternatives/awk', 'var/lib/dpkg/alternatives/which', 'etc/nsswitch.conf', 'etc/profile', 'root/.bashrc',
+      'etc/pam.d/common-auth', 'etc/pam.d/common-account', 'etc/pam.d/common-password', 'etc/pam.d/common-session', 'etc/pam.d/common-session-noninteractive',
+      'var/lib/pam/auth', 'var/lib/pam/session', 'var/lib/pam/seen'];
     // One container: each file's bytes as base64 on a line.
     const lines = inImage(files.map((f) => `base64 -w0 /${f}; echo`).join('; ')).trim().split('\n');
     files.forEach((file, i) => assert.equal(Buffer.from(lines[i]!, 'base64').toString('utf8'), readFileSync(join(chroot, file), 'utf8'), file));

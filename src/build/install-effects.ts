@@ -6,6 +6,7 @@ import { baseFiles } from '../packages/deb/effects/base-files.js';
 import { EffectContext } from '../packages/deb/effects/context.js';
 import { systemFiles } from '../packages/deb/effects/system-files.js';
 import { aptSources, type UsedRepository } from '../packages/deb/effects/apt-sources.js';
+import { pamAuthUpdate } from '../packages/deb/effects/pam.js';
 
 export interface InstallContext {
   /** The merged entries of all packages (paths already on the merged-/usr layout). */
@@ -34,6 +35,7 @@ export async function applyInstallEffects(context: InstallContext): Promise<Inst
   await accounts(ctx);
   await systemFiles(ctx);
   alternatives(ctx);
+  await pamAuthUpdate(ctx);
   aptSources(ctx, context.repositories);
   return { entries: ctx.result(), notes: ctx.notes };
 }

@@ -6,7 +6,7 @@ import type { EffectContext } from './context.js';
  * - apt's postinst adds the `_apt` system user (uid 42, group nogroup, as apt ≥ 2.5 fixes it);
  * - passwd's postinst runs `shadowconfig on` (pwconv/grpconv): /etc/shadow and /etc/gshadow with locked
  *   passwords, the last-change day taken from the build time, mode 0640 group shadow (42);
- * - login's postinst creates empty /etc/subuid and /etc/subgid.
+ * - login's postinst creates empty /etc/subuid, /etc/subgid and /var/log/faillog.
  * Extra users and groups from the spec are added by the caller before shadow files are written.
  */
 export async function accounts(ctx: EffectContext, extra: { users?: string[]; groups?: string[] } = {}): Promise<void> {
@@ -39,5 +39,6 @@ export async function accounts(ctx: EffectContext, extra: { users?: string[]; gr
   if (ctx.has('login')) {
     ctx.file('etc/subuid', '', 'login postinst');
     ctx.file('etc/subgid', '', 'login postinst');
+    ctx.file('var/log/faillog', '', 'login postinst');
   }
 }
