@@ -133,7 +133,7 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
         files.push(`/${packaged}`);
         const hash = deb.md5.get(entry.path);
         if (hash) md5.set(`/${packaged}`, hash);
-        const moved: SourcedEntry = { ...entry, path: mergedPath(packaged, usrDirs), origin: `${where}: ${entry.origin}` };
+        const moved: SourcedEntry = { ...entry, path: mergedPath(packaged, usrDirs, entry.type === 'directory' ? 'directory' : 'other'), origin: `${where}: ${entry.origin}` };
         if (entry.type === 'hardlink') moved.linkname = mergedPath(normalizeLinkTarget(entry.linkname ?? ''), usrDirs);
         entries.push(moved);
       }

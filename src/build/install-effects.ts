@@ -7,6 +7,7 @@ import { EffectContext } from '../packages/deb/effects/context.js';
 import { systemFiles } from '../packages/deb/effects/system-files.js';
 import { aptSources, type UsedRepository } from '../packages/deb/effects/apt-sources.js';
 import { pamAuthUpdate } from '../packages/deb/effects/pam.js';
+import { caCertificates } from '../packages/deb/effects/ca-certificates.js';
 
 export interface InstallContext {
   /** The merged entries of all packages (paths already on the merged-/usr layout). */
@@ -36,6 +37,7 @@ export async function applyInstallEffects(context: InstallContext): Promise<Inst
   await systemFiles(ctx);
   alternatives(ctx);
   await pamAuthUpdate(ctx);
+  await caCertificates(ctx);
   aptSources(ctx, context.repositories);
   return { entries: ctx.result(), notes: ctx.notes };
 }

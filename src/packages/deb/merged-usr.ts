@@ -14,11 +14,15 @@ export function mergedUsrDirs(arch: string): string[] {
   return dirs;
 }
 
-/** The path an entry ends up at on a merged-/usr system. */
-export function mergedPath(path: string, dirs: readonly string[]): string {
+/**
+ * The path an entry ends up at on a merged-/usr system: anything below /bin, /sbin, /lib* moves into
+ * /usr, and so do those folders themselves when a package lists them as directories. A package that
+ * ships the link itself (trixie's base-files ships `/bin -> usr/bin`) keeps it where it is.
+ */
+export function mergedPath(path: string, dirs: readonly string[], type: 'directory' | 'other' = 'other'): string {
   const slash = path.indexOf('/');
-  const top = slash === -1 ? path : path.slice(0, slash);
-  return dirs.includes(top) ? `usr/${path}` : path;
+  if (slash === -1) return dirs.includes(path) && type === 'directory' ? `usr/${path}` : path;
+  return dirs.includes(path.slice(0, slash)) ? `usr/${path}` : path;
 }
 
 /**

@@ -1,0 +1,64 @@
+import { readFile } from 'node:fs/promises';
+import { isMap, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { UserError } from '../errors.js';
+import { specSchema, type Spec } from './schema.js';
+
+/** A YAML path as users read it: `contents.packages[2]`. */
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
+}
+
+/** The deepest node on a path that exists, so an error on a missing key points at its parent. */
+function nodeAt(root: Node | null, path: readonly PropertyKey[]): Node | null {
+  let node = root;
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === key);
+      if (!pair) return node;
+      node = (pair.value as Node | null) ?? (pair.key as Node);
+    } else if (isSeq(node) && typeof key === 'number') {
+      const item = node.items[key] as Node | undefined;
+      if (!item) return node;
+      node = item;
+    } else {
+      return node;
+    }
+  }
+  return node;
+}
+
+/**
+ * Reads a spec: YAML syntax errors and schema errors both name the file, the line and the YAML path
+ * (`fromscratch.yaml:7: contents.packages[2]: a Debian package name...`).
+ */
+export async function loadSpec(file: string): Promise<{ spec: Spec; dir: string }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`spec "${file}" cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return { spec: parseSpec(text, file), dir: file.includes('/') ? file.slice(0, file.lastIndexOf('/')) : '.' };
+}
+
+export function parseSpec(text: string, file: string): Spec {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const at = lines.linePos(e.pos[0]);
+    throw new UserError(`${file}:${at.line}: invalid YAML: ${e.message.split('\n')[0]}`);
+  }
+  const result = specSchema.safeParse(doc.toJS() ?? {});
+  if (!result.success) {
+    const messages = result.error.issues.slice(0, 5).map((issue) => {
+      const node = nodeAt(doc.contents as Node | null, issue.path);
+      const line = node?.range ? lines.linePos(node.range[0]).line : 1;
+      const where = formatPath(issue.path) || '(top level)';
+      const detail = issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}` : issue.message;
+      return `${file}:${line}: ${where}: ${detail}`;
+    });
+    throw new UserError(messages.join('\n'));
+  }
+  return result.data;
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9+.-]*(=[^\s=]+)?$/, 'a Debian package name, optionally name=version');
+const mode = z.union([z.number().int().min(0).max(0o7777), z.string().regex(/^0?[0-7]{3,4}$/, 'an octal mode such as 0755')]);
+const command = z.union([z.string().min(1), z.array(z.string()).min(1)]);
+
+/**
+ * The build spec, modelled on apko's file (contents, accounts, paths, entrypoint, cmd, environment,
+ * work-dir, archs, annotations) so its users feel at home, plus what Debian needs (suites, components,
+ * presets). Flags given to `fromscratch build` override it.
+ */
+export const specSchema = z
+  .object({
+    contents: z
+      .object({
+        /** The release; its codename picks debootstrap's preset rules. */
+        suite: z.string().min(1).optional(),
+        /** More suites to take packages from (bookworm-updates, bookworm-security). */
+        suites: z.array(z.string().min(1)).optional(),
+        components: z.array(z.string().min(1)).optional(),
+        preset: z.enum(['essential', 'required', 'minbase', 'none']).optional(),
+        /** Mirror URLs (the first is used for every suite); default: the host's apt configuration. */
+        repositories: z.array(z.string().url()).optional(),
+        /** Keyring files the archive must be signed by. */
+        keyring: z.array(z.string().min(1)).optional(),
+        packages: z.array(name).optional(),
+        exclude: z.array(name).optional(),
+        recommends: z.boolean().optional(),
+      })
+      .strict(),
+    accounts: z
+      .object({
+        groups: z.array(z.object({ groupname: z.string().regex(/^[a-z_][a-z0-9_-]*$/), gid: z.number().int().min(0) }).strict()).optional(),
+        users: z
+          .array(
+            z
+              .object({
+                username: z.string().regex(/^[a-z_][a-z0-9_-]*$/),
+                uid: z.number().int().min(0),
+                gid: z.number().int().min(0).optional(),
+                homedir: z.string().startsWith('/').optional(),
+                shell: z.string().startsWith('/').optional(),
+              })
+              .strict(),
+          )
+          .optional(),
+        'run-as': z.union([z.string().min(1), z.number().int().min(0)]).optional(),
+      })
+      .strict()
+      .optional(),
+    paths: z
+      .array(
+        z
+          .object({
+            path: z.string().startsWith('/'),
+            type: z.enum(['directory', 'file', 'symlink', 'empty-file']),
+            /** For `file`: a local file, relative to the spec; for `symlink`: the target. */
+            source: z.string().optional(),
+            uid: z.number().int().min(0).optional(),
+            gid: z.number().int().min(0).optional(),
+            permissions: mode.optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    entrypoint: z.union([command, z.object({ command }).strict()]).optional(),
+    cmd: command.optional(),
+    environment: z.record(z.string(), z.string()).optional(),
+    'work-dir': z.string().startsWith('/').optional(),
+    archs: z.array(z.string().min(1)).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+export type Spec = z.infer<typeof specSchema>;
+
+/** The JSON Schema editors use for fromscratch specs (published as schema/fromscratch.schema.json). */
+export function specJsonSchema(): unknown {
+  return { ...z.toJSONSchema(specSchema, { target: 'draft-2020-12' }), $id: 'fromscratch.schema.json', title: 'fromscratch build spec' };
+}
