@@ -145,12 +145,13 @@ const list = (v: string, previous: string[] = []) => [...previous, ...v.split(',
 program
   .command('build')
   .description('build a Debian or Ubuntu base image from the package archive, without root or a daemon')
-  .argument('<destination>', 'image reference to write, e.g. oci:debian:bookworm')
+  .argument('[spec]', 'a YAML build spec (see examples/); flags override it')
+  .argument('[destination]', 'image reference to write, e.g. oci:debian:bookworm')
   .option('--suite <suite>', 'release to build (bookworm, trixie...); repeat or comma-separate to add bookworm-updates, bookworm-security', list)
   .option('--mirror <url>', 'archive mirror (default: from the host\'s apt configuration, or FROMSCRATCH_MIRROR)')
   .option('--keyring <file>', 'OpenPGP keyring the archive must be signed by (repeatable; default: the host\'s)', collect)
   .option('--components <list>', 'archive components (default main)', list)
-  .addOption(new Option('--preset <preset>', 'starting package set, as debootstrap/mmdebstrap define them').choices(['essential', 'required', 'minbase', 'none']).default('minbase'))
+  .addOption(new Option('--preset <preset>', 'starting package set, as debootstrap/mmdebstrap define them (default minbase)').choices(['essential', 'required', 'minbase', 'none']))
   .option('--include <packages>', 'packages to add (comma-separated, repeatable; name or name=version)', list)
   .option('--exclude <packages>', 'packages never to install (comma-separated, repeatable)', list)
   .option('--recommends', 'install Recommends too')
@@ -158,29 +159,54 @@ program
   .option('--offline', 'use only the cache')
   .addOption(new Option('--compression <kind>', 'layer compression').choices(['gzip', 'zstd', 'none']).default('gzip'))
   .option('--json', 'print a JSON summary')
-  .action(async (destination: string, o: Record<string, unknown>) => {
-    const { buildDebian } = await import('./build/debian.js');
+  .action(async (specFile: string | undefined, destination: string | undefined, o: Record<string, unknown>) => {
+    const { buildDebian, DEFAULT_CONFIG } = await import('./build/debian.js');
     const { hostPlatform } = await import('./oci/platform.js');
+    const { loadSpec } = await import('./spec/load.js');
+    const { specAccounts, specConfig, specPaths } = await import('./spec/to-build.js');
+    if (destination === undefined) {
+      destination = specFile;
+      specFile = undefined;
+    }
+    if (destination === undefined) throw new UserError('build needs a DESTINATION image reference, e.g. oci:debian:bookworm');
+    const { spec, dir } = specFile ? await loadSpec(specFile) : { spec: { contents: {} } as import('./spec/schema.js').Spec, dir: '.' };
+    const c = spec.contents;
+    const archs = o['arch'] ? [o['arch'] as string] : (spec.archs ?? [hostPlatform().architecture]);
+    if (archs.length !== 1) throw new UserError(`${specFile}: archs: building several architectures into one index is not available in this version; build one per --arch`);
+    const epoch = sourceDateEpoch();
     const json = Boolean(o['json']);
     const started = Date.now();
+    const flagSuites = o['suite'] as string[] | undefined;
     const result = await buildDebian({
       destination,
-      suites: (o['suite'] as string[] | undefined) ?? [],
-      components: o['components'] as string[] | undefined,
-      mirror: o['mirror'] as string | undefined,
-      keyrings: o['keyring'] as string[] | undefined,
-      preset: o['preset'] as 'minbase',
-      include: o['include'] as string[] | undefined,
-      exclude: o['exclude'] as string[] | undefined,
-      recommends: Boolean(o['recommends']),
-      arch: (o['arch'] as string | undefined) ?? hostPlatform().architecture,
+      suites: flagSuites ?? [...(c.suite ? [c.suite] : []), ...(c.suites ?? [])],
+      components: (o['components'] as string[] | undefined) ?? c.components,
+      mirror: (o['mirror'] as string | undefined) ?? c.repositories?.[0],
+      keyrings: (o['keyring'] as string[] | undefined) ?? c.keyring,
+      preset: (o['preset'] as 'minbase' | undefined) ?? c.preset ?? 'minbase',
+      include: [...(c.packages ?? []), ...((o['include'] as string[] | undefined) ?? [])],
+      exclude: [...(c.exclude ?? []), ...((o['exclude'] as string[] | undefined) ?? [])],
+      recommends: Boolean(o['recommends']) || Boolean(c.recommends),
+      arch: archs[0]!,
       offline: Boolean(o['offline']),
       compression: o['compression'] as 'gzip',
-      sourceDateEpoch: sourceDateEpoch(),
+      sourceDateEpoch: epoch,
+      config: specConfig(spec, DEFAULT_CONFIG),
+      accounts: specAccounts(spec),
+      paths: await specPaths(spec, dir, epoch ?? Math.floor(Date.now() / 1000)),
+      ...(spec.annotations ? { annotations: spec.annotations } : {}),
       log: json ? undefined : (line) => process.stderr.write(`${line}\n`),
     });
     if (json) process.stdout.write(`${JSON.stringify({ ...result, seconds: (Date.now() - started) / 1000 }, null, 2)}\n`);
     else process.stdout.write(`${result.digest}\n`);
+  });
+
+program
+  .command('schema')
+  .description('print the JSON Schema of build specs (for editors; also in schema/fromscratch.schema.json)')
+  .action(async () => {
+    const { specJsonSchema } = await import('./spec/schema.js');
+    process.stdout.write(`${JSON.stringify(specJsonSchema(), null, 2)}\n`);
   });
 
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {

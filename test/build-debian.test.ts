@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readHostSources, type AptSource } from '../src/packages/deb/apt-sources.js';
-import { cliAsync, cliOk, debootstrapChroot, must, Podman, sharedDir, tempDir } from './helpers.js';
+import { cliAsync, cliOk, debootstrapChroot, must, Podman, ROOT, sharedDir, tempDir } from './helpers.js';
 
 /**
  * `fromscratch build` of Debian minbase, checked against a debootstrap chroot of the same suite and by
@@ -79,6 +79,21 @@ describe('build: Debian bookworm minbase', () => {
     assert.match(summary.digest, /^sha256:/);
     assert.equal(summary.packages.length, 88);
     assert.ok(summary.compressedSize > 10e6 && summary.uncompressedSize > summary.compressedSize);
+  });
+
+  it('builds the distroless-style example: nonroot user, no shell, CA bundle, /tmp 1777', () => {
+    const out = join(tempDir('build'), 'static');
+    cliOk(['build', join(ROOT, 'examples/distroless-static.yaml'), `oci:${out}:static`, '--offline'], { env: { FROMSCRATCH_CACHE: cache } });
+    const report = JSON.parse(cliOk(['inspect', '--json', `oci:${out}:static`]));
+    assert.equal(report.config.User, '65532');
+    assert.deepEqual(report.config.Entrypoint, ['/app']);
+    const listing = must('tar', ['--numeric-owner', '-tvzf', join(out, 'blobs/sha256', report.layers[0].digest.slice(7))]);
+    assert.match(listing, /^drwxrwxrwt 0\/0 .* tmp\/$/m);
+    assert.match(listing, /^drwxr-xr-x 65532\/65532 .* home\/nonroot\/$/m);
+    assert.match(listing, / etc\/ssl\/certs\/ca-certificates\.crt$/m);
+    assert.doesNotMatch(listing, / usr\/bin\/(bash|dash|sh)$/m);
+    const passwd = must('tar', ['-xzOf', join(out, 'blobs/sha256', report.layers[0].digest.slice(7)), 'etc/passwd']);
+    assert.match(passwd, /^nonroot:x:65532:65532:nonroot:\/home\/nonroot:\/usr\/sbin\/nologin$/m);
   });
 
   it('refuses a tampered .deb and writes nothing', async () => {

@@ -44,6 +44,10 @@ export interface DebianBuildOptions {
   compression?: Compression;
   config?: ContainerConfig;
   annotations?: Record<string, string>;
+  /** Users, groups and home folders to add (from the spec's accounts). */
+  accounts?: { users: string[]; groups: string[]; homes: { path: string; uid: number; gid: number }[] };
+  /** Extra files and folders (from the spec's paths), laid over the installed system. */
+  paths?: SourcedEntry[];
   log?: (line: string) => void;
 }
 
@@ -55,7 +59,7 @@ export interface DebianBuildResult {
 }
 
 /** The default config of Debian's official images. */
-const DEFAULT_CONFIG: ContainerConfig = {
+export const DEFAULT_CONFIG: ContainerConfig = {
   Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
   Cmd: ['bash'],
 };
@@ -149,11 +153,16 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
     const system: Entry[] = mergedUsrEntries(usrDirs, epoch, (dir) => merged.some((e) => e.path.startsWith(`usr/${dir}/`)));
     const effects = await applyInstallEffects({ entries: merged, installed, epoch, arch: options.arch, locate: (p) => mergedPath(p, usrDirs),
       repositories: repositories.map((r) => ({ uri: r.config.uri, suite: r.config.suite, components: r.config.components })),
+      ...(options.accounts ? { accounts: options.accounts } : {}),
     });
+    // Spec paths replace what packages or effects put at the same place.
+    const overlay = new Set((options.paths ?? []).map((e) => normalizeEntryPath(e.path)));
+    const effectEntries = effects.entries.filter((e) => !overlay.has(e.path));
     for (const line of effects.notes) log(`install: ${line}`);
     const all: SourcedEntry[] = [
       ...system.map((e) => ({ ...e, origin: 'merged /usr' })),
-      ...effects.entries,
+      ...effectEntries,
+      ...(options.paths ?? []),
       ...dpkgDatabaseEntries(installed, epoch).map((e) => ({ ...e, origin: 'dpkg database' })),
     ];
     const canonical = canonicalizeEntries(all, { maxMtime: epoch });

@@ -18,6 +18,7 @@ export interface InstallContext {
   /** Where a packaged path is in the image (merged /usr). */
   locate: (path: string) => string;
   repositories: UsedRepository[];
+  accounts?: { users: string[]; groups: string[]; homes: { path: string; uid: number; gid: number }[] };
 }
 
 export interface InstallEffects {
@@ -33,7 +34,8 @@ export interface InstallEffects {
 export async function applyInstallEffects(context: InstallContext): Promise<InstallEffects> {
   const ctx = new EffectContext(context.entries, context.installed, context.epoch, context.arch, context.locate);
   await baseFiles(ctx);
-  await accounts(ctx);
+  await accounts(ctx, context.accounts ?? {});
+  for (const home of context.accounts?.homes ?? []) ctx.dir(home.path, 'spec accounts (home)', 0o755, home.uid, home.gid);
   await systemFiles(ctx);
   alternatives(ctx);
   await pamAuthUpdate(ctx);

@@ -43,7 +43,8 @@ export async function loadSpec(file: string): Promise<{ spec: Spec; dir: string 
 
 export function parseSpec(text: string, file: string): Spec {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  // YAML 1.1 rules, as apko's (Go) parser applies them: `permissions: 0755` is octal, not 755.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, version: '1.1' });
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     const at = lines.linePos(e.pos[0]);
@@ -52,7 +53,12 @@ export function parseSpec(text: string, file: string): Spec {
   const result = specSchema.safeParse(doc.toJS() ?? {});
   if (!result.success) {
     const messages = result.error.issues.slice(0, 5).map((issue) => {
-      const node = nodeAt(doc.contents as Node | null, issue.path);
+      let node = nodeAt(doc.contents as Node | null, issue.path);
+      // An unknown key is reported on its parent: point at the key itself.
+      if (issue.code === 'unrecognized_keys' && isMap(node)) {
+        const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === issue.keys[0]);
+        if (pair) node = pair.key as Node;
+      }
       const line = node?.range ? lines.linePos(node.range[0]).line : 1;
       const where = formatPath(issue.path) || '(top level)';
       const detail = issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}` : issue.message;

@@ -10,9 +10,14 @@ import type { EffectContext } from './context.js';
  * Extra users and groups from the spec are added by the caller before shadow files are written.
  */
 export async function accounts(ctx: EffectContext, extra: { users?: string[]; groups?: string[] } = {}): Promise<void> {
-  if (!ctx.has('base-passwd')) return;
-  const passwd = (await ctx.read('usr/share/base-passwd/passwd.master')).toString('utf8').split('\n').filter(Boolean);
-  const group = (await ctx.read('usr/share/base-passwd/group.master')).toString('utf8').split('\n').filter(Boolean);
+  const hasBase = ctx.has('base-passwd');
+  // Without base-passwd (a distroless-style image) only root and nobody are there, and only if the spec
+  // asks for accounts at all.
+  if (!hasBase && !extra.users?.length && !extra.groups?.length) return;
+  const passwd = hasBase
+    ? (await ctx.read('usr/share/base-passwd/passwd.master')).toString('utf8').split('\n').filter(Boolean)
+    : ['root:x:0:0:root:/root:/usr/sbin/nologin', 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin'];
+  const group = hasBase ? (await ctx.read('usr/share/base-passwd/group.master')).toString('utf8').split('\n').filter(Boolean) : ['root:x:0:', 'nogroup:x:65534:'];
   if (ctx.has('apt') && !passwd.some((l) => l.startsWith('_apt:'))) {
     // Inserted in uid order, before nobody, as adduser leaves it.
     const at = passwd.findIndex((l) => Number(l.split(':')[2]) > 42);
