@@ -83,7 +83,7 @@ describe('build: Debian bookworm minbase', () => {
 
   it('builds the distroless-style example: nonroot user, no shell, CA bundle, /tmp 1777', () => {
     const out = join(tempDir('build'), 'static');
-    cliOk(['build', join(ROOT, 'examples/distroless-static.yaml'), `oci:${out}:static`, '--offline'], { env: { FROMSCRATCH_CACHE: cache } });
+    cliOk(['build', join(ROOT, 'examples/distroless-static.yaml'), `oci:${out}:static`], { env: { FROMSCRATCH_CACHE: cache } });
     const report = JSON.parse(cliOk(['inspect', '--json', `oci:${out}:static`]));
     assert.equal(report.config.User, '65532');
     assert.deepEqual(report.config.Entrypoint, ['/app']);
