@@ -88,13 +88,26 @@ function mergePackageEntries(unpacked: { pkg: DebPackage; entries: SourcedEntry[
   return [...byPath.values()].map((v) => v.entry);
 }
 
-export async function buildDebian(options: DebianBuildOptions): Promise<DebianBuildResult> {
-  const log = options.log ?? (() => {});
-  const store = new ContentStore(options.cacheDir ?? defaultCacheDir());
-  const components = options.components ?? ['main'];
-  const epoch = options.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
-  if (options.suites.length === 0) throw new UserError('no suite given (--suite or the spec\'s suite)');
+/** `Promise.all(items.map(fn))` with at most `limit` running at once. */
+async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
 
+/**
+ * Indexes and resolution, in a function of their own: the ~60,000 packages of the indexes become
+ * garbage when it returns, and only the resolved packages (detached from the index text) live on.
+ */
+async function resolvePackages(options: DebianBuildOptions, store: ContentStore, log: (line: string) => void) {
+  const components = options.components ?? ['main'];
   const repositories: Repository[] = [];
   for (const suite of options.suites) {
     const source = await findSuiteSource(suite, { ...(options.mirror ? { mirror: options.mirror } : {}), ...(options.keyrings ? { keyrings: options.keyrings } : {}) });
@@ -113,8 +126,18 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
     recommends: options.recommends ?? false,
   });
   for (const skipped of resolution.skipped) log(`resolve: left unsatisfied: ${skipped}`);
-  const packages = resolution.packages;
+  const packages = resolution.packages.map((p) => p.detach());
   log(`resolve: ${packages.length} packages (${options.preset}${options.include?.length ? ` + ${options.include.join(' ')}` : ''})`);
+  const used = repositories.map((r) => ({ uri: r.config.uri, suite: r.config.suite, components: r.config.components }));
+  return { packages, used, codename };
+}
+
+export async function buildDebian(options: DebianBuildOptions): Promise<DebianBuildResult> {
+  const log = options.log ?? (() => {});
+  const store = new ContentStore(options.cacheDir ?? defaultCacheDir());
+  const epoch = options.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
+  if (options.suites.length === 0) throw new UserError('no suite given (--suite or the spec\'s suite)');
+  const { packages, used, codename } = await resolvePackages(options, store, log);
 
   const paths = await fetchPackages(packages, { store, ...(options.offline ? { offline: true } : {}) });
   log(`fetch: ${packages.length} packages, ${(packages.reduce((n, p) => n + p.size, 0) / 1e6).toFixed(1)} MB, SHA256 verified`);
@@ -125,9 +148,11 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
     const usrDirs = mergedUsrDirs(options.arch);
     const unpacked: { pkg: DebPackage; entries: SourcedEntry[] }[] = [];
     const installed: UnpackedPackage[] = [];
-    for (const pkg of packages) {
+    // Packages are read several at a time (decompression runs on the thread pool); results keep their order.
+    const debs = await mapConcurrent(packages, 4, (pkg) => readDeb(paths.get(pkg.name)!, `${pkg.name}_${pkg.version}_${pkg.architecture}.deb`, spool));
+    for (const [index, pkg] of packages.entries()) {
       const where = `${pkg.name}_${pkg.version}_${pkg.architecture}.deb`;
-      const deb = await readDeb(paths.get(pkg.name)!, where, spool);
+      const deb = debs[index]!;
       const files: string[] = ['/.'];
       const md5 = new Map<string, string>();
       const entries: SourcedEntry[] = [];
@@ -152,7 +177,7 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
     const merged = mergePackageEntries(unpacked);
     const system: Entry[] = mergedUsrEntries(usrDirs, epoch, (dir) => merged.some((e) => e.path.startsWith(`usr/${dir}/`)));
     const effects = await applyInstallEffects({ entries: merged, installed, epoch, arch: options.arch, locate: (p) => mergedPath(p, usrDirs),
-      repositories: repositories.map((r) => ({ uri: r.config.uri, suite: r.config.suite, components: r.config.components })),
+      repositories: used,
       ...(options.accounts ? { accounts: options.accounts } : {}),
     });
     // Spec paths replace what packages or effects put at the same place.

@@ -21,6 +21,15 @@ export class DebPackage {
     readonly origin: string,
   ) {}
 
+  /**
+   * The same package with its own copy of its text: a package keeps the index text it was sliced from
+   * alive, so packages kept past resolution are detached to let the ~45 MB index be collected.
+   */
+  detach(): DebPackage {
+    const copy = new DebPackage(this.name, this.version, this.architecture, Buffer.from(this.text, 'utf8').toString('utf8'), this.repository, this.origin);
+    return copy;
+  }
+
   get paragraph(): Paragraph {
     this.full ??= parseControl(this.text, { source: `${this.origin} ${this.name}` })[0]!;
     return this.full;

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { openDecompressed } from '../../compression/decompress.js';
@@ -69,11 +70,27 @@ async function fetchIndex(base: string, release: ReleaseFile, path: string, opti
   return options.store.put(entry.hash, (tmp) => httpGetToFile(url, tmp), url, entry.size);
 }
 
-async function readDecompressed(path: string, what: string): Promise<string> {
+/**
+ * Parses an index as it is decompressed, a chunk of paragraphs at a time, so the ~45 MB text is never
+ * held twice (as bytes and as a string) on top of the parsed packages.
+ */
+async function readPackagesIndex(path: string, what: string, repository: string, origin: string): Promise<DebPackage[]> {
   const { stream } = await openDecompressed(createReadStream(path, { highWaterMark: 1 << 20 }), what);
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  const decoder = new StringDecoder('utf8');
+  const packages: DebPackage[] = [];
+  let rest = '';
+  for await (const chunk of stream) {
+    const text = rest + decoder.write(chunk as Buffer);
+    const end = text.lastIndexOf('\n\n');
+    if (end === -1) {
+      rest = text;
+      continue;
+    }
+    packages.push(...parsePackagesIndex(text.slice(0, end), repository, origin));
+    rest = text.slice(end + 2);
+  }
+  packages.push(...parsePackagesIndex(rest + decoder.end(), repository, origin));
+  return packages;
 }
 
 /**
@@ -104,8 +121,7 @@ export async function openRepository(config: RepositoryConfig, arch: string, opt
     const path = [`${stem}.xz`, `${stem}.gz`, stem].find((p) => release.sha256.has(p));
     if (!path) throw new UserError(`suite "${config.suite}" has no ${component} packages for ${arch} (no ${stem} in its Release file)`);
     const file = await fetchIndex(base, release, path, options);
-    const index = await readDecompressed(file, `${base}/${path}`);
-    packages.push(...parsePackagesIndex(index, trimSlash(config.uri), `${config.suite}/${component}`));
+    packages.push(...(await readPackagesIndex(file, `${base}/${path}`, trimSlash(config.uri), `${config.suite}/${component}`)));
   }
   return { config, release, packages };
 }
