@@ -142,64 +142,99 @@ program
 
 const list = (v: string, previous: string[] = []) => [...previous, ...v.split(',').map((x) => x.trim()).filter(Boolean)];
 
-program
-  .command('build')
-  .description('build a Debian or Ubuntu base image from the package archive, without root or a daemon')
-  .argument('[spec]', 'a YAML build spec (see examples/); flags override it')
-  .argument('[destination]', 'image reference to write, e.g. oci:debian:bookworm')
-  .option('--suite <suite>', 'release to build (bookworm, trixie...); repeat or comma-separate to add bookworm-updates, bookworm-security', list)
-  .option('--mirror <url>', 'archive mirror (default: from the host\'s apt configuration, or FROMSCRATCH_MIRROR)')
-  .option('--keyring <file>', 'OpenPGP keyring the archive must be signed by (repeatable; default: the host\'s)', collect)
-  .option('--components <list>', 'archive components (default main)', list)
-  .addOption(new Option('--preset <preset>', 'starting package set, as debootstrap/mmdebstrap define them (default minbase)').choices(['essential', 'required', 'minbase', 'none']))
-  .option('--include <packages>', 'packages to add (comma-separated, repeatable; name or name=version)', list)
-  .option('--exclude <packages>', 'packages never to install (comma-separated, repeatable)', list)
-  .option('--recommends', 'install Recommends too')
-  .option('--arch <arch>', 'Debian architecture (default: this host\'s)')
-  .option('--offline', 'use only the cache')
+/** The package-selection flags `build` and `lock` share. */
+function withPackageOptions(command: Command): Command {
+  return command
+    .option('--suite <suite>', 'release to build (bookworm, trixie...); repeat or comma-separate to add bookworm-updates, bookworm-security', list)
+    .option('--mirror <url>', "archive mirror (default: from the host's apt configuration, or FROMSCRATCH_MIRROR)")
+    .option('--keyring <file>', "OpenPGP keyring the archive must be signed by (repeatable; default: the host's)", collect)
+    .option('--components <list>', 'archive components (default main)', list)
+    .addOption(new Option('--preset <preset>', 'starting package set, as debootstrap/mmdebstrap define them (default minbase)').choices(['essential', 'required', 'minbase', 'none']))
+    .option('--include <packages>', 'packages to add (comma-separated, repeatable; name or name=version)', list)
+    .option('--exclude <packages>', 'packages never to install (comma-separated, repeatable)', list)
+    .option('--recommends', 'install Recommends too')
+    .option('--arch <arch>', "Debian architecture (default: this host's)")
+    .option('--offline', 'use only the cache');
+}
+
+/** Spec file and flags (flags win) as build options; `destination` is filled by the caller. */
+async function debianOptions(specFile: string | undefined, o: Record<string, unknown>, log: ((line: string) => void) | undefined) {
+  const { DEFAULT_CONFIG } = await import('./build/debian.js');
+  const { hostPlatform } = await import('./oci/platform.js');
+  const { loadSpec } = await import('./spec/load.js');
+  const { specAccounts, specConfig, specPaths } = await import('./spec/to-build.js');
+  const { spec, dir } = specFile ? await loadSpec(specFile) : { spec: { contents: {} } as import('./spec/schema.js').Spec, dir: '.' };
+  const c = spec.contents;
+  const archs = o['arch'] ? [o['arch'] as string] : (spec.archs ?? [hostPlatform().architecture]);
+  if (archs.length !== 1) throw new UserError(`${specFile}: archs: building several architectures into one index is not available in this version; build one per --arch`);
+  const epoch = sourceDateEpoch();
+  const flagSuites = o['suite'] as string[] | undefined;
+  return {
+    suites: flagSuites ?? [...(c.suite ? [c.suite] : []), ...(c.suites ?? [])],
+    components: (o['components'] as string[] | undefined) ?? c.components,
+    mirror: (o['mirror'] as string | undefined) ?? c.repositories?.[0],
+    keyrings: (o['keyring'] as string[] | undefined) ?? c.keyring,
+    preset: (o['preset'] as 'minbase' | undefined) ?? c.preset ?? 'minbase',
+    include: [...(c.packages ?? []), ...((o['include'] as string[] | undefined) ?? [])],
+    exclude: [...(c.exclude ?? []), ...((o['exclude'] as string[] | undefined) ?? [])],
+    recommends: Boolean(o['recommends']) || Boolean(c.recommends),
+    arch: archs[0]!,
+    offline: Boolean(o['offline']),
+    sourceDateEpoch: epoch,
+    config: specConfig(spec, DEFAULT_CONFIG),
+    accounts: specAccounts(spec),
+    paths: await specPaths(spec, dir, epoch ?? Math.floor(Date.now() / 1000)),
+    ...(spec.annotations ? { annotations: spec.annotations } : {}),
+    log,
+  };
+}
+
+/** `[spec] target` where the spec may be left out. */
+function specAndTarget(first: string | undefined, second: string | undefined, what: string): [string | undefined, string] {
+  const [spec, target] = second === undefined ? [undefined, first] : [first, second];
+  if (target === undefined) throw new UserError(`${what} is missing`);
+  return [spec, target];
+}
+
+withPackageOptions(
+  program
+    .command('build')
+    .description('build a Debian or Ubuntu base image from the package archive, without root or a daemon')
+    .argument('[spec]', 'a YAML build spec (see examples/); flags override it')
+    .argument('[destination]', 'image reference to write, e.g. oci:debian:bookworm'),
+)
+  .option('--lockfile <file>', 'install exactly the packages this lockfile pins (made by fromscratch lock)')
   .addOption(new Option('--compression <kind>', 'layer compression').choices(['gzip', 'zstd', 'none']).default('gzip'))
   .option('--json', 'print a JSON summary')
-  .action(async (specFile: string | undefined, destination: string | undefined, o: Record<string, unknown>) => {
-    const { buildDebian, DEFAULT_CONFIG } = await import('./build/debian.js');
-    const { hostPlatform } = await import('./oci/platform.js');
-    const { loadSpec } = await import('./spec/load.js');
-    const { specAccounts, specConfig, specPaths } = await import('./spec/to-build.js');
-    if (destination === undefined) {
-      destination = specFile;
-      specFile = undefined;
-    }
-    if (destination === undefined) throw new UserError('build needs a DESTINATION image reference, e.g. oci:debian:bookworm');
-    const { spec, dir } = specFile ? await loadSpec(specFile) : { spec: { contents: {} } as import('./spec/schema.js').Spec, dir: '.' };
-    const c = spec.contents;
-    const archs = o['arch'] ? [o['arch'] as string] : (spec.archs ?? [hostPlatform().architecture]);
-    if (archs.length !== 1) throw new UserError(`${specFile}: archs: building several architectures into one index is not available in this version; build one per --arch`);
-    const epoch = sourceDateEpoch();
+  .action(async (first: string | undefined, second: string | undefined, o: Record<string, unknown>) => {
+    const { buildDebian } = await import('./build/debian.js');
+    const [specFile, destination] = specAndTarget(first, second, 'build needs a DESTINATION image reference, e.g. oci:debian:bookworm;');
     const json = Boolean(o['json']);
     const started = Date.now();
-    const flagSuites = o['suite'] as string[] | undefined;
+    const options = await debianOptions(specFile, o, json ? undefined : (line) => process.stderr.write(`${line}\n`));
     const result = await buildDebian({
+      ...options,
       destination,
-      suites: flagSuites ?? [...(c.suite ? [c.suite] : []), ...(c.suites ?? [])],
-      components: (o['components'] as string[] | undefined) ?? c.components,
-      mirror: (o['mirror'] as string | undefined) ?? c.repositories?.[0],
-      keyrings: (o['keyring'] as string[] | undefined) ?? c.keyring,
-      preset: (o['preset'] as 'minbase' | undefined) ?? c.preset ?? 'minbase',
-      include: [...(c.packages ?? []), ...((o['include'] as string[] | undefined) ?? [])],
-      exclude: [...(c.exclude ?? []), ...((o['exclude'] as string[] | undefined) ?? [])],
-      recommends: Boolean(o['recommends']) || Boolean(c.recommends),
-      arch: archs[0]!,
-      offline: Boolean(o['offline']),
       compression: o['compression'] as 'gzip',
-      sourceDateEpoch: epoch,
-      config: specConfig(spec, DEFAULT_CONFIG),
-      accounts: specAccounts(spec),
-      paths: await specPaths(spec, dir, epoch ?? Math.floor(Date.now() / 1000)),
-      ...(spec.annotations ? { annotations: spec.annotations } : {}),
-      log: json ? undefined : (line) => process.stderr.write(`${line}\n`),
+      ...(o['lockfile'] ? { lockfile: o['lockfile'] as string } : {}),
     });
     if (json) process.stdout.write(`${JSON.stringify({ ...result, seconds: (Date.now() - started) / 1000 }, null, 2)}\n`);
     else process.stdout.write(`${result.digest}\n`);
   });
+
+withPackageOptions(
+  program
+    .command('lock')
+    .description('resolve a build and write the pinned package set (name, version, arch, sha256, URL path) to a lockfile')
+    .argument('[spec]', 'a YAML build spec; flags override it')
+    .argument('[lockfile]', 'where to write, e.g. fromscratch.lock.json'),
+).action(async (first: string | undefined, second: string | undefined, o: Record<string, unknown>) => {
+  const { lockDebian } = await import('./build/debian.js');
+  const [specFile, lockfile] = specAndTarget(first, second, 'lock needs a LOCKFILE to write, e.g. fromscratch.lock.json;');
+  const options = await debianOptions(specFile, o, (line) => process.stderr.write(`${line}\n`));
+  const lock = await lockDebian(options, lockfile);
+  process.stdout.write(`${lockfile}: ${lock.packages.length} packages\n`);
+});
 
 program
   .command('schema')

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readHostSources, type AptSource } from '../src/packages/deb/apt-sources.js';
@@ -71,6 +71,36 @@ describe('build: Debian bookworm minbase', () => {
     const again = join(tempDir('build'), 'again');
     const digest = cliOk(['build', `oci:${again}:bookworm`, '--suite', 'bookworm', '--offline'], { env: { FROMSCRATCH_CACHE: cache } }).trim();
     assert.equal(digest, first);
+  });
+
+  it('locks the package set, and a build from the lockfile gives the same image', () => {
+    const dir = tempDir('lock');
+    const lockfile = join(dir, 'fromscratch.lock.json');
+    cliOk(['lock', lockfile, '--suite', 'bookworm', '--offline'], { env: { FROMSCRATCH_CACHE: cache } });
+    const lock = JSON.parse(readFileSync(lockfile, 'utf8'));
+    assert.equal(lock.packages.length, 88);
+    assert.deepEqual(Object.keys(lock.packages[0]).slice(0, 7), ['name', 'version', 'architecture', 'sha256', 'size', 'repository', 'filename']);
+    const first = JSON.parse(must('skopeo', ['inspect', `oci:${layout}:bookworm`])).Digest;
+    const fromLock = cliOk(['build', `oci:${join(dir, 'image')}:x`, '--lockfile', lockfile, '--offline'], { env: { FROMSCRATCH_CACHE: cache } }).trim();
+    assert.equal(fromLock, first);
+  });
+
+  it('fails clearly when the archive no longer has a locked package', async () => {
+    const dir = tempDir('lock');
+    const lockfile = join(dir, 'old.lock.json');
+    cliOk(['lock', lockfile, '--suite', 'bookworm', '--offline'], { env: { FROMSCRATCH_CACHE: cache } });
+    const lock = JSON.parse(readFileSync(lockfile, 'utf8'));
+    const bash = lock.packages.find((p: { name: string }) => p.name === 'bash');
+    bash.version = '5.2.15-2+b999';
+    bash.filename = bash.filename.replace(/_[^_]+_amd64\.deb$/, '_5.2.15-2+b999_amd64.deb');
+    bash.sha256 = '0'.repeat(64);
+    writeFileSync(lockfile, JSON.stringify(lock));
+    const r = await cliAsync(['build', `oci:${join(dir, 'image')}`, '--lockfile', lockfile], { FROMSCRATCH_CACHE: cache });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /bash 5\.2\.15-2\+b999: the archive no longer has it \(.*is gone\); resolve again, or refresh the lockfile with fromscratch lock/);
+    assert.ok(!existsSync(join(dir, 'image')));
+    const wrongArch = await cliAsync(['build', `oci:${join(dir, 'image')}`, '--lockfile', lockfile, '--arch', 'arm64'], { FROMSCRATCH_CACHE: cache });
+    assert.match(wrongArch.stderr, /is for amd64, but this build is for arm64/);
   });
 
   it('prints a JSON summary', () => {

@@ -15,7 +15,8 @@ import { dpkgDatabaseEntries, parseControlFile, type UnpackedPackage } from '../
 import { fetchPackages } from '../packages/deb/fetcher.js';
 import { mergedPath, mergedUsrDirs, mergedUsrEntries } from '../packages/deb/merged-usr.js';
 import { findSuiteSource } from '../packages/deb/mirror.js';
-import type { DebPackage } from '../packages/deb/package.js';
+import { parseRelations } from '../packages/deb/relation.js';
+import { readLockfile, writeLockfile, type LockedPackage, type Lockfile } from '../packages/deb/lockfile.js';
 import { loadKeyring } from '../packages/deb/release.js';
 import { openRepository, type Repository } from '../packages/deb/repository.js';
 import { resolve, type Preset } from '../packages/deb/resolver.js';
@@ -48,6 +49,8 @@ export interface DebianBuildOptions {
   accounts?: { users: string[]; groups: string[]; homes: { path: string; uid: number; gid: number }[] };
   /** Extra files and folders (from the spec's paths), laid over the installed system. */
   paths?: SourcedEntry[];
+  /** Install exactly the packages this lockfile pins (no index is read). */
+  lockfile?: string;
   log?: (line: string) => void;
 }
 
@@ -69,9 +72,9 @@ export const DEFAULT_CONFIG: ContainerConfig = {
  * packages are kept once (first wins, as dpkg keeps an existing directory), a file shipped twice is an
  * error unless the later package declares Replaces on the earlier one.
  */
-function mergePackageEntries(unpacked: { pkg: DebPackage; entries: SourcedEntry[] }[]): SourcedEntry[] {
-  const byPath = new Map<string, { entry: SourcedEntry; pkg: DebPackage }>();
-  for (const { pkg, entries } of unpacked) {
+function mergePackageEntries(unpacked: { pkg: LockedPackage; replaces: Set<string>; entries: SourcedEntry[] }[]): SourcedEntry[] {
+  const byPath = new Map<string, { entry: SourcedEntry; pkg: LockedPackage }>();
+  for (const { pkg, replaces: replaced, entries } of unpacked) {
     for (const entry of entries) {
       const existing = byPath.get(entry.path);
       if (!existing) {
@@ -80,7 +83,7 @@ function mergePackageEntries(unpacked: { pkg: DebPackage; entries: SourcedEntry[
       }
       if (existing.entry.type === 'directory' && entry.type === 'directory') continue;
       if (existing.entry.type === 'symlink' && entry.type === 'symlink' && existing.entry.linkname === entry.linkname) continue;
-      const replaces = pkg.relation('Replaces').flat().some((r) => r.name === existing.pkg.name);
+      const replaces = replaced.has(existing.pkg.name);
       if (!replaces) throw new UserError(`/${entry.path} is shipped by both ${existing.pkg.name} and ${pkg.name}, and ${pkg.name} does not declare Replaces: ${existing.pkg.name}`);
       byPath.set(entry.path, { entry, pkg });
     }
@@ -108,6 +111,7 @@ async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item
  */
 async function resolvePackages(options: DebianBuildOptions, store: ContentStore, log: (line: string) => void) {
   const components = options.components ?? ['main'];
+  if (options.suites.length === 0) throw new UserError("no suite given (--suite, or the spec's contents.suite)");
   const repositories: Repository[] = [];
   for (const suite of options.suites) {
     const source = await findSuiteSource(suite, { ...(options.mirror ? { mirror: options.mirror } : {}), ...(options.keyrings ? { keyrings: options.keyrings } : {}) });
@@ -126,18 +130,41 @@ async function resolvePackages(options: DebianBuildOptions, store: ContentStore,
     recommends: options.recommends ?? false,
   });
   for (const skipped of resolution.skipped) log(`resolve: left unsatisfied: ${skipped}`);
-  const packages = resolution.packages.map((p) => p.detach());
+  const packages: LockedPackage[] = resolution.packages.map((p) => {
+    const locked: LockedPackage = { name: p.name, version: p.version, architecture: p.architecture, sha256: p.sha256, size: p.size, repository: p.repository, filename: p.filename };
+    const priority = p.field('Priority');
+    const section = p.field('Section');
+    if (priority) locked.priority = priority;
+    if (section) locked.section = section;
+    return locked;
+  });
   log(`resolve: ${packages.length} packages (${options.preset}${options.include?.length ? ` + ${options.include.join(' ')}` : ''})`);
   const used = repositories.map((r) => ({ uri: r.config.uri, suite: r.config.suite, components: r.config.components }));
   return { packages, used, codename };
+}
+
+/** `fromscratch lock`: resolves as a build would and writes the pinned set, without building. */
+export async function lockDebian(options: Omit<DebianBuildOptions, 'destination'>, path: string): Promise<Lockfile> {
+  const store = new ContentStore(options.cacheDir ?? defaultCacheDir());
+  const { packages, used, codename } = await resolvePackages(options as DebianBuildOptions, store, options.log ?? (() => {}));
+  const lock: Lockfile = { lockfileVersion: 1, arch: options.arch, codename, repositories: used, packages };
+  await writeLockfile(path, lock);
+  return lock;
+}
+
+/** The packages of a lockfile, checked against the build's architecture. */
+async function lockedPackages(path: string, arch: string, log: (line: string) => void) {
+  const lock = await readLockfile(path);
+  if (lock.arch !== arch) throw new UserError(`lockfile "${path}" is for ${lock.arch}, but this build is for ${arch}`);
+  log(`lock: ${lock.packages.length} packages pinned by ${path}`);
+  return { packages: lock.packages, used: lock.repositories, codename: lock.codename };
 }
 
 export async function buildDebian(options: DebianBuildOptions): Promise<DebianBuildResult> {
   const log = options.log ?? (() => {});
   const store = new ContentStore(options.cacheDir ?? defaultCacheDir());
   const epoch = options.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
-  if (options.suites.length === 0) throw new UserError('no suite given (--suite or the spec\'s suite)');
-  const { packages, used, codename } = await resolvePackages(options, store, log);
+  const { packages, used, codename } = options.lockfile ? await lockedPackages(options.lockfile, options.arch, log) : await resolvePackages(options, store, log);
 
   const paths = await fetchPackages(packages, { store, ...(options.offline ? { offline: true } : {}) });
   log(`fetch: ${packages.length} packages, ${(packages.reduce((n, p) => n + p.size, 0) / 1e6).toFixed(1)} MB, SHA256 verified`);
@@ -146,7 +173,7 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
     const spool = join(work, 'spool');
     await mkdir(spool);
     const usrDirs = mergedUsrDirs(options.arch);
-    const unpacked: { pkg: DebPackage; entries: SourcedEntry[] }[] = [];
+    const unpacked: { pkg: LockedPackage; replaces: Set<string>; entries: SourcedEntry[] }[] = [];
     const installed: UnpackedPackage[] = [];
     // Packages are read several at a time (decompression runs on the thread pool); results keep their order.
     const debs = await mapConcurrent(packages, 4, (pkg) => readDeb(paths.get(pkg.name)!, `${pkg.name}_${pkg.version}_${pkg.architecture}.deb`, spool));
@@ -166,11 +193,13 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
         if (entry.type === 'hardlink') moved.linkname = mergedPath(normalizeLinkTarget(entry.linkname ?? ''), usrDirs);
         entries.push(moved);
       }
-      unpacked.push({ pkg, entries });
+      const control = parseControlFile(deb.control.get('control')!, where);
+      const replaces = new Set(parseRelations(control.get('Replaces'), `${where} Replaces`).flat().map((r) => r.name));
+      unpacked.push({ pkg, replaces, entries });
       const overrides: { priority?: string; section?: string } = {};
-      if (pkg.field('Priority')) overrides.priority = pkg.field('Priority')!;
-      if (pkg.field('Section')) overrides.section = pkg.field('Section')!;
-      installed.push({ control: parseControlFile(deb.control.get('control')!, where), controlFiles: deb.control, files, md5, overrides });
+      if (pkg.priority) overrides.priority = pkg.priority;
+      if (pkg.section) overrides.section = pkg.section;
+      installed.push({ control, controlFiles: deb.control, files, md5, overrides });
     }
     log(`unpack: ${unpacked.reduce((n, u) => n + u.entries.length, 0)} entries from ${packages.length} packages`);
 

@@ -1,7 +1,8 @@
 import { UserError } from '../../errors.js';
 import { httpGetToFile } from '../fetch/http.js';
 import type { ContentStore } from '../fetch/store.js';
-import type { DebPackage } from './package.js';
+import type { LockedPackage } from './lockfile.js';
+import { NotFoundError } from '../fetch/http.js';
 
 export interface FetchProgress {
   /** Bytes downloaded so far (not counting what the cache already had). */
@@ -24,7 +25,7 @@ export interface FetchOptions {
  * index gives; several at a time, each retried with backoff on transient errors. Returns the verified
  * local paths by package name.
  */
-export async function fetchPackages(packages: DebPackage[], options: FetchOptions): Promise<Map<string, string>> {
+export async function fetchPackages(packages: readonly Pick<LockedPackage, 'name' | 'version' | 'sha256' | 'size' | 'repository' | 'filename'>[], options: FetchOptions): Promise<Map<string, string>> {
   const paths = new Map<string, string>();
   const progress: FetchProgress = { downloaded: 0, total: packages.reduce((n, p) => n + p.size, 0), done: 0, count: packages.length };
   const queue = [...packages];
@@ -36,16 +37,23 @@ export async function fetchPackages(packages: DebPackage[], options: FetchOption
       let path = await options.store.get(pkg.sha256, pkg.size);
       if (!path) {
         if (options.offline) throw new UserError(`${pkg.name} ${pkg.version} (${url}): not in the cache, and --offline forbids downloading it`);
-        path = await options.store.put(
-          pkg.sha256,
-          (tmp) =>
-            httpGetToFile(url, tmp, (n) => {
-              progress.downloaded += n;
-              options.onProgress?.(progress);
-            }),
-          `${pkg.name} ${pkg.version} (${url})`,
-          pkg.size,
-        );
+        try {
+          path = await options.store.put(
+            pkg.sha256,
+            (tmp) =>
+              httpGetToFile(url, tmp, (n) => {
+                progress.downloaded += n;
+                options.onProgress?.(progress);
+              }),
+            `${pkg.name} ${pkg.version} (${url})`,
+            pkg.size,
+          );
+        } catch (err) {
+          if (err instanceof NotFoundError) {
+            throw new UserError(`${pkg.name} ${pkg.version}: the archive no longer has it (${url} is gone); resolve again, or refresh the lockfile with fromscratch lock`);
+          }
+          throw err;
+        }
       }
       paths.set(pkg.name, path);
       progress.done++;
