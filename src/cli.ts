@@ -185,6 +185,7 @@ async function debianOptions(specFile: string | undefined, o: Record<string, unk
     accounts: specAccounts(spec),
     paths: await specPaths(spec, dir, epoch ?? Math.floor(Date.now() / 1000)),
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
+    slim: Boolean(spec.slim),
     log,
   };
 }
@@ -204,6 +205,7 @@ withPackageOptions(
     .argument('[destination]', 'image reference to write, e.g. oci:debian:bookworm'),
 )
   .option('--lockfile <file>', 'install exactly the packages this lockfile pins (made by fromscratch lock)')
+  .option('--slim', "leave out docs (but copyright), man pages, info and locales, as Debian's -slim images")
   .addOption(new Option('--compression <kind>', 'layer compression').choices(['gzip', 'zstd', 'none']).default('gzip'))
   .option('--json', 'print a JSON summary')
   .action(async (first: string | undefined, second: string | undefined, o: Record<string, unknown>) => {
@@ -217,6 +219,7 @@ withPackageOptions(
       destination,
       compression: o['compression'] as 'gzip',
       ...(o['lockfile'] ? { lockfile: o['lockfile'] as string } : {}),
+      slim: Boolean(o['slim']) || options.slim,
     });
     if (json) process.stdout.write(`${JSON.stringify({ ...result, seconds: (Date.now() - started) / 1000 }, null, 2)}\n`);
     else process.stdout.write(`${result.digest}\n`);

@@ -103,6 +103,23 @@ describe('build: Debian bookworm minbase', () => {
     assert.match(wrongArch.stderr, /is for amd64, but this build is for arm64/);
   });
 
+  it('builds the slim variant: no docs but copyright, man folders kept empty, dpkg keeps later installs slim', () => {
+    const out = join(tempDir('build'), 'slim');
+    cliOk(['build', join(ROOT, 'examples/debian-bookworm-slim.yaml'), `oci:${out}:slim`, '--offline'], { env: { FROMSCRATCH_CACHE: cache } });
+    const slim = JSON.parse(cliOk(['inspect', '--json', `oci:${out}:slim`]));
+    const full = JSON.parse(cliOk(['inspect', '--json', `oci:${layout}:bookworm`]));
+    assert.ok(slim.totalSize < full.totalSize * 0.7, `${slim.totalSize} vs ${full.totalSize}`);
+    const listing = must('tar', ['-tzf', join(out, 'blobs/sha256', slim.layers[0].digest.slice(7))]);
+    assert.match(listing, /^usr\/share\/doc\/bash\/copyright$/m);
+    assert.doesNotMatch(listing, /^usr\/share\/doc\/bash\/CHANGES\.gz$/m);
+    assert.match(listing, /^usr\/share\/man\/man1\/$/m);
+    assert.doesNotMatch(listing, /^usr\/share\/man\/man1\/.+/m);
+    assert.doesNotMatch(listing, /^usr\/share\/locale\/de\//m);
+    const cfg = must('tar', ['-xzOf', join(out, 'blobs/sha256', slim.layers[0].digest.slice(7)), 'etc/dpkg/dpkg.cfg.d/docker']);
+    assert.match(cfg, /^path-exclude \/usr\/share\/doc\/\*$/m);
+    assert.match(cfg, /^path-include \/usr\/share\/doc\/\*\/copyright$/m);
+  });
+
   it('prints a JSON summary', () => {
     const out = join(tempDir('build'), 'json');
     const summary = JSON.parse(cliOk(['build', `oci:${out}:x`, '--suite', 'bookworm', '--offline', '--json'], { env: { FROMSCRATCH_CACHE: cache } }));

@@ -14,6 +14,7 @@ import { readDeb } from '../packages/deb/deb-file.js';
 import { dpkgDatabaseEntries, parseControlFile, type UnpackedPackage } from '../packages/deb/dpkg-database.js';
 import { fetchPackages } from '../packages/deb/fetcher.js';
 import { mergedPath, mergedUsrDirs, mergedUsrEntries } from '../packages/deb/merged-usr.js';
+import { slimDpkgConfig, slimEntries } from '../packages/deb/slim.js';
 import { findSuiteSource } from '../packages/deb/mirror.js';
 import { parseRelations } from '../packages/deb/relation.js';
 import { readLockfile, writeLockfile, type LockedPackage, type Lockfile } from '../packages/deb/lockfile.js';
@@ -51,6 +52,8 @@ export interface DebianBuildOptions {
   paths?: SourcedEntry[];
   /** Install exactly the packages this lockfile pins (no index is read). */
   lockfile?: string;
+  /** Leave out docs, man pages, info and locales (debuerreotype's slim variant), and keep them out. */
+  slim?: boolean;
   log?: (line: string) => void;
 }
 
@@ -203,7 +206,13 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
     }
     log(`unpack: ${unpacked.reduce((n, u) => n + u.entries.length, 0)} entries from ${packages.length} packages`);
 
-    const merged = mergePackageEntries(unpacked);
+    let merged = mergePackageEntries(unpacked);
+    if (options.slim) {
+      const slim = slimEntries(merged);
+      merged = slim.entries;
+      const saved = [...slim.saved].map(([dir, bytes]) => `/${dir} ${(bytes / 1e6).toFixed(1)} MB`).join(', ');
+      log(`slim: left out ${saved || 'nothing'}`);
+    }
     const system: Entry[] = mergedUsrEntries(usrDirs, epoch, (dir) => merged.some((e) => e.path.startsWith(`usr/${dir}/`)));
     const effects = await applyInstallEffects({ entries: merged, installed, epoch, arch: options.arch, locate: (p) => mergedPath(p, usrDirs),
       repositories: used,
@@ -216,6 +225,7 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
     const all: SourcedEntry[] = [
       ...system.map((e) => ({ ...e, origin: 'merged /usr' })),
       ...effectEntries,
+      ...(options.slim ? [slimDpkgConfig(epoch)] : []),
       ...(options.paths ?? []),
       ...dpkgDatabaseEntries(installed, epoch).map((e) => ({ ...e, origin: 'dpkg database' })),
     ];
