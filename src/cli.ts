@@ -149,7 +149,7 @@ function withPackageOptions(command: Command): Command {
     .option('--mirror <url>', "archive mirror (default: from the host's apt configuration, or FROMSCRATCH_MIRROR)")
     .option('--keyring <file>', "OpenPGP keyring the archive must be signed by (repeatable; default: the host's)", collect)
     .option('--components <list>', 'archive components (default main)', list)
-    .addOption(new Option('--preset <preset>', 'starting package set, as debootstrap/mmdebstrap define them (default minbase)').choices(['essential', 'required', 'minbase', 'none']))
+    .addOption(new Option('--preset <preset>', 'starting package set, as debootstrap/mmdebstrap define them, or busybox (default minbase)').choices(['essential', 'required', 'minbase', 'none', 'busybox']))
     .option('--include <packages>', 'packages to add (comma-separated, repeatable; name or name=version)', list)
     .option('--exclude <packages>', 'packages never to install (comma-separated, repeatable)', list)
     .option('--recommends', 'install Recommends too')
@@ -159,7 +159,7 @@ function withPackageOptions(command: Command): Command {
 
 /** Spec file and flags (flags win) as build options; `destination` is filled by the caller. */
 async function debianOptions(specFile: string | undefined, o: Record<string, unknown>, log: ((line: string) => void) | undefined) {
-  const { DEFAULT_CONFIG } = await import('./build/debian.js');
+  const { BUSYBOX_CONFIG, DEFAULT_CONFIG } = await import('./build/debian.js');
   const { hostPlatform } = await import('./oci/platform.js');
   const { loadSpec } = await import('./spec/load.js');
   const { specAccounts, specConfig, specPaths } = await import('./spec/to-build.js');
@@ -169,19 +169,20 @@ async function debianOptions(specFile: string | undefined, o: Record<string, unk
   if (archs.length !== 1) throw new UserError(`${specFile}: archs: building several architectures into one index is not available in this version; build one per --arch`);
   const epoch = sourceDateEpoch();
   const flagSuites = o['suite'] as string[] | undefined;
+  const preset = (o['preset'] as 'minbase' | 'busybox' | undefined) ?? c.preset ?? 'minbase';
   return {
     suites: flagSuites ?? [...(c.suite ? [c.suite] : []), ...(c.suites ?? [])],
     components: (o['components'] as string[] | undefined) ?? c.components,
     mirror: (o['mirror'] as string | undefined) ?? c.repositories?.[0],
     keyrings: (o['keyring'] as string[] | undefined) ?? c.keyring,
-    preset: (o['preset'] as 'minbase' | undefined) ?? c.preset ?? 'minbase',
+    preset,
     include: [...(c.packages ?? []), ...((o['include'] as string[] | undefined) ?? [])],
     exclude: [...(c.exclude ?? []), ...((o['exclude'] as string[] | undefined) ?? [])],
     recommends: Boolean(o['recommends']) || Boolean(c.recommends),
     arch: archs[0]!,
     offline: Boolean(o['offline']),
     sourceDateEpoch: epoch,
-    config: specConfig(spec, DEFAULT_CONFIG),
+    config: specConfig(spec, preset === 'busybox' ? BUSYBOX_CONFIG : DEFAULT_CONFIG),
     accounts: specAccounts(spec),
     paths: await specPaths(spec, dir, epoch ?? Math.floor(Date.now() / 1000)),
     ...(spec.annotations ? { annotations: spec.annotations } : {}),

@@ -120,6 +120,19 @@ describe('build: Debian bookworm minbase', () => {
     assert.match(cfg, /^path-include \/usr\/share\/doc\/\*\/copyright$/m);
   });
 
+  it('builds the ~1 MB busybox image with a link for every applet, and it runs', () => {
+    const out = join(tempDir('build'), 'busybox');
+    cliOk(['build', join(ROOT, 'examples/busybox.yaml'), `oci:${out}:latest`], { env: { FROMSCRATCH_CACHE: cache } });
+    const report = JSON.parse(cliOk(['inspect', '--json', `oci:${out}:latest`]));
+    assert.ok(report.totalSize < 1.5e6, `${report.totalSize} bytes`);
+    assert.deepEqual(report.config.Cmd, ['sh']);
+    const applets = must('/bin/busybox', ['--list-full']).trim().split('\n').filter((a) => a !== 'bin/busybox');
+    const listing = must('tar', ['-tvzf', join(out, 'blobs/sha256', report.layers[0].digest.slice(7))]);
+    for (const applet of applets) assert.ok(listing.includes(` ${applet} -> /bin/busybox\n`), applet);
+    const r = podman.runImage(`oci:${out}:latest`, ['sh', '-c', 'echo success']);
+    assert.equal(r.stdout.trim(), 'success', r.stderr);
+  });
+
   it('prints a JSON summary', () => {
     const out = join(tempDir('build'), 'json');
     const summary = JSON.parse(cliOk(['build', `oci:${out}:x`, '--suite', 'bookworm', '--offline', '--json'], { env: { FROMSCRATCH_CACHE: cache } }));

@@ -15,6 +15,7 @@ import { dpkgDatabaseEntries, parseControlFile, type UnpackedPackage } from '../
 import { fetchPackages } from '../packages/deb/fetcher.js';
 import { mergedPath, mergedUsrDirs, mergedUsrEntries } from '../packages/deb/merged-usr.js';
 import { slimDpkgConfig, slimEntries } from '../packages/deb/slim.js';
+import { busyboxEntries } from '../packages/deb/busybox.js';
 import { findSuiteSource } from '../packages/deb/mirror.js';
 import { parseRelations } from '../packages/deb/relation.js';
 import { readLockfile, writeLockfile, type LockedPackage, type Lockfile } from '../packages/deb/lockfile.js';
@@ -35,7 +36,8 @@ export interface DebianBuildOptions {
   components?: string[];
   mirror?: string;
   keyrings?: string[];
-  preset: Preset;
+  /** A package preset, or `busybox`: Debian's busybox-static with its applet links, nothing else. */
+  preset: Preset | 'busybox';
   include?: string[];
   exclude?: string[];
   recommends?: boolean;
@@ -125,10 +127,11 @@ async function resolvePackages(options: DebianBuildOptions, store: ContentStore,
   }
   const codename = repositories[0]!.release.codename ?? options.suites[0]!;
   const universe = new PackageUniverse(repositories, options.arch);
+  const busybox = options.preset === 'busybox';
   const resolution = resolve(universe, {
-    preset: options.preset,
+    preset: busybox ? 'none' : (options.preset as Preset),
     codename,
-    include: options.include ?? [],
+    include: busybox ? ['busybox-static', ...(options.include ?? [])] : (options.include ?? []),
     exclude: options.exclude ?? [],
     recommends: options.recommends ?? false,
   });
@@ -206,6 +209,11 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
     }
     log(`unpack: ${unpacked.reduce((n, u) => n + u.entries.length, 0)} entries from ${packages.length} packages`);
 
+    if (options.preset === 'busybox') {
+      // No merged /usr, no scripts, no package database: the busybox images are just the binary and links.
+      const entries = await busyboxEntries(unpacked.flatMap((u) => u.entries), options.arch, epoch, work);
+      return writeBuiltImage(options, [...entries, ...(options.paths ?? [])], epoch, work, codename, packages, log, BUSYBOX_CONFIG);
+    }
     let merged = mergePackageEntries(unpacked);
     if (options.slim) {
       const slim = slimEntries(merged);
@@ -229,28 +237,45 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
       ...(options.paths ?? []),
       ...dpkgDatabaseEntries(installed, epoch).map((e) => ({ ...e, origin: 'dpkg database' })),
     ];
-    const canonical = canonicalizeEntries(all, { maxMtime: epoch });
-
-    const blob = join(work, 'layer.blob');
-    const written = await writeLayer(canonical, blob, { compression: options.compression ?? 'gzip' });
-    const created = isoTime(epoch);
-    const config: ImageConfig = {
-      created,
-      architecture: options.arch,
-      os: 'linux',
-      ...(options.arch === 'arm64' ? { variant: 'v8' } : {}),
-      config: options.config ?? DEFAULT_CONFIG,
-      rootfs: { type: 'layers', diff_ids: [written.diffID] },
-      history: [{ created, created_by: `fromscratch build ${codename} ${options.preset}`, comment: `${packages.length} packages` }],
-    };
-    const image = assembleImage(config, [fileLayer(blob, written.descriptor, written.diffID)], options.annotations ? sortedRecord(options.annotations) : undefined);
-    const digest = await writeImage(options.destination, image);
-    log(`write: ${options.destination} ${digest} (${(written.descriptor.size / 1e6).toFixed(1)} MB compressed, ${(written.uncompressedSize / 1e6).toFixed(1)} MB uncompressed)`);
-    return {
-      digest,
-      packages: packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, sha256: p.sha256, filename: p.filename })),
-      compressedSize: written.descriptor.size,
-      uncompressedSize: written.uncompressedSize,
-    };
+    return writeBuiltImage(options, all, epoch, work, codename, packages, log, DEFAULT_CONFIG);
   });
+}
+
+/** The default config of the busybox images. */
+export const BUSYBOX_CONFIG: ContainerConfig = { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] };
+
+/** Entries to a canonical layer, then config, manifest and destination. */
+async function writeBuiltImage(
+  options: DebianBuildOptions,
+  all: SourcedEntry[],
+  epoch: number,
+  work: string,
+  codename: string,
+  packages: LockedPackage[],
+  log: (line: string) => void,
+  defaults: ContainerConfig,
+): Promise<DebianBuildResult> {
+  const canonical = canonicalizeEntries(all, { maxMtime: epoch });
+
+  const blob = join(work, 'layer.blob');
+  const written = await writeLayer(canonical, blob, { compression: options.compression ?? 'gzip' });
+  const created = isoTime(epoch);
+  const config: ImageConfig = {
+    created,
+    architecture: options.arch,
+    os: 'linux',
+    ...(options.arch === 'arm64' ? { variant: 'v8' } : {}),
+    config: options.config ?? defaults,
+    rootfs: { type: 'layers', diff_ids: [written.diffID] },
+    history: [{ created, created_by: `fromscratch build ${codename} ${options.preset}`, comment: `${packages.length} packages` }],
+  };
+  const image = assembleImage(config, [fileLayer(blob, written.descriptor, written.diffID)], options.annotations ? sortedRecord(options.annotations) : undefined);
+  const digest = await writeImage(options.destination, image);
+  log(`write: ${options.destination} ${digest} (${(written.descriptor.size / 1e6).toFixed(1)} MB compressed, ${(written.uncompressedSize / 1e6).toFixed(1)} MB uncompressed)`);
+  return {
+    digest,
+    packages: packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, sha256: p.sha256, filename: p.filename })),
+    compressedSize: written.descriptor.size,
+    uncompressedSize: written.uncompressedSize,
+  };
 }

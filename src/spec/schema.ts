@@ -18,7 +18,7 @@ export const specSchema = z
         /** More suites to take packages from (bookworm-updates, bookworm-security). */
         suites: z.array(z.string().min(1)).optional(),
         components: z.array(z.string().min(1)).optional(),
-        preset: z.enum(['essential', 'required', 'minbase', 'none']).optional(),
+        preset: z.enum(['essential', 'required', 'minbase', 'none', 'busybox']).optional(),
         /** Mirror URLs (the first is used for every suite); default: the host's apt configuration. */
         repositories: z.array(z.string().url()).optional(),
         /** Keyring files the archive must be signed by. */

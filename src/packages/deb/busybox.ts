@@ -1,0 +1,70 @@
+import { execFile } from 'node:child_process';
+import { chmod, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import type { SourcedEntry } from '../../entries/entry-set.js';
+import { UserError } from '../../errors.js';
+import { hostPlatform } from '../../oci/platform.js';
+
+const run = promisify(execFile);
+
+/** qemu-user's name for a Debian architecture, to list applets of a foreign busybox. */
+const QEMU: Record<string, string> = { arm64: 'aarch64', armhf: 'arm', armel: 'arm', i386: 'i386', ppc64el: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', mips64el: 'mips64el', amd64: 'x86_64' };
+
+/**
+ * The applets a busybox binary has, from `busybox --list-full` (paths such as `bin/sh`, `usr/bin/awk`):
+ * the binary is the only reliable source of its own applet table. A binary for another architecture is
+ * run through qemu-user-static (`qemu-ARCH-static`), when the host has it.
+ */
+async function listApplets(binary: Buffer, arch: string, workDir: string): Promise<string[]> {
+  const path = join(workDir, 'busybox');
+  await writeFile(path, binary);
+  await chmod(path, 0o755);
+  const native = hostPlatform().architecture === arch;
+  const command = native ? path : `qemu-${QEMU[arch] ?? arch}-static`;
+  const args = native ? ['--list-full'] : [path, '--list-full'];
+  try {
+    const { stdout } = await run(command, args, { maxBuffer: 1 << 20 });
+    return stdout.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('/'));
+  } catch (err) {
+    const hint = native ? '' : ` (to build busybox for ${arch} on this host, install qemu-user-static)`;
+    throw new UserError(`cannot list the applets of busybox for ${arch}: ${(err as Error).message.split('\n')[0]}${hint}`);
+  }
+}
+
+function file(path: string, text: string, mtime: number, mode = 0o644): SourcedEntry {
+  const data = Buffer.from(text);
+  return { path, type: 'file', mode, uid: 0, gid: 0, mtime, size: data.length, open: () => Readable.from([data]), origin: 'busybox preset' };
+}
+
+function dir(path: string, mtime: number, mode = 0o755): SourcedEntry {
+  return { path, type: 'directory', mode, uid: 0, gid: 0, mtime, size: 0, origin: 'busybox preset' };
+}
+
+/**
+ * The busybox base image, as the `busybox` images are: /bin/busybox from Debian's busybox-static, a
+ * symlink to it for every applet it has, the usual empty folders (/tmp 1777), and /etc/passwd and
+ * /etc/group with root and nobody. No package database: nothing in it manages packages.
+ */
+export async function busyboxEntries(packaged: SourcedEntry[], arch: string, mtime: number, workDir: string): Promise<SourcedEntry[]> {
+  const binary = packaged.find((e) => (e.path === 'usr/bin/busybox' || e.path === 'bin/busybox') && e.type === 'file');
+  if (!binary?.open) throw new UserError('busybox-static did not ship /bin/busybox');
+  const chunks: Buffer[] = [];
+  for await (const c of binary.open()) chunks.push(c as Buffer);
+  const content = Buffer.concat(chunks);
+  const applets = await listApplets(content, arch, workDir);
+  const out: SourcedEntry[] = [
+    ...['bin', 'sbin', 'usr', 'usr/bin', 'usr/sbin', 'etc', 'home', 'proc', 'sys', 'dev', 'var', 'var/spool', 'var/spool/mail', 'var/www'].map((d) => dir(d, mtime)),
+    dir('root', mtime, 0o700),
+    dir('tmp', mtime, 0o1777),
+    { ...binary, path: 'bin/busybox', origin: 'busybox-static' },
+    file('etc/passwd', 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n', mtime),
+    file('etc/group', 'root:x:0:\nnogroup:x:65534:\n', mtime),
+  ];
+  for (const applet of applets) {
+    if (applet === 'bin/busybox') continue;
+    out.push({ path: applet, type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime, size: 0, linkname: '/bin/busybox', origin: 'busybox applet' });
+  }
+  return out;
+}
