@@ -117,9 +117,15 @@ export class Podman {
   ok(args: string[]): string {
     return must('podman', [...this.base(), ...args]);
   }
-  /** `podman run --rm` with the rlimits these machines allow; no network unless asked ('host'). */
+  /**
+   * `podman run --rm` with the rlimits these machines allow; no network unless asked ('host'). Podman 4.3
+   * sometimes loses a container's exit code under load ("no such exit code"); such a run is repeated
+   * once, since it says nothing about the image.
+   */
   runImage(image: string, command: string[], extra: string[] = [], network = 'none'): RunResult {
-    return this.cmd(['run', '--rm', '--network', network, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', ...extra, image, ...command]);
+    const args = ['run', '--rm', '--network', network, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', ...extra, image, ...command];
+    const first = this.cmd(args);
+    return /getting exit code of container .*no such exit code/.test(first.stderr) ? this.cmd(args) : first;
   }
   cleanup(): void {
     run('podman', [...this.base(), 'system', 'reset', '--force']);
