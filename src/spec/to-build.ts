@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { Readable } from 'node:stream';
+import { dirEntry, fileEntry, symlinkEntry } from '../entries/synthetic.js';
 import type { SourcedEntry } from '../entries/entry-set.js';
 import { UserError } from '../errors.js';
 import type { ContainerConfig } from '../oci/config.js';
@@ -47,12 +47,13 @@ export async function specPaths(spec: Spec, specDir: string, mtime: number): Pro
   const out: SourcedEntry[] = [];
   for (const [i, p] of (spec.paths ?? []).entries()) {
     const origin = `paths[${i}] (${p.path})`;
-    const base = { path: p.path.replace(/^\/+/, ''), uid: p.uid ?? 0, gid: p.gid ?? 0, mtime, origin };
-    if (p.type === 'directory') out.push({ ...base, type: 'directory', mode: octal(p.permissions, 0o755), size: 0 });
-    else if (p.type === 'empty-file') out.push({ ...base, type: 'file', mode: octal(p.permissions, 0o644), size: 0 });
+    const path = p.path.replace(/^\/+/, '');
+    const owner = { uid: p.uid ?? 0, gid: p.gid ?? 0, mtime };
+    if (p.type === 'directory') out.push({ ...dirEntry(path, { ...owner, mode: octal(p.permissions, 0o755) }), origin });
+    else if (p.type === 'empty-file') out.push({ ...fileEntry(path, '', { ...owner, mode: octal(p.permissions, 0o644) }), origin });
     else if (p.type === 'symlink') {
       if (!p.source) throw new UserError(`${origin}: a symlink needs a source (its target)`);
-      out.push({ ...base, type: 'symlink', mode: 0o777, size: 0, linkname: p.source });
+      out.push({ ...symlinkEntry(path, p.source, owner), origin });
     } else {
       if (!p.source) throw new UserError(`${origin}: a file needs a source (a local file)`);
       const file = isAbsolute(p.source) ? p.source : join(specDir, p.source);
@@ -63,7 +64,7 @@ export async function specPaths(spec: Spec, specDir: string, mtime: number): Pro
       } catch (err) {
         throw new UserError(`${origin}: source "${file}" cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
       }
-      out.push({ ...base, type: 'file', mode: octal(p.permissions, 0o644), size: data.length, open: () => Readable.from([data]) });
+      out.push({ ...fileEntry(path, data, { ...owner, mode: octal(p.permissions, 0o644) }), origin });
     }
   }
   return out;

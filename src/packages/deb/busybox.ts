@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { SourcedEntry } from '../../entries/entry-set.js';
 import { UserError } from '../../errors.js';
 import { hostPlatform } from '../../oci/platform.js';
+import { dirEntry, fileEntry, symlinkEntry } from '../../entries/synthetic.js';
 
 const run = promisify(execFile);
 
@@ -33,14 +33,9 @@ async function listApplets(binary: Buffer, arch: string, workDir: string): Promi
   }
 }
 
-function file(path: string, text: string, mtime: number, mode = 0o644): SourcedEntry {
-  const data = Buffer.from(text);
-  return { path, type: 'file', mode, uid: 0, gid: 0, mtime, size: data.length, open: () => Readable.from([data]), origin: 'busybox preset' };
-}
-
-function dir(path: string, mtime: number, mode = 0o755): SourcedEntry {
-  return { path, type: 'directory', mode, uid: 0, gid: 0, mtime, size: 0, origin: 'busybox preset' };
-}
+const origin = 'busybox preset';
+const file = (path: string, text: string, mtime: number): SourcedEntry => ({ ...fileEntry(path, text, { mtime }), origin });
+const dir = (path: string, mtime: number, mode = 0o755): SourcedEntry => ({ ...dirEntry(path, { mtime, mode }), origin });
 
 /**
  * The busybox base image, as the `busybox` images are: /bin/busybox from Debian's busybox-static, a
@@ -64,7 +59,7 @@ export async function busyboxEntries(packaged: SourcedEntry[], arch: string, mti
   ];
   for (const applet of applets) {
     if (applet === 'bin/busybox') continue;
-    out.push({ path: applet, type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime, size: 0, linkname: '/bin/busybox', origin: 'busybox applet' });
+    out.push({ ...symlinkEntry(applet, '/bin/busybox', { mtime }), origin: 'busybox applet' });
   }
   return out;
 }

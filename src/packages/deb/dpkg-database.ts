@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { dirEntry, fileEntry } from '../../entries/synthetic.js';
 import type { Entry } from '../../tar/entry.js';
 import { formatField, parseControl, type Paragraph } from './control.js';
 
@@ -61,14 +61,8 @@ const SCRIPTS = new Set(['preinst', 'postinst', 'prerm', 'postrm', 'config']);
 /** Control members dpkg keeps in /var/lib/dpkg/info (control itself goes into the status file). */
 const KEPT = new Set([...SCRIPTS, 'md5sums', 'conffiles', 'templates', 'triggers', 'shlibs', 'symbols']);
 
-function file(path: string, content: string | Buffer, mtime: number, mode = 0o644): Entry {
-  const data = typeof content === 'string' ? Buffer.from(content) : content;
-  return { path, type: 'file', mode, uid: 0, gid: 0, mtime, size: data.length, open: () => Readable.from([data]) };
-}
-
-function dir(path: string, mtime: number): Entry {
-  return { path, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime, size: 0 };
-}
+const file = (path: string, content: string | Buffer, mtime: number, mode = 0o644): Entry => fileEntry(path, content, { mtime, mode });
+const dir = (path: string, mtime: number): Entry => dirEntry(path, { mtime });
 
 /** Parses `interest*` lines of the packages' triggers files into dpkg's trigger state (triggers/File...). */
 function triggerFiles(packages: UnpackedPackage[], mtime: number): Entry[] {

@@ -1,4 +1,5 @@
 import type { Entry } from '../../tar/entry.js';
+import { dirEntry, symlinkEntry } from '../../entries/synthetic.js';
 
 /**
  * The /usr merge as debootstrap does it for current releases: /bin, /sbin and /lib* are symlinks into
@@ -33,8 +34,7 @@ export function mergedUsrEntries(dirs: readonly string[], mtime: number, used: (
   const out: Entry[] = [];
   for (const dir of dirs) {
     if (!['bin', 'sbin', 'lib'].includes(dir) && !used(dir)) continue;
-    out.push({ path: `usr/${dir}`, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime, size: 0 });
-    out.push({ path: dir, type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime, size: 0, linkname: `usr/${dir}` });
+    out.push(dirEntry(`usr/${dir}`, { mtime }), symlinkEntry(dir, `usr/${dir}`, { mtime }));
   }
   return out;
 }

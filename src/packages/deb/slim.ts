@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { fileEntry } from '../../entries/synthetic.js';
 import type { SourcedEntry } from '../../entries/entry-set.js';
 
 /** debuerreotype's slimify list: what its "slim" Debian images leave out. */
@@ -57,6 +57,5 @@ export function slimDpkgConfig(mtime: number): SourcedEntry {
     'path-include /usr/share/doc/*/copyright',
     'path-include /usr/share/locale/locale.alias',
   ];
-  const data = Buffer.from(`${lines.join('\n')}\n`);
-  return { path: 'etc/dpkg/dpkg.cfg.d/docker', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, size: data.length, open: () => Readable.from([data]), origin: 'slim (dpkg path-exclude)' };
+  return { ...fileEntry('etc/dpkg/dpkg.cfg.d/docker', `${lines.join('\n')}\n`, { mtime }), origin: 'slim (dpkg path-exclude)' };
 }

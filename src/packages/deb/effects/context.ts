@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { dirEntry, fileEntry, symlinkEntry } from '../../../entries/synthetic.js';
 import type { SourcedEntry } from '../../../entries/entry-set.js';
 import type { UnpackedPackage } from '../dpkg-database.js';
 
@@ -60,17 +60,16 @@ export class EffectContext {
   }
 
   file(path: string, content: string | Buffer, origin: string, mode = 0o644, uid = 0, gid = 0): void {
-    const data = typeof content === 'string' ? Buffer.from(content) : content;
-    this.push({ path, type: 'file', mode, uid, gid, mtime: this.epoch, size: data.length, open: () => Readable.from([data]), origin });
+    this.push({ ...fileEntry(path, content, { mtime: this.epoch, mode, uid, gid }), origin });
   }
 
   dir(path: string, origin: string, mode = 0o755, uid = 0, gid = 0): void {
     if (this.byPath.get(path)?.type === 'directory') return;
-    this.push({ path, type: 'directory', mode, uid, gid, mtime: this.epoch, size: 0, origin });
+    this.push({ ...dirEntry(path, { mtime: this.epoch, mode, uid, gid }), origin });
   }
 
   symlink(path: string, target: string, origin: string): void {
-    this.push({ path, type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: this.epoch, size: 0, linkname: target, origin });
+    this.push({ ...symlinkEntry(path, target, { mtime: this.epoch }), origin });
   }
 
   /** Entries of the image after the effects: the packaged ones, replaced or extended by what effects added. */
