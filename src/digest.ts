@@ -24,6 +24,17 @@ export function sha256(data: string | Uint8Array): Digest {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
+/** Reads a stream to its end and returns the digest and size of what it carried. */
+export async function digestStream(stream: NodeJS.ReadableStream): Promise<{ digest: Digest; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { digest: `sha256:${hash.digest('hex')}`, size };
+}
+
 /** Passes bytes through unchanged while counting and hashing them, so a digest costs no second read. */
 export class DigestingStream extends Transform {
   private readonly hash: Hash = createHash('sha256');

@@ -1,5 +1,5 @@
 import type { Digest } from '../digest.js';
-import { DigestingStream } from '../digest.js';
+import { digestStream } from '../digest.js';
 import { UserError } from '../errors.js';
 import { imagePlatform, type Image } from '../image/image.js';
 import { openUncompressed } from '../layer/layer.js';
@@ -7,7 +7,6 @@ import { chainIDs } from '../oci/chain-id.js';
 import { layerHistory, type ContainerConfig, type History } from '../oci/config.js';
 import { formatPlatform, type Platform } from '../oci/platform.js';
 import { withImage, type SourceOptions } from '../transport/transports.js';
-import { pipeline } from 'node:stream/promises';
 
 export interface LayerReport {
   index: number;
@@ -40,14 +39,11 @@ export interface InspectReport {
 /** Reads a layer through, checking that its uncompressed bytes hash to its diffID; returns their count. */
 async function measureLayer(image: Image, index: number): Promise<number> {
   const layer = image.layers[index]!;
-  const counter = new DigestingStream();
-  await pipeline(await openUncompressed(layer), counter, async function* (source) {
-    for await (const _ of source) void _;
-  });
-  if (counter.digest !== layer.diffID) {
-    throw new UserError(`layer ${index} (${layer.descriptor.digest}): uncompressed content hashes to ${counter.digest}, but the config's diffID is ${layer.diffID}`);
+  const { digest, size } = await digestStream(await openUncompressed(layer));
+  if (digest !== layer.diffID) {
+    throw new UserError(`layer ${index} (${layer.descriptor.digest}): uncompressed content hashes to ${digest}, but the config's diffID is ${layer.diffID}`);
   }
-  return counter.size;
+  return size;
 }
 
 export async function inspectImage(reference: string, options: SourceOptions = {}): Promise<InspectReport> {

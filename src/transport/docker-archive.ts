@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { sniffCompression } from '../compression/detect.js';
-import { DigestingStream, sha256, type Digest } from '../digest.js';
+import { DigestingStream, digestStream, sha256, type Digest } from '../digest.js';
 import { UserError } from '../errors.js';
 import { withTempDir } from '../fs/temp.js';
 import { fromParts, type Image } from '../image/image.js';
@@ -66,14 +66,6 @@ async function ownOciManifest(tree: FileTree, item: ArchiveItem): Promise<Image 
   return undefined;
 }
 
-async function hashFile(tree: FileTree, path: string): Promise<Digest> {
-  const digesting = new DigestingStream();
-  await pipeline(await tree.open(path), digesting, async function* (source) {
-    for await (const _ of source) void _;
-  });
-  return digesting.digest;
-}
-
 /**
  * Reads an image from a `docker save` archive, classic (`<id>/layer.tar`) or the OCI-style one of Docker
  * 25+ (`blobs/sha256/...`). As skopeo does, it is presented with a Docker schema 2 manifest.
@@ -110,7 +102,7 @@ export async function readDockerArchive(tree: FileTree, name?: string, sourceInd
       descriptor = { mediaType: MediaType.dockerLayer, digest: diffID, size };
     } else if (compression === 'gzip' || compression === 'zstd') {
       const named = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(path);
-      const digest: Digest = named ? `sha256:${named[1]}` : await hashFile(tree, path);
+      const digest: Digest = named ? `sha256:${named[1]}` : (await digestStream(await tree.open(path))).digest;
       descriptor = { mediaType: compression === 'gzip' ? MediaType.dockerLayerGzip : MediaType.dockerLayerZstd, digest, size };
     } else {
       throw new UserError(`${tree.name}: layer ${path} is ${compression}-compressed, which images cannot use`);
