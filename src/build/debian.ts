@@ -27,7 +27,7 @@ import { ContentStore, defaultCacheDir } from '../packages/fetch/store.js';
 import { writeImage } from '../transport/transports.js';
 import type { Digest } from '../digest.js';
 import type { Entry } from '../tar/entry.js';
-import { applyInstallEffects } from './install-effects.js';
+import { applyInstallEffects } from '../packages/deb/effects/apply.js';
 
 export interface DebianBuildOptions {
   destination: string;
@@ -182,9 +182,10 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
     const unpacked: { pkg: LockedPackage; replaces: Set<string>; entries: SourcedEntry[] }[] = [];
     const installed: UnpackedPackage[] = [];
     // Packages are read several at a time (decompression runs on the thread pool); results keep their order.
-    const debs = await mapConcurrent(packages, 4, (pkg) => readDeb(paths.get(pkg.name)!, `${pkg.name}_${pkg.version}_${pkg.architecture}.deb`, spool));
+    const debName = (pkg: LockedPackage) => `${pkg.name}_${pkg.version}_${pkg.architecture}.deb`;
+    const debs = await mapConcurrent(packages, 4, (pkg) => readDeb(paths.get(pkg.name)!, debName(pkg), spool));
     for (const [index, pkg] of packages.entries()) {
-      const where = `${pkg.name}_${pkg.version}_${pkg.architecture}.deb`;
+      const where = debName(pkg);
       const deb = debs[index]!;
       const files: string[] = ['/.'];
       const md5 = new Map<string, string>();

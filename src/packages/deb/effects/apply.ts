@@ -1,13 +1,13 @@
-import type { SourcedEntry } from '../entries/entry-set.js';
-import type { UnpackedPackage } from '../packages/deb/dpkg-database.js';
-import { accounts } from '../packages/deb/effects/accounts.js';
-import { alternatives } from '../packages/deb/effects/alternatives.js';
-import { baseFiles } from '../packages/deb/effects/base-files.js';
-import { EffectContext } from '../packages/deb/effects/context.js';
-import { systemFiles } from '../packages/deb/effects/system-files.js';
-import { aptSources, type UsedRepository } from '../packages/deb/effects/apt-sources.js';
-import { pamAuthUpdate } from '../packages/deb/effects/pam.js';
-import { caCertificates } from '../packages/deb/effects/ca-certificates.js';
+import type { SourcedEntry } from '../../../entries/entry-set.js';
+import type { UnpackedPackage } from '../dpkg-database.js';
+import { accounts } from './accounts.js';
+import { alternatives } from './alternatives.js';
+import { baseFiles } from './base-files.js';
+import { EffectContext } from './context.js';
+import { systemFiles } from './system-files.js';
+import { aptSources, type UsedRepository } from './image-apt-sources.js';
+import { pamAuthUpdate } from './pam.js';
+import { caCertificates } from './ca-certificates.js';
 
 export interface InstallContext {
   /** The merged entries of all packages (paths already on the merged-/usr layout). */
