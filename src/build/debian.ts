@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SourcedEntry } from '../entries/entry-set.js';
 import { canonicalizeEntries } from '../entries/entry-set.js';
@@ -10,9 +9,8 @@ import { fileLayer } from '../layer/layer.js';
 import { writeLayer } from '../layer/layer-writer.js';
 import type { ContainerConfig, ImageConfig } from '../oci/config.js';
 import type { Compression } from '../oci/media-types.js';
-import { readDeb } from '../packages/deb/deb-file.js';
 import { dpkgDatabaseEntries, parseControlFile, type UnpackedPackage } from '../packages/deb/dpkg-database.js';
-import { fetchPackages } from '../packages/deb/fetcher.js';
+import { debDisplayName, unpackPackages, type UnpackProgress } from '../packages/deb/unpack.js';
 import { mergedPath, mergedUsrDirs, mergedUsrEntries } from '../packages/deb/merged-usr.js';
 import { slimDpkgConfig, slimEntries } from '../packages/deb/slim.js';
 import { busyboxEntries } from '../packages/deb/busybox.js';
@@ -96,20 +94,6 @@ function mergePackageEntries(unpacked: { pkg: LockedPackage; replaces: Set<strin
   return [...byPath.values()].map((v) => v.entry);
 }
 
-/** `Promise.all(items.map(fn))` with at most `limit` running at once. */
-async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 /**
  * Indexes and resolution, in a function of their own: the ~60,000 packages of the indexes become
  * garbage when it returns, and only the resolved packages (detached from the index text) live on.
@@ -172,20 +156,17 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
   const epoch = options.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
   const { packages, used, codename } = options.lockfile ? await lockedPackages(options.lockfile, options.arch, log) : await resolvePackages(options, store, log);
 
-  const paths = await fetchPackages(packages, { store, ...(options.offline ? { offline: true } : {}) });
-  log(`fetch: ${packages.length} packages, ${(packages.reduce((n, p) => n + p.size, 0) / 1e6).toFixed(1)} MB, SHA256 verified`);
+  let progress: UnpackProgress | undefined;
+  const debs = await unpackPackages(packages, { store, ...(options.offline ? { offline: true } : {}), onProgress: (p) => (progress = p) });
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  log(`fetch: ${packages.length} packages, ${mb(packages.reduce((n, p) => n + p.size, 0))} MB, SHA256 verified; ${mb(progress?.downloaded ?? 0)} MB downloaded, ${progress?.cached ?? 0} packages already unpacked in the cache`);
 
   return withTempDir('build', async (work) => {
-    const spool = join(work, 'spool');
-    await mkdir(spool);
     const usrDirs = mergedUsrDirs(options.arch);
     const unpacked: { pkg: LockedPackage; replaces: Set<string>; entries: SourcedEntry[] }[] = [];
     const installed: UnpackedPackage[] = [];
-    // Packages are read several at a time (decompression runs on the thread pool); results keep their order.
-    const debName = (pkg: LockedPackage) => `${pkg.name}_${pkg.version}_${pkg.architecture}.deb`;
-    const debs = await mapConcurrent(packages, 4, (pkg) => readDeb(paths.get(pkg.name)!, debName(pkg), spool));
     for (const [index, pkg] of packages.entries()) {
-      const where = debName(pkg);
+      const where = debDisplayName(pkg);
       const deb = debs[index]!;
       const files: string[] = ['/.'];
       const md5 = new Map<string, string>();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -10,6 +11,15 @@ import type { SourcedEntry } from './entry-set.js';
 export interface TarScan {
   entries: SourcedEntry[];
   compression: ArchiveCompression;
+  /** The spool file: all file contents back to back, `offsets[i]` where entry i's content starts (-1: none). */
+  spool: { path: string; size: number; offsets: number[]; sha256?: string };
+}
+
+export interface ScanOptions {
+  /** Sees each file's content as it is spooled (e.g. to hash it), with the path as the archive has it. */
+  onContent?: (path: string, chunk: Buffer) => void;
+  /** Hash the spool file while writing it (to keep it in a content-addressed store). */
+  hashSpool?: boolean;
 }
 
 /** Several archives may spool into one folder (one per package of a build). */
@@ -28,9 +38,11 @@ export async function scanTarArchive(
   input: AsyncIterable<Buffer>,
   name: string,
   spoolDir: string,
-  /** Sees each file's content as it is spooled (e.g. to hash it), with the path as the archive has it. */
-  onContent?: (path: string, chunk: Buffer) => void,
+  options: ScanOptions = {},
 ): Promise<TarScan> {
+  const { onContent } = options;
+  const spoolHash = options.hashSpool ? createHash('sha256') : undefined;
+  const offsets: number[] = [];
   const { compression, stream } = await openDecompressed(input, name);
   const spoolPath = join(spoolDir, `content-${spoolCounter++}.spool`);
   const spool = createWriteStream(spoolPath);
@@ -48,10 +60,14 @@ export async function scanTarArchive(
         const end = offset + record.header.size - 1;
         for await (const chunk of record.body()) {
           onContent?.(record.header.path, chunk);
+          spoolHash?.update(chunk);
           await write(spool, chunk);
         }
         offset += record.header.size;
         entry.open = () => createReadStream(spoolPath, { start, end, highWaterMark: 1 << 20 });
+        offsets.push(start);
+      } else {
+        offsets.push(-1);
       }
       entries.push(entry);
     }
@@ -63,5 +79,5 @@ export async function scanTarArchive(
   spool.end();
   await once(spool, 'close');
   if (spoolError) throw new UserError(`cannot spool ${name} to ${spoolPath}: ${spoolError.message}`);
-  return { entries, compression };
+  return { entries, compression, spool: { path: spoolPath, size: offset, offsets, ...(spoolHash ? { sha256: spoolHash.digest('hex') } : {}) } };
 }

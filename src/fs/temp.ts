@@ -57,9 +57,12 @@ export async function writeFileAtomic(dest: string, data: Uint8Array | string): 
   await writeAtomically(dest, (tmp) => writeFile(tmp, data));
 }
 
-/** Runs `fn` with a fresh private directory under the system temp dir ($TMPDIR), removed afterwards. */
-export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), `fromscratch-${prefix}-`));
+/**
+ * Runs `fn` with a fresh private directory under `parent` (default: the system temp dir, $TMPDIR),
+ * removed afterwards.
+ */
+export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>, parent: string = tmpdir()): Promise<T> {
+  const dir = await mkdtemp(join(parent, `fromscratch-${prefix}-`));
   registerTemp(dir);
   try {
     return await fn(dir);

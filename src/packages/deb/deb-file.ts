@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { openDecompressed } from '../../compression/decompress.js';
 import { UserError } from '../../errors.js';
 import { ByteReader } from '../../stream/byte-reader.js';
-import { scanTarArchive } from '../../entries/tar-source.js';
+import { scanTarArchive, type TarScan } from '../../entries/tar-source.js';
 import type { SourcedEntry } from '../../entries/entry-set.js';
 import { normalizeEntryPath } from '../../entries/path.js';
 import { readTar, TarFormatError } from '../../tar/reader.js';
@@ -57,12 +57,13 @@ function memberStream(reader: ByteReader, size: number, where: string): Readable
  * into memory (it is small), `data.tar[.gz|.xz|.zst|.bz2]` is read as entries whose content is spooled
  * into `spoolDir`. The md5 of every regular file is computed on the way (dpkg records conffile hashes).
  */
-export async function readDeb(path: string, where: string, spoolDir: string): Promise<DebContents & { md5: Map<string, string> }> {
+export async function readDeb(path: string, where: string, spoolDir: string): Promise<DebContents & { md5: Map<string, string>; spool: TarScan['spool'] }> {
   const reader = new ByteReader(createReadStream(path, { highWaterMark: 1 << 20 }));
   const magic = await reader.read(AR_MAGIC.length);
   if (magic.toString('latin1') !== AR_MAGIC) throw new UserError(`${where}: not a Debian package (no ar archive magic)`);
   const control = new Map<string, Buffer>();
   let entries: SourcedEntry[] | undefined;
+  let spool: TarScan['spool'] | undefined;
   const md5 = new Map<string, string>();
   const md5Hashes = new Map<string, ReturnType<typeof createHash>>();
   let sawVersion = false;
@@ -85,12 +86,16 @@ export async function readDeb(path: string, where: string, spoolDir: string): Pr
         }
       } else if (member.name.startsWith('data.tar')) {
         const { stream } = await openDecompressed(memberStream(reader, member.size, where), `${where}: ${member.name}`);
-        const scan = await scanTarArchive(stream, `${where}: ${member.name}`, spoolDir, (path, chunk) => {
-          let h = md5Hashes.get(path);
-          if (!h) md5Hashes.set(path, (h = createHash('md5')));
-          h.update(chunk);
+        const scan = await scanTarArchive(stream, `${where}: ${member.name}`, spoolDir, {
+          hashSpool: true,
+          onContent: (path, chunk) => {
+            let h = md5Hashes.get(path);
+            if (!h) md5Hashes.set(path, (h = createHash('md5')));
+            h.update(chunk);
+          },
         });
         entries = scan.entries;
+        spool = scan.spool;
         for (const [path, hash] of md5Hashes) md5.set(path, hash.digest('hex'));
         md5Hashes.clear();
       } else {
@@ -105,6 +110,6 @@ export async function readDeb(path: string, where: string, spoolDir: string): Pr
   }
   if (!sawVersion) throw new UserError(`${where}: not a Debian package (no debian-binary member)`);
   if (!control.has('control')) throw new UserError(`${where}: no control file in the package`);
-  if (!entries) throw new UserError(`${where}: no data.tar member in the package`);
-  return { control, entries, md5 };
+  if (!entries || !spool) throw new UserError(`${where}: no data.tar member in the package`);
+  return { control, entries, md5, spool };
 }

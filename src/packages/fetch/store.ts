@@ -46,6 +46,25 @@ export class ContentStore {
     }
   }
 
+  /** A folder on the store's file system for temporaries that may be renamed into the store. */
+  async tempParent(): Promise<string> {
+    const dir = join(this.root, 'tmp');
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  /**
+   * Moves `tmp` (on the store's file system, e.g. under tempParent()) into the store as `sha256`: for
+   * files this process made itself and hashed while writing them, so hashing them again is wasted work.
+   * A copy already there has the same bytes, so replacing it (atomically) is harmless.
+   */
+  async adopt(tmp: string, sha256: string): Promise<string> {
+    const path = this.path(sha256);
+    await mkdir(join(this.root, 'sha256', sha256.slice(0, 2)), { recursive: true });
+    await rename(tmp, path);
+    return path;
+  }
+
   /**
    * Fills the store with `write(tmp)` unless a verified copy is there; the written file must hash to
    * `sha256` (and have `size` bytes) or it is refused and removed.

@@ -1,0 +1,79 @@
+import { cpus } from 'node:os';
+import pLimit from 'p-limit';
+import type { ContentStore } from '../fetch/store.js';
+import { fetchPackage } from './fetcher.js';
+import type { LockedPackage } from './lockfile.js';
+import { UnpackedCache, type UnpackedDeb } from './unpacked-cache.js';
+
+export interface UnpackProgress {
+  /** Packages ready (from the unpacked cache, or fetched and decoded). */
+  done: number;
+  count: number;
+  /** Bytes downloaded so far, and the bytes of the .debs not found in the store or the unpacked cache. */
+  downloaded: number;
+  toDownload: number;
+  /** Packages served by the unpacked cache (neither fetched nor decoded). */
+  cached: number;
+}
+
+export interface UnpackOptions {
+  store: ContentStore;
+  offline?: boolean;
+  /** Downloads at once (default 6). */
+  downloads?: number;
+  onProgress?: (p: UnpackProgress) => void;
+}
+
+export function debDisplayName(pkg: Pick<LockedPackage, 'name' | 'version' | 'architecture'>): string {
+  return `${pkg.name}_${pkg.version}_${pkg.architecture}.deb`;
+}
+
+/**
+ * Every package as entries, in the order given: from the unpacked cache when it has them, else fetched
+ * (verified) and decoded. Downloads and decoding overlap — a package is decoded as soon as it has
+ * arrived, while others are still downloading — each with its own bound (decoding runs on the thread
+ * pool, one per core plus one to keep a core busy while another reads).
+ */
+export async function unpackPackages(packages: readonly LockedPackage[], options: UnpackOptions): Promise<UnpackedDeb[]> {
+  const cache = new UnpackedCache(options.store);
+  const download = pLimit(options.downloads ?? 6);
+  const decode = pLimit(Math.max(2, cpus().length + 1));
+  const lookup = pLimit(8);
+  const progress: UnpackProgress = { done: 0, count: packages.length, downloaded: 0, toDownload: 0, cached: 0 };
+  const report = () => options.onProgress?.(progress);
+  let failed = false;
+  const one = async (pkg: LockedPackage): Promise<UnpackedDeb> => {
+    const hit = await lookup(() => (failed ? undefined : cache.get(pkg.sha256)));
+    if (hit) {
+      progress.cached++;
+      progress.done++;
+      report();
+      return hit;
+    }
+    progress.toDownload += pkg.size;
+    const path = await download(() => {
+      if (failed) throw new Error('cancelled');
+      return fetchPackage(pkg, options, (n) => {
+        progress.downloaded += n;
+        report();
+      });
+    });
+    const unpacked = await decode(() => {
+      if (failed) throw new Error('cancelled');
+      return cache.put(pkg.sha256, path, debDisplayName(pkg));
+    });
+    progress.done++;
+    report();
+    return unpacked;
+  };
+  // The first failure is the one reported; work not yet started is dropped rather than begun.
+  const results = packages.map((pkg) => one(pkg).catch((err: unknown) => {
+    failed = true;
+    throw err;
+  }));
+  try {
+    return await Promise.all(results);
+  } finally {
+    await Promise.allSettled(results);
+  }
+}
