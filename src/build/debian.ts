@@ -18,7 +18,8 @@ import { findSuiteSource } from '../packages/deb/mirror.js';
 import { parseRelations } from '../packages/deb/relation.js';
 import { readLockfile, writeLockfile, type LockedPackage, type Lockfile } from '../packages/deb/lockfile.js';
 import { loadKeyring } from '../packages/deb/release.js';
-import { openRepository, type Repository } from '../packages/deb/repository.js';
+import { loadSuitePackages, openSuite, type OpenedSuite, type Repository } from '../packages/deb/repository.js';
+import { ResolutionCache, type ResolutionKey } from '../packages/deb/resolution-cache.js';
 import { resolve, type Preset } from '../packages/deb/resolver.js';
 import { PackageUniverse } from '../packages/deb/universe.js';
 import { ContentStore, defaultCacheDir } from '../packages/fetch/store.js';
@@ -101,24 +102,42 @@ function mergePackageEntries(unpacked: { pkg: LockedPackage; replaces: Set<strin
 async function resolvePackages(options: DebianBuildOptions, store: ContentStore, log: (line: string) => void) {
   const components = options.components ?? ['main'];
   if (options.suites.length === 0) throw new UserError("no suite given (--suite, or the spec's contents.suite)");
-  const repositories: Repository[] = [];
+  const repoOptions = { store, ...(options.offline ? { offline: true } : {}) };
+  const suites: OpenedSuite[] = [];
   for (const suite of options.suites) {
     const source = await findSuiteSource(suite, { ...(options.mirror ? { mirror: options.mirror } : {}), ...(options.keyrings ? { keyrings: options.keyrings } : {}) });
     const keyring = await loadKeyring(source.keyrings);
-    const repo = await openRepository({ uri: source.uri, suite, components, keyring }, options.arch, { store, ...(options.offline ? { offline: true } : {}) });
-    log(`index: ${suite} (${source.via}): ${repo.packages.length} packages, signature and checksums verified`);
-    repositories.push(repo);
+    const opened = await openSuite({ uri: source.uri, suite, components, keyring }, options.arch, repoOptions);
+    log(`index: ${suite} (${source.via}): signature verified`);
+    suites.push(opened);
   }
-  const codename = repositories[0]!.release.codename ?? options.suites[0]!;
-  const universe = new PackageUniverse(repositories, options.arch);
+  const codename = suites[0]!.release.codename ?? options.suites[0]!;
   const busybox = options.preset === 'busybox';
-  const resolution = resolve(universe, {
+  const request = {
     preset: busybox ? 'none' : (options.preset as Preset),
     codename,
     include: busybox ? ['busybox-static', ...(options.include ?? [])] : (options.include ?? []),
     exclude: options.exclude ?? [],
     recommends: options.recommends ?? false,
-  });
+  };
+  const used = suites.map((s) => ({ uri: s.config.uri, suite: s.config.suite, components: s.config.components }));
+  const key: ResolutionKey = { arch: options.arch, suites: used.map((u, i) => ({ ...u, indexes: suites[i]!.indexes.map((x) => x.sha256) })), request };
+  const cache = new ResolutionCache(store);
+  const described = `${options.preset}${options.include?.length ? ` + ${options.include.join(' ')}` : ''}`;
+  const cached = await cache.get(key);
+  if (cached) {
+    for (const skipped of cached.skipped) log(`resolve: left unsatisfied: ${skipped}`);
+    log(`resolve: ${cached.lock.packages.length} packages (${described}; same indexes and request as a cached resolution)`);
+    return { packages: cached.lock.packages, used, codename };
+  }
+  const repositories: Repository[] = [];
+  for (const suite of suites) {
+    const repo = await loadSuitePackages(suite, repoOptions);
+    log(`index: ${suite.config.suite}: ${repo.packages.length} packages, checksums verified`);
+    repositories.push(repo);
+  }
+  const universe = new PackageUniverse(repositories, options.arch);
+  const resolution = resolve(universe, request);
   for (const skipped of resolution.skipped) log(`resolve: left unsatisfied: ${skipped}`);
   const packages: LockedPackage[] = resolution.packages.map((p) => {
     const locked: LockedPackage = { name: p.name, version: p.version, architecture: p.architecture, sha256: p.sha256, size: p.size, repository: p.repository, filename: p.filename };
@@ -128,8 +147,8 @@ async function resolvePackages(options: DebianBuildOptions, store: ContentStore,
     if (section) locked.section = section;
     return locked;
   });
-  log(`resolve: ${packages.length} packages (${options.preset}${options.include?.length ? ` + ${options.include.join(' ')}` : ''})`);
-  const used = repositories.map((r) => ({ uri: r.config.uri, suite: r.config.suite, components: r.config.components }));
+  log(`resolve: ${packages.length} packages (${described})`);
+  await cache.put(key, { lockfileVersion: 1, arch: options.arch, codename, repositories: used, packages }, resolution.skipped);
   return { packages, used, codename };
 }
 

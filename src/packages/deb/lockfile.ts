@@ -62,6 +62,12 @@ export async function readLockfile(path: string): Promise<Lockfile> {
   return parsed.data;
 }
 
+/** A parsed document if it is a valid lockfile, else undefined (for caches, where invalid means absent). */
+export function asLockfile(doc: unknown): Lockfile | undefined {
+  const parsed = lockSchema.safeParse(doc);
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** Writes a lockfile: packages sorted by name, stable key order, so it diffs well in review. */
 export async function writeLockfile(path: string, lock: Lockfile): Promise<void> {
   const sorted: Lockfile = { ...lock, packages: [...lock.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };

@@ -93,12 +93,21 @@ async function readPackagesIndex(path: string, what: string, repository: string,
   return packages;
 }
 
+/** A suite whose InRelease is verified, with the indexes it will read (not yet fetched). */
+export interface OpenedSuite {
+  config: RepositoryConfig;
+  release: ReleaseFile;
+  base: string;
+  /** One Packages index per component: its path in the Release file and its verified SHA256. */
+  indexes: { component: string; path: string; sha256: string }[];
+}
+
 /**
  * Opens a suite: InRelease fetched and its signature verified against the keyring, Valid-Until
- * checked, then each component's Packages index for `arch` (xz, gz or plain, whichever the Release lists
- * first) fetched and verified against the Release's SHA256 before it is parsed.
+ * checked, and each component's Packages index for `arch` chosen (xz, gz or plain, whichever the
+ * Release lists first). The indexes' SHA256s identify the suite's exact content.
  */
-export async function openRepository(config: RepositoryConfig, arch: string, options: RepositoryOptions): Promise<Repository> {
+export async function openSuite(config: RepositoryConfig, arch: string, options: RepositoryOptions): Promise<OpenedSuite> {
   const base = `${trimSlash(config.uri)}/dists/${config.suite}`;
   const inReleaseUrl = `${base}/InRelease`;
   let signed: string;
@@ -112,7 +121,7 @@ export async function openRepository(config: RepositoryConfig, arch: string, opt
   const release = parseRelease(text, inReleaseUrl);
   checkFreshness(release, inReleaseUrl, options.now);
 
-  const packages: DebPackage[] = [];
+  const indexes: OpenedSuite['indexes'] = [];
   for (const component of config.components) {
     if (release.components.length && !release.components.includes(component) && !release.components.some((c) => c.endsWith(`/${component}`))) {
       throw new UserError(`suite "${config.suite}" has no component "${component}" (it has: ${release.components.join(', ')})`);
@@ -120,8 +129,23 @@ export async function openRepository(config: RepositoryConfig, arch: string, opt
     const stem = `${component}/binary-${arch}/Packages`;
     const path = [`${stem}.xz`, `${stem}.gz`, stem].find((p) => release.sha256.has(p));
     if (!path) throw new UserError(`suite "${config.suite}" has no ${component} packages for ${arch} (no ${stem} in its Release file)`);
+    indexes.push({ component, path, sha256: release.sha256.get(path)!.hash });
+  }
+  return { config, release, base, indexes };
+}
+
+/** Fetches (or takes from the store) an opened suite's indexes, each verified before it is parsed. */
+export async function loadSuitePackages(suite: OpenedSuite, options: RepositoryOptions): Promise<Repository> {
+  const packages: DebPackage[] = [];
+  const { config, release, base } = suite;
+  for (const { component, path } of suite.indexes) {
     const file = await fetchIndex(base, release, path, options);
     packages.push(...(await readPackagesIndex(file, `${base}/${path}`, trimSlash(config.uri), `${config.suite}/${component}`)));
   }
   return { config, release, packages };
+}
+
+/** openSuite and loadSuitePackages in one. */
+export async function openRepository(config: RepositoryConfig, arch: string, options: RepositoryOptions): Promise<Repository> {
+  return loadSuitePackages(await openSuite(config, arch, options), options);
 }
