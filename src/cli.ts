@@ -153,7 +153,7 @@ function withPackageOptions(command: Command): Command {
     .option('--include <packages>', 'packages to add (comma-separated, repeatable; name or name=version)', list)
     .option('--exclude <packages>', 'packages never to install (comma-separated, repeatable)', list)
     .option('--recommends', 'install Recommends too')
-    .option('--arch <arch>', "Debian architecture (default: this host's)")
+    .option('--arch <archs>', "Debian architecture(s), comma-separated or repeated; several make an OCI index with one image per platform (default: this host's)", list)
     .option('--offline', 'use only the cache');
 }
 
@@ -165,8 +165,8 @@ async function debianOptions(specFile: string | undefined, o: Record<string, unk
   const { specAccounts, specConfig, specPaths } = await import('./spec/to-build.js');
   const { spec, dir } = specFile ? await loadSpec(specFile) : { spec: { contents: {} } as import('./spec/schema.js').Spec, dir: '.' };
   const c = spec.contents;
-  const archs = o['arch'] ? [o['arch'] as string] : (spec.archs ?? [hostPlatform().architecture]);
-  if (archs.length !== 1) throw new UserError(`${specFile}: archs: building several architectures into one index is not available in this version; build one per --arch`);
+  const { debianArch } = await import('./packages/deb/architecture.js');
+  const archs = (o['arch'] as string[] | undefined) ?? spec.archs ?? [debianArch(hostPlatform())];
   const epoch = sourceDateEpoch();
   const flagSuites = o['suite'] as string[] | undefined;
   const preset = (o['preset'] as 'minbase' | 'busybox' | undefined) ?? c.preset ?? 'minbase';
@@ -179,7 +179,7 @@ async function debianOptions(specFile: string | undefined, o: Record<string, unk
     include: [...(c.packages ?? []), ...((o['include'] as string[] | undefined) ?? [])],
     exclude: [...(c.exclude ?? []), ...((o['exclude'] as string[] | undefined) ?? [])],
     recommends: Boolean(o['recommends']) || Boolean(c.recommends),
-    arch: archs[0]!,
+    archs,
     offline: Boolean(o['offline']),
     sourceDateEpoch: epoch,
     config: specConfig(spec, preset === 'busybox' ? BUSYBOX_CONFIG : DEFAULT_CONFIG),
@@ -214,14 +214,18 @@ withPackageOptions(
     const [specFile, destination] = specAndTarget(first, second, 'build needs a DESTINATION image reference, e.g. oci:debian:bookworm;');
     const json = Boolean(o['json']);
     const started = Date.now();
-    const options = await debianOptions(specFile, o, json ? undefined : (line) => process.stderr.write(`${line}\n`));
+    const { plainProgress, terminalProgress } = await import('./progress/progress.js');
+    const display = json ? undefined : process.stderr.isTTY ? terminalProgress(process.stderr) : plainProgress((t) => process.stderr.write(t));
+    const options = await debianOptions(specFile, o, display && ((line) => display.line(line)));
     const result = await buildDebian({
       ...options,
+      ...(display ? { progress: (s: import('./progress/progress.js').ProgressStatus) => display.status(s) } : {}),
       destination,
       compression: o['compression'] as 'gzip',
       ...(o['lockfile'] ? { lockfile: o['lockfile'] as string } : {}),
       slim: Boolean(o['slim']) || options.slim,
     });
+    display?.end();
     if (json) process.stdout.write(`${JSON.stringify({ ...result, seconds: (Date.now() - started) / 1000 }, null, 2)}\n`);
     else process.stdout.write(`${result.digest}\n`);
   });
@@ -260,6 +264,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   removeAllTempsSync();
+  // On a terminal, a live progress line may be showing: clear it so the error stands alone.
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
   process.stderr.write(`fromscratch: error: ${errorMessage(err)}\n`);
   if (!(err instanceof UserError) && process.env['FROMSCRATCH_DEBUG']) process.stderr.write(`${(err as Error).stack}\n`);
   process.exitCode = 1;

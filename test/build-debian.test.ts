@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readHostSources, type AptSource } from '../src/packages/deb/apt-sources.js';
-import { cliAsync, cliOk, debootstrapChroot, must, Podman, ROOT, sharedDir, tempDir } from './helpers.js';
+import { cli, CLI, EPOCH, cliAsync, cliOk, debootstrapChroot, must, Podman, ROOT, sha256Hex, sharedDir, tempDir } from './helpers.js';
 
 /**
  * `fromscratch build` of Debian minbase, checked against a debootstrap chroot of the same suite and by
@@ -73,6 +74,60 @@ describe('build: Debian bookworm minbase', () => {
     assert.equal(digest, first);
   });
 
+  it('gives the same digest from the .debs alone, and ignores damaged cache records and blobs', () => {
+    const first = JSON.parse(must('skopeo', ['inspect', `oci:${layout}:bookworm`])).Digest;
+    // A copy of the cache without the derived records: resolution and decoding happen again, offline.
+    const copy = join(tempDir('cache'), 'copy');
+    must('cp', ['-a', cache, copy]);
+    must('rm', ['-rf', join(copy, 'resolutions'), join(copy, 'unpacked')]);
+    const build = (name: string) => cliOk(['build', `oci:${join(tempDir('build'), name)}:x`, '--suite', 'bookworm', '--offline'], { env: { FROMSCRATCH_CACHE: copy } });
+    assert.equal(build('fresh').trim(), first);
+    // Damage one record of each kind and the decoded contents of bash: each is noticed and redone.
+    const records = (dir: string) => must('find', [join(copy, dir), '-name', '*.json']).trim().split('\n');
+    const damage = (path: string, from: string, to: string) => {
+      const text = readFileSync(path, 'utf8');
+      assert.ok(text.includes(from), `${path} has ${from}`);
+      writeFileSync(path, text.replace(from, to));
+    };
+    damage(records('resolutions')[0]!, '"bash"', '"bosh"');
+    damage(records('unpacked').find((r) => readFileSync(r, 'utf8').includes('"mode":493'))!, '"mode":493', '"mode":2541');
+    const bashRecord = records('unpacked').find((r) => readFileSync(r, 'utf8').includes('usr/bin/bash'))!;
+    const blob = JSON.parse(readFileSync(bashRecord, 'utf8').split('\n')[1]!).content.sha256 as string;
+    const blobPath = join(copy, 'sha256', blob.slice(0, 2), blob);
+    const bytes = readFileSync(blobPath);
+    bytes[1000] = bytes[1000]! ^ 0xff;
+    writeFileSync(blobPath, bytes);
+    assert.equal(build('damaged').trim(), first);
+  });
+
+  it('builds several architectures into one OCI index; its amd64 image is the single-architecture one', async () => {
+    const out = join(tempDir('build'), 'multi');
+    const summary = JSON.parse(cliOk(['build', `oci:${out}:multi`, '--suite', 'bookworm', '--arch', 'amd64,arm64', '--json'], { env: { FROMSCRATCH_CACHE: cache } }));
+    const rawText = must('skopeo', ['inspect', '--raw', `oci:${out}:multi`]);
+    const raw = JSON.parse(rawText);
+    assert.equal(raw.mediaType, 'application/vnd.oci.image.index.v1+json');
+    assert.equal(summary.digest, `sha256:${sha256Hex(rawText)}`);
+    assert.deepEqual(raw.manifests.map((m: { platform: unknown }) => m.platform), [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }]);
+    assert.equal(raw.manifests[0].digest, JSON.parse(must('skopeo', ['inspect', `oci:${layout}:bookworm`])).Digest);
+    const arm = JSON.parse(must('skopeo', ['inspect', '--override-arch', 'arm64', '--override-variant', 'v8', `oci:${out}:multi`]));
+    assert.equal(arm.Architecture, 'arm64');
+    assert.deepEqual(summary.images.map((i: { packages: { name: string }[] }) => i.packages.map((p) => p.name)).reduce((a: string[], b: string[]) => (assert.deepEqual(a, b), a)).length, 88);
+    // The arm64 image holds arm64 binaries and dpkg knows it as arm64.
+    const report = JSON.parse(cliOk(['inspect', '--json', '--platform', 'linux/arm64/v8', `oci:${out}:multi`]));
+    assert.equal(report.digest, raw.manifests[1].digest);
+    assert.deepEqual(arm.Layers, report.layers.map((l: { digest: string }) => l.digest));
+    const blob = join(out, 'blobs/sha256', report.layers[0].digest.slice(7));
+    const bash = execFileSync('tar', ['-xzOf', blob, 'usr/bin/bash'], { maxBuffer: 64 << 20 });
+    assert.equal(bash.readUInt16LE(18), 0xb7, 'e_machine of usr/bin/bash is EM_AARCH64');
+    assert.match(must('tar', ['-xzOf', blob, 'var/lib/dpkg/status']), /^Package: bash\n(?:.+\n)*?Architecture: arm64$/m);
+    // A docker archive holds one platform per name: refused, nothing written.
+    const dest = join(tempDir('build'), 'multi.tar');
+    const r = await cliAsync(['build', `docker-archive:${dest}`, '--suite', 'bookworm', '--arch', 'amd64,arm64', '--offline'], { FROMSCRATCH_CACHE: cache });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /cannot hold an index of 2 platforms/);
+    assert.ok(!existsSync(dest));
+  });
+
   it('locks the package set, and a build from the lockfile gives the same image', () => {
     const dir = tempDir('lock');
     const lockfile = join(dir, 'fromscratch.lock.json');
@@ -131,6 +186,20 @@ describe('build: Debian bookworm minbase', () => {
     for (const applet of applets) assert.ok(listing.includes(` ${applet} -> /bin/busybox\n`), applet);
     const r = podman.runImage(`oci:${out}:latest`, ['sh', '-c', 'echo success']);
     assert.equal(r.stdout.trim(), 'success', r.stderr);
+  });
+
+  it('shows live progress on a terminal and plain lines elsewhere', () => {
+    const out = join(tempDir('build'), 'tty');
+    // script(1) gives the build a pseudo-terminal, as a person's shell would.
+    const tty = must('script', ['-qec', `${CLI} build oci:${out}:x --suite bookworm --offline`, '/dev/null'], { env: { ...process.env, FROMSCRATCH_CACHE: cache, SOURCE_DATE_EPOCH: EPOCH } });
+    assert.match(tty, /\r\x1b\[2Kfetch and unpack: \[[#.]{20}\] \d+\/88 packages/);
+    assert.match(tty, /\r\x1b\[2Kcompress: \[[#.]{20}\] [\d.]+ MB\/[\d.]+ MB/);
+    assert.match(tty, /^resolve: 88 packages/m);
+    assert.match(tty, /\nsha256:[a-f0-9]{64}\r?\n$/);
+    const plain = cli(['build', `oci:${out}-plain:x`, '--suite', 'bookworm', '--offline'], { env: { FROMSCRATCH_CACHE: cache } });
+    assert.equal(plain.status, 0, plain.stderr);
+    assert.doesNotMatch(plain.stderr, /\x1b|\r/);
+    assert.match(plain.stderr, /^write: oci:/m);
   });
 
   it('prints a JSON summary', () => {

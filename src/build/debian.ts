@@ -1,21 +1,25 @@
 import { join } from 'node:path';
 import type { SourcedEntry } from '../entries/entry-set.js';
 import { canonicalizeEntries } from '../entries/entry-set.js';
-import { normalizeEntryPath, normalizeLinkTarget } from '../entries/path.js';
+import { mkdir } from 'node:fs/promises';
+import { normalizeEntryPath } from '../entries/path.js';
 import { UserError } from '../errors.js';
 import { withTempDir } from '../fs/temp.js';
-import { assembleImage, isoTime, sortedRecord } from '../image/image.js';
+import { assembleImage, isoTime, sortedRecord, type Image } from '../image/image.js';
+import { assembleIndex } from '../image/multi-platform.js';
+import { formatPlatform } from '../oci/platform.js';
+import { debianPlatform } from '../packages/deb/architecture.js';
+import { installSet, mergePackageEntries } from '../packages/deb/install-set.js';
 import { fileLayer } from '../layer/layer.js';
 import { writeLayer } from '../layer/layer-writer.js';
 import type { ContainerConfig, ImageConfig } from '../oci/config.js';
 import type { Compression } from '../oci/media-types.js';
-import { dpkgDatabaseEntries, parseControlFile, type UnpackedPackage } from '../packages/deb/dpkg-database.js';
+import { dpkgDatabaseEntries } from '../packages/deb/dpkg-database.js';
 import { debDisplayName, unpackPackages, type UnpackProgress } from '../packages/deb/unpack.js';
 import { mergedPath, mergedUsrDirs, mergedUsrEntries } from '../packages/deb/merged-usr.js';
 import { slimDpkgConfig, slimEntries } from '../packages/deb/slim.js';
 import { busyboxEntries } from '../packages/deb/busybox.js';
 import { findSuiteSource } from '../packages/deb/mirror.js';
-import { parseRelations } from '../packages/deb/relation.js';
 import { readLockfile, writeLockfile, type LockedPackage, type Lockfile } from '../packages/deb/lockfile.js';
 import { loadKeyring } from '../packages/deb/release.js';
 import { loadSuitePackages, openSuite, type OpenedSuite, type Repository } from '../packages/deb/repository.js';
@@ -26,10 +30,13 @@ import { ContentStore, defaultCacheDir } from '../packages/fetch/store.js';
 import { writeImage } from '../transport/transports.js';
 import type { Digest } from '../digest.js';
 import type { Entry } from '../tar/entry.js';
+import type { ProgressStatus } from '../progress/progress.js';
 import { applyInstallEffects } from '../packages/deb/effects/apply.js';
 
 export interface DebianBuildOptions {
   destination: string;
+  /** Debian architectures; several make an OCI index with one image per platform. */
+  archs: string[];
   /** The first is the release (its codename picks debootstrap's preset rules); more add updates/security. */
   suites: string[];
   components?: string[];
@@ -40,7 +47,6 @@ export interface DebianBuildOptions {
   include?: string[];
   exclude?: string[];
   recommends?: boolean;
-  arch: string;
   offline?: boolean;
   cacheDir?: string;
   sourceDateEpoch?: number;
@@ -56,14 +62,29 @@ export interface DebianBuildOptions {
   /** Leave out docs, man pages, info and locales (debuerreotype's slim variant), and keep them out. */
   slim?: boolean;
   log?: (line: string) => void;
+  /** The step under way, for a live display. */
+  progress?: (status: ProgressStatus) => void;
 }
 
-export interface DebianBuildResult {
+/** What one architecture's build gave, by resolution, resolving and layer. */
+export interface PlatformResult {
+  arch: string;
+  /** The OCI platform, e.g. linux/arm64/v8. */
+  platform: string;
   digest: Digest;
   packages: { name: string; version: string; architecture: string; sha256: string; filename: string }[];
   compressedSize: number;
   uncompressedSize: number;
 }
+
+/**
+ * The written image's digest (an index's for several architectures) and each platform's result; with one
+ * architecture its result's fields are also at the top level.
+ */
+export type DebianBuildResult = { digest: Digest; images: PlatformResult[] } & Partial<Omit<PlatformResult, 'digest'>>;
+
+/** The options of one architecture's image (the build runs this once per architecture). */
+type ArchBuildOptions = Omit<DebianBuildOptions, 'archs' | 'destination'> & { arch: string };
 
 /** The default config of Debian's official images. */
 export const DEFAULT_CONFIG: ContainerConfig = {
@@ -72,34 +93,10 @@ export const DEFAULT_CONFIG: ContainerConfig = {
 };
 
 /**
- * Merges the packages' entries the way unpacking them one after another would: directories shared by
- * packages are kept once (first wins, as dpkg keeps an existing directory), a file shipped twice is an
- * error unless the later package declares Replaces on the earlier one.
- */
-function mergePackageEntries(unpacked: { pkg: LockedPackage; replaces: Set<string>; entries: SourcedEntry[] }[]): SourcedEntry[] {
-  const byPath = new Map<string, { entry: SourcedEntry; pkg: LockedPackage }>();
-  for (const { pkg, replaces: replaced, entries } of unpacked) {
-    for (const entry of entries) {
-      const existing = byPath.get(entry.path);
-      if (!existing) {
-        byPath.set(entry.path, { entry, pkg });
-        continue;
-      }
-      if (existing.entry.type === 'directory' && entry.type === 'directory') continue;
-      if (existing.entry.type === 'symlink' && entry.type === 'symlink' && existing.entry.linkname === entry.linkname) continue;
-      const replaces = replaced.has(existing.pkg.name);
-      if (!replaces) throw new UserError(`/${entry.path} is shipped by both ${existing.pkg.name} and ${pkg.name}, and ${pkg.name} does not declare Replaces: ${existing.pkg.name}`);
-      byPath.set(entry.path, { entry, pkg });
-    }
-  }
-  return [...byPath.values()].map((v) => v.entry);
-}
-
-/**
  * Indexes and resolution, in a function of their own: the ~60,000 packages of the indexes become
  * garbage when it returns, and only the resolved packages (detached from the index text) live on.
  */
-async function resolvePackages(options: DebianBuildOptions, store: ContentStore, log: (line: string) => void) {
+async function resolvePackages(options: ArchBuildOptions, store: ContentStore, log: (line: string) => void) {
   const components = options.components ?? ['main'];
   if (options.suites.length === 0) throw new UserError("no suite given (--suite, or the spec's contents.suite)");
   const repoOptions = { store, ...(options.offline ? { offline: true } : {}) };
@@ -132,7 +129,8 @@ async function resolvePackages(options: DebianBuildOptions, store: ContentStore,
   }
   const repositories: Repository[] = [];
   for (const suite of suites) {
-    const repo = await loadSuitePackages(suite, repoOptions);
+    const onParsed = (n: number) => options.progress?.({ step: `index ${suite.config.suite}`, done: n, unit: 'packages' });
+    const repo = await loadSuitePackages(suite, { ...repoOptions, onParsed });
     log(`index: ${suite.config.suite}: ${repo.packages.length} packages, checksums verified`);
     repositories.push(repo);
   }
@@ -154,9 +152,11 @@ async function resolvePackages(options: DebianBuildOptions, store: ContentStore,
 
 /** `fromscratch lock`: resolves as a build would and writes the pinned set, without building. */
 export async function lockDebian(options: Omit<DebianBuildOptions, 'destination'>, path: string): Promise<Lockfile> {
+  if (options.archs.length !== 1) throw new UserError(`a lockfile pins one architecture; lock ${options.archs.join(',')} one at a time, into one lockfile each`);
+  const archOptions: ArchBuildOptions = { ...options, arch: options.archs[0]! };
   const store = new ContentStore(options.cacheDir ?? defaultCacheDir());
-  const { packages, used, codename } = await resolvePackages(options as DebianBuildOptions, store, options.log ?? (() => {}));
-  const lock: Lockfile = { lockfileVersion: 1, arch: options.arch, codename, repositories: used, packages };
+  const { packages, used, codename } = await resolvePackages(archOptions, store, options.log ?? (() => {}));
+  const lock: Lockfile = { lockfileVersion: 1, arch: archOptions.arch, codename, repositories: used, packages };
   await writeLockfile(path, lock);
   return lock;
 }
@@ -169,85 +169,99 @@ async function lockedPackages(path: string, arch: string, log: (line: string) =>
   return { packages: lock.packages, used: lock.repositories, codename: lock.codename };
 }
 
-export async function buildDebian(options: DebianBuildOptions): Promise<DebianBuildResult> {
+/** One platform's image, its layer blob in the build's work folder, not yet written anywhere. */
+interface BuiltImage {
+  image: Image;
+  summary: PlatformResult;
+}
+
+async function buildArchImage(options: ArchBuildOptions, work: string): Promise<BuiltImage> {
   const log = options.log ?? (() => {});
   const store = new ContentStore(options.cacheDir ?? defaultCacheDir());
   const epoch = options.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
   const { packages, used, codename } = options.lockfile ? await lockedPackages(options.lockfile, options.arch, log) : await resolvePackages(options, store, log);
 
   let progress: UnpackProgress | undefined;
-  const debs = await unpackPackages(packages, { store, ...(options.offline ? { offline: true } : {}), onProgress: (p) => (progress = p) });
   const mb = (n: number) => (n / 1e6).toFixed(1);
+  const debs = await unpackPackages(packages, {
+    store,
+    ...(options.offline ? { offline: true } : {}),
+    onProgress: (p) => {
+      progress = p;
+      options.progress?.({ step: 'fetch and unpack', done: p.done, total: p.count, unit: 'packages', detail: `${mb(p.downloaded)} MB downloaded, ${p.cached} from the cache` });
+    },
+  });
   log(`fetch: ${packages.length} packages, ${mb(packages.reduce((n, p) => n + p.size, 0))} MB, SHA256 verified; ${mb(progress?.downloaded ?? 0)} MB downloaded, ${progress?.cached ?? 0} packages already unpacked in the cache`);
 
-  return withTempDir('build', async (work) => {
-    const usrDirs = mergedUsrDirs(options.arch);
-    const unpacked: { pkg: LockedPackage; replaces: Set<string>; entries: SourcedEntry[] }[] = [];
-    const installed: UnpackedPackage[] = [];
-    for (const [index, pkg] of packages.entries()) {
-      const where = debDisplayName(pkg);
-      const deb = debs[index]!;
-      const files: string[] = ['/.'];
-      const md5 = new Map<string, string>();
-      const entries: SourcedEntry[] = [];
-      for (const entry of deb.entries) {
-        const packaged = normalizeEntryPath(entry.path);
-        if (packaged === '') continue;
-        files.push(`/${packaged}`);
-        const hash = deb.md5.get(entry.path);
-        if (hash) md5.set(`/${packaged}`, hash);
-        const moved: SourcedEntry = { ...entry, path: mergedPath(packaged, usrDirs, entry.type === 'directory' ? 'directory' : 'other'), origin: `${where}: ${entry.origin}` };
-        if (entry.type === 'hardlink') moved.linkname = mergedPath(normalizeLinkTarget(entry.linkname ?? ''), usrDirs);
-        entries.push(moved);
-      }
-      const control = parseControlFile(deb.control.get('control')!, where);
-      const replaces = new Set(parseRelations(control.get('Replaces'), `${where} Replaces`).flat().map((r) => r.name));
-      unpacked.push({ pkg, replaces, entries });
-      const overrides: { priority?: string; section?: string } = {};
-      if (pkg.priority) overrides.priority = pkg.priority;
-      if (pkg.section) overrides.section = pkg.section;
-      installed.push({ control, controlFiles: deb.control, files, md5, overrides });
-    }
-    log(`unpack: ${unpacked.reduce((n, u) => n + u.entries.length, 0)} entries from ${packages.length} packages`);
+  const usrDirs = mergedUsrDirs(options.arch);
+  const { unpacked, installed } = installSet(packages, debs, usrDirs);
+  log(`unpack: ${unpacked.reduce((n, u) => n + u.entries.length, 0)} entries from ${packages.length} packages`);
 
-    if (options.preset === 'busybox') {
-      // No merged /usr, no scripts, no package database: the busybox images are just the binary and links.
-      const entries = await busyboxEntries(unpacked.flatMap((u) => u.entries), options.arch, epoch, work);
-      return writeBuiltImage(options, [...entries, ...(options.paths ?? [])], epoch, work, codename, packages, log, BUSYBOX_CONFIG);
+  if (options.preset === 'busybox') {
+    // No merged /usr, no scripts, no package database: the busybox images are just the binary and links.
+    const entries = await busyboxEntries(unpacked.flatMap((u) => u.entries), options.arch, epoch, work);
+    return assembleBuiltImage(options, [...entries, ...(options.paths ?? [])], epoch, work, codename, packages, log, BUSYBOX_CONFIG);
+  }
+  let merged = mergePackageEntries(unpacked);
+  if (options.slim) {
+    const slim = slimEntries(merged);
+    merged = slim.entries;
+    const saved = [...slim.saved].map(([dir, bytes]) => `/${dir} ${(bytes / 1e6).toFixed(1)} MB`).join(', ');
+    log(`slim: left out ${saved || 'nothing'}`);
+  }
+  const system: Entry[] = mergedUsrEntries(usrDirs, epoch, (dir) => merged.some((e) => e.path.startsWith(`usr/${dir}/`)));
+  const effects = await applyInstallEffects({ entries: merged, installed, epoch, arch: options.arch, locate: (p) => mergedPath(p, usrDirs),
+    repositories: used,
+    ...(options.accounts ? { accounts: options.accounts } : {}),
+  });
+  // Spec paths replace what packages or effects put at the same place.
+  const overlay = new Set((options.paths ?? []).map((e) => normalizeEntryPath(e.path)));
+  const effectEntries = effects.entries.filter((e) => !overlay.has(e.path));
+  for (const line of effects.notes) log(`install: ${line}`);
+  const all: SourcedEntry[] = [
+    ...system.map((e) => ({ ...e, origin: 'merged /usr' })),
+    ...effectEntries,
+    ...(options.slim ? [slimDpkgConfig(epoch)] : []),
+    ...(options.paths ?? []),
+    ...dpkgDatabaseEntries(installed, epoch).map((e) => ({ ...e, origin: 'dpkg database' })),
+  ];
+  return assembleBuiltImage(options, all, epoch, work, codename, packages, log, DEFAULT_CONFIG);
+}
+
+/**
+ * Builds the image for each architecture asked for and writes it: one image, or for several
+ * architectures an OCI index with one image per platform (in the order given).
+ */
+export async function buildDebian(options: DebianBuildOptions): Promise<DebianBuildResult> {
+  const log = options.log ?? (() => {});
+  if (options.archs.length === 0) throw new UserError('no architecture given');
+  if (new Set(options.archs).size !== options.archs.length) throw new UserError(`architecture given twice: ${options.archs.join(',')}`);
+  if (options.lockfile && options.archs.length > 1) throw new UserError(`a lockfile pins one architecture; build ${options.archs.join(',')} one at a time, each with its own lockfile`);
+  for (const arch of options.archs) debianPlatform(arch);
+  return withTempDir('build', async (work) => {
+    const built: BuiltImage[] = [];
+    for (const arch of options.archs) {
+      const dir = join(work, arch);
+      await mkdir(dir);
+      const archLog = options.archs.length > 1 ? (line: string) => log(`${arch}: ${line}`) : log;
+      built.push(await buildArchImage({ ...options, arch, log: archLog }, dir));
     }
-    let merged = mergePackageEntries(unpacked);
-    if (options.slim) {
-      const slim = slimEntries(merged);
-      merged = slim.entries;
-      const saved = [...slim.saved].map(([dir, bytes]) => `/${dir} ${(bytes / 1e6).toFixed(1)} MB`).join(', ');
-      log(`slim: left out ${saved || 'nothing'}`);
-    }
-    const system: Entry[] = mergedUsrEntries(usrDirs, epoch, (dir) => merged.some((e) => e.path.startsWith(`usr/${dir}/`)));
-    const effects = await applyInstallEffects({ entries: merged, installed, epoch, arch: options.arch, locate: (p) => mergedPath(p, usrDirs),
-      repositories: used,
-      ...(options.accounts ? { accounts: options.accounts } : {}),
-    });
-    // Spec paths replace what packages or effects put at the same place.
-    const overlay = new Set((options.paths ?? []).map((e) => normalizeEntryPath(e.path)));
-    const effectEntries = effects.entries.filter((e) => !overlay.has(e.path));
-    for (const line of effects.notes) log(`install: ${line}`);
-    const all: SourcedEntry[] = [
-      ...system.map((e) => ({ ...e, origin: 'merged /usr' })),
-      ...effectEntries,
-      ...(options.slim ? [slimDpkgConfig(epoch)] : []),
-      ...(options.paths ?? []),
-      ...dpkgDatabaseEntries(installed, epoch).map((e) => ({ ...e, origin: 'dpkg database' })),
-    ];
-    return writeBuiltImage(options, all, epoch, work, codename, packages, log, DEFAULT_CONFIG);
+    const artifact = built.length === 1 ? built[0]!.image : assembleIndex(built.map((b) => b.image), options.annotations);
+    const digest = await writeImage(options.destination, artifact);
+    log(`write: ${options.destination} ${digest}${built.length > 1 ? ` (an index of ${built.length} platforms)` : ''}`);
+    const images = built.map((b) => b.summary);
+    if (images.length > 1) return { digest, images };
+    // One platform: the destination may store a Docker manifest whose digest differs (docker-archive).
+    return { ...images[0]!, digest, images: [{ ...images[0]!, digest }] };
   });
 }
 
 /** The default config of the busybox images. */
 export const BUSYBOX_CONFIG: ContainerConfig = { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] };
 
-/** Entries to a canonical layer, then config, manifest and destination. */
-async function writeBuiltImage(
-  options: DebianBuildOptions,
+/** Entries to a canonical layer, then config and manifest. */
+async function assembleBuiltImage(
+  options: ArchBuildOptions,
   all: SourcedEntry[],
   epoch: number,
   work: string,
@@ -255,28 +269,36 @@ async function writeBuiltImage(
   packages: LockedPackage[],
   log: (line: string) => void,
   defaults: ContainerConfig,
-): Promise<DebianBuildResult> {
+): Promise<BuiltImage> {
   const canonical = canonicalizeEntries(all, { maxMtime: epoch });
 
   const blob = join(work, 'layer.blob');
-  const written = await writeLayer(canonical, blob, { compression: options.compression ?? 'gzip' });
+  // Tar size estimate for the display: contents plus a header (and padding) per entry.
+  const total = canonical.reduce((n, e) => n + e.size + 1024, 0);
+  const onProgress = (done: number) => options.progress?.({ step: 'compress', done, total: Math.max(done, total), unit: 'bytes' });
+  const written = await writeLayer(canonical, blob, { compression: options.compression ?? 'gzip', onProgress });
   const created = isoTime(epoch);
+  const platform = debianPlatform(options.arch);
   const config: ImageConfig = {
     created,
-    architecture: options.arch,
-    os: 'linux',
-    ...(options.arch === 'arm64' ? { variant: 'v8' } : {}),
+    architecture: platform.architecture,
+    os: platform.os,
+    ...(platform.variant ? { variant: platform.variant } : {}),
     config: options.config ?? defaults,
     rootfs: { type: 'layers', diff_ids: [written.diffID] },
     history: [{ created, created_by: `fromscratch build ${codename} ${options.preset}`, comment: `${packages.length} packages` }],
   };
   const image = assembleImage(config, [fileLayer(blob, written.descriptor, written.diffID)], options.annotations ? sortedRecord(options.annotations) : undefined);
-  const digest = await writeImage(options.destination, image);
-  log(`write: ${options.destination} ${digest} (${(written.descriptor.size / 1e6).toFixed(1)} MB compressed, ${(written.uncompressedSize / 1e6).toFixed(1)} MB uncompressed)`);
+  log(`layer: ${(written.descriptor.size / 1e6).toFixed(1)} MB compressed, ${(written.uncompressedSize / 1e6).toFixed(1)} MB uncompressed; image ${image.digest}`);
   return {
-    digest,
-    packages: packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, sha256: p.sha256, filename: p.filename })),
-    compressedSize: written.descriptor.size,
-    uncompressedSize: written.uncompressedSize,
+    image,
+    summary: {
+      arch: options.arch,
+      platform: formatPlatform(platform),
+      digest: image.digest,
+      packages: packages.map((p) => ({ name: p.name, version: p.version, architecture: p.architecture, sha256: p.sha256, filename: p.filename })),
+      compressedSize: written.descriptor.size,
+      uncompressedSize: written.uncompressedSize,
+    },
   };
 }

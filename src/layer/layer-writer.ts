@@ -20,18 +20,27 @@ export interface WrittenLayer {
  * Writes entries as a layer blob at `path` in one streaming pass: tar, hash (diffID), compress, hash
  * (digest), write. Nothing is held in memory beyond a chunk. On failure the file is removed.
  */
-export async function writeLayer(entries: Iterable<Entry> | AsyncIterable<Entry>, path: string, options: CompressionOptions): Promise<WrittenLayer> {
+export async function writeLayer(
+  entries: Iterable<Entry> | AsyncIterable<Entry>,
+  path: string,
+  options: CompressionOptions & { onProgress?: (uncompressedBytes: number) => void },
+): Promise<WrittenLayer> {
   const uncompressed = new DigestingStream();
   const compressed = new DigestingStream();
   const compressor = createCompressor(options);
   const tar = Readable.from(writeTar(entries), { objectMode: false });
+  const { onProgress } = options;
+  const timer = onProgress ? setInterval(() => onProgress(uncompressed.size), 100) : undefined;
   try {
     if (compressor) await pipeline(tar, uncompressed, compressor, compressed, createWriteStream(path));
     else await pipeline(tar, uncompressed, compressed, createWriteStream(path));
   } catch (err) {
     await rm(path, { force: true });
     throw err;
+  } finally {
+    clearInterval(timer);
   }
+  onProgress?.(uncompressed.size);
   return {
     descriptor: { mediaType: ociLayerMediaType(options.compression), digest: compressed.digest, size: compressed.size },
     diffID: uncompressed.digest,

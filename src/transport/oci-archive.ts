@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Image } from '../image/image.js';
+import type { Artifact } from '../image/multi-platform.js';
 import { withTempDir } from '../fs/temp.js';
 import type { Platform } from '../oci/platform.js';
 import { packDirectory } from './archive.js';
@@ -14,8 +15,8 @@ export async function withOciArchiveImage<T>(file: string, tag: string | undefin
   });
 }
 
-/** Writes an image as an oci-archive, replacing `file` atomically (as skopeo does). */
-export async function writeOciArchive(file: string, image: Image, tag?: string): Promise<void> {
+/** Writes an image (or an index of images) as an oci-archive, replacing `file` atomically (as skopeo does). */
+export async function writeOciArchive(file: string, image: Artifact, tag?: string): Promise<void> {
   await withTempDir('oci-archive', async (staging) => {
     const layout = join(staging, 'layout');
     await writeNewLayout(layout, image, tag);

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Digest } from '../digest.js';
 import { UserError } from '../errors.js';
 import { fromParts, type Image } from '../image/image.js';
+import { isMultiPlatform, type Artifact } from '../image/multi-platform.js';
 import type { Layer } from '../layer/layer.js';
 import { parseImageConfig } from '../oci/config.js';
 import type { Descriptor } from '../oci/descriptor.js';
@@ -130,8 +131,18 @@ export async function writeImageBlobs(dir: string, image: Image, added: string[]
   return added;
 }
 
-export function manifestDescriptor(image: Image, tag?: string): Descriptor {
-  const d: Descriptor = { mediaType: image.manifest.mediaType, digest: image.digest, size: image.manifestBytes.length };
+/** Writes the blobs of an image, or of every image of an index and the index itself. */
+async function writeArtifactBlobs(dir: string, artifact: Artifact, added: string[] = []): Promise<string[]> {
+  if (!isMultiPlatform(artifact)) return writeImageBlobs(dir, artifact, added);
+  for (const image of artifact.images) await writeImageBlobs(dir, image, added);
+  if (await putBlob(dir, artifact.digest, (tmp) => writeFile(tmp, artifact.indexBytes))) added.push(join(dir, blobPath(artifact.digest)));
+  return added;
+}
+
+export function manifestDescriptor(artifact: Artifact, tag?: string): Descriptor {
+  const d: Descriptor = isMultiPlatform(artifact)
+    ? { mediaType: MediaType.ociIndex, digest: artifact.digest, size: artifact.indexBytes.length }
+    : { mediaType: artifact.manifest.mediaType, digest: artifact.digest, size: artifact.manifestBytes.length };
   if (tag !== undefined) d.annotations = { [REF_NAME]: tag };
   return d;
 }
@@ -150,10 +161,13 @@ async function isEmptyOrMissing(dir: string): Promise<'missing' | 'empty' | 'lay
   return names.includes(LAYOUT_FILE) ? 'layout' : 'other';
 }
 
-/** Writes a fresh layout with one image into `dir`, which must not exist (callers rename it into place). */
-export async function writeNewLayout(dir: string, image: Image, tag?: string): Promise<void> {
+/**
+ * Writes a fresh layout with one image (or one index of images) into `dir`, which must not exist
+ * (callers rename it into place).
+ */
+export async function writeNewLayout(dir: string, image: Artifact, tag?: string): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeImageBlobs(dir, image);
+  await writeArtifactBlobs(dir, image);
   const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [manifestDescriptor(image, tag)] };
   await writeFile(join(dir, LAYOUT_FILE), Buffer.from(LAYOUT_CONTENT));
   await writeFile(join(dir, 'index.json'), encodeJson(index));
@@ -164,7 +178,7 @@ export async function writeNewLayout(dir: string, image: Image, tag?: string): P
  * name and renamed into place; an existing one gets its blobs first and its index.json replaced
  * atomically last, so it stays valid if anything fails (new blobs are then removed again).
  */
-export async function writeOciLayout(dir: string, image: Image, tag?: string): Promise<void> {
+export async function writeOciLayout(dir: string, image: Artifact, tag?: string): Promise<void> {
   const state = await isEmptyOrMissing(dir);
   if (state === 'other') throw new UserError(`oci:${dir}: the destination exists and is not an OCI image layout`);
   if (state === 'missing' || state === 'empty') {
@@ -180,7 +194,7 @@ export async function writeOciLayout(dir: string, image: Image, tag?: string): P
   const index = await readLayoutIndex(new DirectoryTree(dir, `oci:${dir}`));
   const added: string[] = [];
   try {
-    await writeImageBlobs(dir, image, added);
+    await writeArtifactBlobs(dir, image, added);
     const kept = index.manifests.filter((d) => {
       if (tag !== undefined) return d.annotations?.[REF_NAME] !== tag;
       // Untagged: replace only an untagged entry for the same image.

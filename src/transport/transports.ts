@@ -3,6 +3,7 @@ import { UserError } from '../errors.js';
 import type { Image } from '../image/image.js';
 import type { Digest } from '../digest.js';
 import { asOciImage } from '../image/convert.js';
+import { isMultiPlatform, type Artifact } from '../image/multi-platform.js';
 import type { Platform } from '../oci/platform.js';
 import { withDockerArchiveImage, writeDockerArchive } from './docker-archive.js';
 import { DirectoryTree } from './file-tree.js';
@@ -36,12 +37,26 @@ export async function withImage<T>(reference: ImageReference | string, fn: (imag
 }
 
 /**
- * Writes an image to the destination a reference names, never leaving a half-written destination.
+ * Writes an image (or an index of images for several platforms) to the destination a reference names, never leaving a half-written destination.
  * Returns the manifest digest as written there: OCI destinations store Docker manifests as OCI ones,
  * and docker-archive stores layers uncompressed, so it can differ from `image.digest`.
  */
-export async function writeImage(reference: ImageReference | string, image: Image): Promise<Digest> {
+export async function writeImage(reference: ImageReference | string, artifact: Artifact): Promise<Digest> {
   const ref = asReference(reference);
+  if (isMultiPlatform(artifact)) {
+    // The images of an index are built as OCI images already; only OCI destinations hold an index.
+    switch (ref.transport) {
+      case 'oci':
+        await writeOciLayout(resolve(ref.path), artifact, ref.tag);
+        return artifact.digest;
+      case 'oci-archive':
+        await writeOciArchive(resolve(ref.path), artifact, ref.tag);
+        return artifact.digest;
+      case 'docker-archive':
+        throw new UserError(`docker-archive:${ref.path}: a docker archive holds one image per name and cannot hold an index of ${artifact.images.length} platforms; write to oci: or oci-archive:, or build one platform at a time`);
+    }
+  }
+  const image = artifact;
   switch (ref.transport) {
     case 'oci': {
       const oci = asOciImage(image);

@@ -24,6 +24,8 @@ export interface RepositoryOptions {
   store: ContentStore;
   /** Use only what the store and the saved InRelease files have. */
   offline?: boolean;
+  /** Sees the count of index paragraphs parsed so far. */
+  onParsed?: (packages: number) => void;
   now?: Date;
 }
 
@@ -74,7 +76,7 @@ async function fetchIndex(base: string, release: ReleaseFile, path: string, opti
  * Parses an index as it is decompressed, a chunk of paragraphs at a time, so the ~45 MB text is never
  * held twice (as bytes and as a string) on top of the parsed packages.
  */
-async function readPackagesIndex(path: string, what: string, repository: string, origin: string): Promise<DebPackage[]> {
+async function readPackagesIndex(path: string, what: string, repository: string, origin: string, onParsed?: (n: number) => void): Promise<DebPackage[]> {
   const { stream } = await openDecompressed(createReadStream(path, { highWaterMark: 1 << 20 }), what);
   const decoder = new StringDecoder('utf8');
   const packages: DebPackage[] = [];
@@ -87,6 +89,7 @@ async function readPackagesIndex(path: string, what: string, repository: string,
       continue;
     }
     packages.push(...parsePackagesIndex(text.slice(0, end), repository, origin));
+    onParsed?.(packages.length);
     rest = text.slice(end + 2);
   }
   packages.push(...parsePackagesIndex(rest + decoder.end(), repository, origin));
@@ -140,7 +143,9 @@ export async function loadSuitePackages(suite: OpenedSuite, options: RepositoryO
   const { config, release, base } = suite;
   for (const { component, path } of suite.indexes) {
     const file = await fetchIndex(base, release, path, options);
-    packages.push(...(await readPackagesIndex(file, `${base}/${path}`, trimSlash(config.uri), `${config.suite}/${component}`)));
+    const before = packages.length;
+    const onParsed = options.onParsed && ((n: number) => options.onParsed!(before + n));
+    packages.push(...(await readPackagesIndex(file, `${base}/${path}`, trimSlash(config.uri), `${config.suite}/${component}`, onParsed)));
   }
   return { config, release, packages };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../fs/temp.js';
+import { readChecked, writeChecked } from '../fetch/checked-record.js';
 import type { ContentStore } from '../fetch/store.js';
 import { asLockfile, type Lockfile } from './lockfile.js';
 
@@ -19,7 +19,8 @@ export interface ResolutionKey {
  * Resolution is a pure function of the signed indexes' content and the request, so its result — a
  * lockfile — is kept, keyed by both (apt keeps its pkgcache.bin for the same reason). A warm build then
  * checks InRelease (signature and freshness, as always) and skips fetching and parsing the ~60,000
- * package index. A record that is unreadable or not a valid lockfile is ignored.
+ * package index. A record that is unreadable, damaged (it carries its own checksum) or not a valid
+ * lockfile is ignored.
  */
 export class ResolutionCache {
   constructor(private readonly store: ContentStore) {}
@@ -30,18 +31,15 @@ export class ResolutionCache {
   }
 
   async get(key: ResolutionKey): Promise<{ lock: Lockfile; skipped: string[] } | undefined> {
-    try {
-      const doc = JSON.parse(await readFile(this.path(key), 'utf8')) as { lock?: unknown; skipped?: unknown };
-      const lock = asLockfile(doc.lock);
-      const skipped = Array.isArray(doc.skipped) && doc.skipped.every((s) => typeof s === 'string') ? (doc.skipped as string[]) : undefined;
-      return lock && skipped ? { lock, skipped } : undefined;
-    } catch {
-      return undefined;
-    }
+    const doc = (await readChecked(this.path(key))) as { lock?: unknown; skipped?: unknown } | undefined;
+    if (typeof doc !== 'object' || doc === null) return undefined;
+    const lock = asLockfile(doc.lock);
+    const skipped = Array.isArray(doc.skipped) && doc.skipped.every((s) => typeof s === 'string') ? (doc.skipped as string[]) : undefined;
+    return lock && skipped ? { lock, skipped } : undefined;
   }
 
   async put(key: ResolutionKey, lock: Lockfile, skipped: string[]): Promise<void> {
     await mkdir(join(this.store.root, 'resolutions'), { recursive: true });
-    await writeFileAtomic(this.path(key), JSON.stringify({ lock, skipped }));
+    await writeChecked(this.path(key), { lock, skipped });
   }
 }

@@ -1,8 +1,9 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SourcedEntry } from '../../entries/entry-set.js';
-import { withTempDir, writeFileAtomic } from '../../fs/temp.js';
+import { withTempDir } from '../../fs/temp.js';
+import { readChecked, writeChecked } from '../fetch/checked-record.js';
 import type { EntryType } from '../../tar/entry.js';
 import type { ContentStore } from '../fetch/store.js';
 import { readDeb } from './deb-file.js';
@@ -54,8 +55,9 @@ function isRecord(value: unknown, deb: string): value is UnpackedRecord {
  * Decoding a package's data.tar (xz for most of Debian) is most of a warm build's work, so the result is
  * kept next to the .deb in the content store: the file contents back to back as one blob (under its
  * SHA-256, verified on read like every stored file) and a record of the entries, control members and
- * md5s (keyed by the .deb's SHA-256, written atomically). A record that is unreadable, of another
- * version, or whose blob fails verification is ignored and the package is decoded again.
+ * md5s (keyed by the .deb's SHA-256, written atomically, with a checksum of its own). A record that is
+ * unreadable, damaged, of another version, or whose blob fails verification is ignored and the package
+ * is decoded again.
  */
 export class UnpackedCache {
   constructor(private readonly store: ContentStore) {}
@@ -65,12 +67,7 @@ export class UnpackedCache {
   }
 
   async get(debSha256: string): Promise<UnpackedDeb | undefined> {
-    let record: unknown;
-    try {
-      record = JSON.parse(await readFile(this.recordPath(debSha256), 'utf8'));
-    } catch {
-      return undefined;
-    }
+    const record = await readChecked(this.recordPath(debSha256));
     if (!isRecord(record, debSha256)) return undefined;
     const blob = record.content.size === 0 ? '' : await this.store.get(record.content.sha256, record.content.size);
     if (blob === undefined) return undefined;
@@ -114,7 +111,7 @@ export class UnpackedCache {
           }),
         };
         await mkdir(join(this.store.root, 'unpacked', debSha256.slice(0, 2)), { recursive: true });
-        await writeFileAtomic(this.recordPath(debSha256), JSON.stringify(record));
+        await writeChecked(this.recordPath(debSha256), record);
         // Entries now read from the stored blob: the spool file was moved there.
         const entries = deb.entries.map((e, i) => {
           const offset = spool.offsets[i]!;

@@ -1,0 +1,31 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../../fs/temp.js';
+
+/**
+ * Records the build derives and keeps in the cache (decoded packages, resolutions) are JSON with the
+ * SHA-256 of their body on the first line, so a damaged record is noticed on read and treated as absent,
+ * as a damaged downloaded file is.
+ */
+export async function writeChecked(path: string, value: unknown): Promise<void> {
+  const body = JSON.stringify(value);
+  await writeFileAtomic(path, `${createHash('sha256').update(body).digest('hex')}\n${body}`);
+}
+
+/** The record's value, or undefined when it is missing, damaged or not JSON. */
+export async function readChecked(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const newline = text.indexOf('\n');
+  const body = text.slice(newline + 1);
+  if (newline !== 64 || createHash('sha256').update(body).digest('hex') !== text.slice(0, 64)) return undefined;
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}
