@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { importImage } from './commands/import.js';
 import { formatInspect, inspectImage } from './commands/inspect.js';
 import { errorMessage, UserError } from './errors.js';
-import { removeAllTempsSync } from './fs/temp.js';
+import { removeAllTempsSync, withTempDir } from './fs/temp.js';
 import { sourceDateEpoch } from './image/image.js';
 import { parsePlatform } from './oci/platform.js';
 
@@ -157,17 +157,23 @@ function withPackageOptions(command: Command): Command {
     .option('--offline', 'use only the cache');
 }
 
-/** Spec file and flags (flags win) as build options; `destination` is filled by the caller. */
-async function debianOptions(specFile: string | undefined, o: Record<string, unknown>, log: ((line: string) => void) | undefined) {
+/**
+ * Spec file and flags (flags win) as build options; `destination` is filled by the caller. With
+ * `copySpool` (a build, not a lock) the spec's `copy` list is read from its images into that folder.
+ */
+async function debianOptions(specFile: string | undefined, o: Record<string, unknown>, log: ((line: string) => void) | undefined, copySpool?: string) {
   const { BUSYBOX_CONFIG, DEFAULT_CONFIG } = await import('./build/debian.js');
   const { hostPlatform } = await import('./oci/platform.js');
   const { loadSpec } = await import('./spec/load.js');
-  const { specAccounts, specConfig, specPaths } = await import('./spec/to-build.js');
-  const { spec, dir } = specFile ? await loadSpec(specFile) : { spec: { contents: {} } as import('./spec/schema.js').Spec, dir: '.' };
+  const { specAccounts, specConfig, specCopies, specPaths } = await import('./spec/to-build.js');
+  const { spec, dir, locate } = specFile ? await loadSpec(specFile) : { spec: { contents: {} } as import('./spec/schema.js').Spec, dir: '.', locate: () => '' };
   const c = spec.contents;
   const { debianArch } = await import('./packages/deb/architecture.js');
   const archs = (o['arch'] as string[] | undefined) ?? spec.archs ?? [debianArch(hostPlatform())];
   const epoch = sourceDateEpoch();
+  const mtime = epoch ?? Math.floor(Date.now() / 1000);
+  // Copies are read before any package is fetched, so a wrong source fails fast.
+  const copies = copySpool ? await specCopies(spec, dir, copySpool, mtime, locate) : { entries: [], parents: [] };
   const flagSuites = o['suite'] as string[] | undefined;
   const preset = (o['preset'] as 'minbase' | 'busybox' | undefined) ?? c.preset ?? 'minbase';
   return {
@@ -184,7 +190,8 @@ async function debianOptions(specFile: string | undefined, o: Record<string, unk
     sourceDateEpoch: epoch,
     config: specConfig(spec, preset === 'busybox' ? BUSYBOX_CONFIG : DEFAULT_CONFIG),
     accounts: specAccounts(spec),
-    paths: await specPaths(spec, dir, epoch ?? Math.floor(Date.now() / 1000)),
+    paths: [...(await specPaths(spec, dir, mtime)), ...copies.entries],
+    parents: copies.parents,
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
     slim: Boolean(spec.slim),
     log,
@@ -216,14 +223,17 @@ withPackageOptions(
     const started = Date.now();
     const { plainProgress, terminalProgress } = await import('./progress/progress.js');
     const display = json ? undefined : process.stderr.isTTY ? terminalProgress(process.stderr) : plainProgress((t) => process.stderr.write(t));
-    const options = await debianOptions(specFile, o, display && ((line) => display.line(line)));
-    const result = await buildDebian({
-      ...options,
-      ...(display ? { progress: (s: import('./progress/progress.js').ProgressStatus) => display.status(s) } : {}),
-      destination,
-      compression: o['compression'] as 'gzip',
-      ...(o['lockfile'] ? { lockfile: o['lockfile'] as string } : {}),
-      slim: Boolean(o['slim']) || options.slim,
+    // Files copied from other images are spooled here and written from here into the layer.
+    const result = await withTempDir('copy', async (copySpool) => {
+      const options = await debianOptions(specFile, o, display && ((line) => display.line(line)), copySpool);
+      return buildDebian({
+        ...options,
+        ...(display ? { progress: (s: import('./progress/progress.js').ProgressStatus) => display.status(s) } : {}),
+        destination,
+        compression: o['compression'] as 'gzip',
+        ...(o['lockfile'] ? { lockfile: o['lockfile'] as string } : {}),
+        slim: Boolean(o['slim']) || options.slim,
+      });
     });
     display?.end();
     if (json) process.stdout.write(`${JSON.stringify({ ...result, seconds: (Date.now() - started) / 1000 }, null, 2)}\n`);

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { SourcedEntry } from '../entries/entry-set.js';
 import { canonicalizeEntries } from '../entries/entry-set.js';
 import { mkdir } from 'node:fs/promises';
-import { normalizeEntryPath } from '../entries/path.js';
+import { layOver } from '../entries/overlay.js';
 import { UserError } from '../errors.js';
 import { withTempDir } from '../fs/temp.js';
 import { assembleImage, isoTime, sortedRecord, type Image } from '../image/image.js';
@@ -55,8 +55,10 @@ export interface DebianBuildOptions {
   annotations?: Record<string, string>;
   /** Users, groups and home folders to add (from the spec's accounts). */
   accounts?: { users: string[]; groups: string[]; homes: { path: string; uid: number; gid: number }[] };
-  /** Extra files and folders (from the spec's paths), laid over the installed system. */
+  /** Extra files and folders (from the spec's paths and copies), laid over the installed system. */
   paths?: SourcedEntry[];
+  /** Folders to create only where nothing else makes one (the parents of copied paths). */
+  parents?: SourcedEntry[];
   /** Install exactly the packages this lockfile pins (no index is read). */
   lockfile?: string;
   /** Leave out docs, man pages, info and locales (debuerreotype's slim variant), and keep them out. */
@@ -200,7 +202,7 @@ async function buildArchImage(options: ArchBuildOptions, work: string): Promise<
   if (options.preset === 'busybox') {
     // No merged /usr, no scripts, no package database: the busybox images are just the binary and links.
     const entries = await busyboxEntries(unpacked.flatMap((u) => u.entries), options.arch, epoch, work);
-    return assembleBuiltImage(options, [...entries, ...(options.paths ?? [])], epoch, work, codename, packages, log, BUSYBOX_CONFIG);
+    return assembleBuiltImage(options, layOver(entries, options.paths ?? [], options.parents ?? []), epoch, work, codename, packages, log, BUSYBOX_CONFIG);
   }
   let merged = mergePackageEntries(unpacked);
   if (options.slim) {
@@ -214,18 +216,15 @@ async function buildArchImage(options: ArchBuildOptions, work: string): Promise<
     repositories: used,
     ...(options.accounts ? { accounts: options.accounts } : {}),
   });
-  // Spec paths replace what packages or effects put at the same place.
-  const overlay = new Set((options.paths ?? []).map((e) => normalizeEntryPath(e.path)));
-  const effectEntries = effects.entries.filter((e) => !overlay.has(e.path));
   for (const line of effects.notes) log(`install: ${line}`);
-  const all: SourcedEntry[] = [
+  const installedSystem: SourcedEntry[] = [
     ...system.map((e) => ({ ...e, origin: 'merged /usr' })),
-    ...effectEntries,
+    ...effects.entries,
     ...(options.slim ? [slimDpkgConfig(epoch)] : []),
-    ...(options.paths ?? []),
     ...dpkgDatabaseEntries(installed, epoch).map((e) => ({ ...e, origin: 'dpkg database' })),
   ];
-  return assembleBuiltImage(options, all, epoch, work, codename, packages, log, DEFAULT_CONFIG);
+  // Spec paths and copies from other images replace what packages or effects put at the same place.
+  return assembleBuiltImage(options, layOver(installedSystem, options.paths ?? [], options.parents ?? []), epoch, work, codename, packages, log, DEFAULT_CONFIG);
 }
 
 /**

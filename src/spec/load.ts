@@ -31,17 +31,29 @@ function nodeAt(root: Node | null, path: readonly PropertyKey[]): Node | null {
  * Reads a spec: YAML syntax errors and schema errors both name the file, the line and the YAML path
  * (`fromscratch.yaml:7: contents.packages[2]: a Debian package name...`).
  */
-export async function loadSpec(file: string): Promise<{ spec: Spec; dir: string }> {
+export async function loadSpec(file: string): Promise<LoadedSpec> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
     throw new UserError(`spec "${file}" cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  return { spec: parseSpec(text, file), dir: file.includes('/') ? file.slice(0, file.lastIndexOf('/')) : '.' };
+  return { ...parseSpecText(text, file), dir: file.includes('/') ? file.slice(0, file.lastIndexOf('/')) : '.' };
+}
+
+export interface LoadedSpec {
+  spec: Spec;
+  /** The spec's folder: relative paths in it are relative to this. */
+  dir: string;
+  /** `file:line: yaml.path` of a value, for errors found after parsing (a copy source not in its image). */
+  locate: (path: readonly PropertyKey[]) => string;
 }
 
 export function parseSpec(text: string, file: string): Spec {
+  return parseSpecText(text, file).spec;
+}
+
+function parseSpecText(text: string, file: string): Omit<LoadedSpec, 'dir'> {
   const lines = new LineCounter();
   // YAML 1.1 rules, as apko's (Go) parser applies them: `permissions: 0755` is octal, not 755.
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, version: '1.1' });
@@ -66,5 +78,9 @@ export function parseSpec(text: string, file: string): Spec {
     });
     throw new UserError(messages.join('\n'));
   }
-  return result.data;
+  const locate = (path: readonly PropertyKey[]) => {
+    const node = nodeAt(doc.contents as Node | null, path);
+    return `${file}:${node?.range ? lines.linePos(node.range[0]).line : 1}: ${formatPath(path) || '(top level)'}`;
+  };
+  return { spec: result.data, locate };
 }

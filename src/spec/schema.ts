@@ -63,6 +63,26 @@ export const specSchema = z
           .strict(),
       )
       .optional(),
+    /** Files copied from other images, as a Dockerfile's `COPY --from`; laid over the system like `paths`. */
+    copy: z
+      .array(
+        z
+          .object({
+            /** Any image reference fromscratch reads; relative paths are relative to the spec. */
+            from: z.string().min(1),
+            /** A file, folder (copied with everything below it) or symlink (followed) in that image. */
+            source: z.string().startsWith('/'),
+            /** Where it goes in the built image; missing parent folders are created (root, 0755). */
+            path: z.string().startsWith('/'),
+            /** Owner of everything copied (like `COPY --chown`); default: as in the image. */
+            uid: z.number().int().min(0).optional(),
+            gid: z.number().int().min(0).optional(),
+            /** Mode of every file and folder copied (like `COPY --chmod`); default: as in the image. */
+            permissions: mode.optional(),
+          })
+          .strict(),
+      )
+      .optional(),
     entrypoint: z.union([command, z.object({ command }).strict()]).optional(),
     cmd: command.optional(),
     environment: z.record(z.string(), z.string()).optional(),

@@ -1,6 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { dirEntry, fileEntry, symlinkEntry } from '../entries/synthetic.js';
+import { copyFromImages, type CopiedEntries } from '../image/copy-from.js';
+import { parseReference } from '../transport/reference.js';
 import type { SourcedEntry } from '../entries/entry-set.js';
 import { UserError } from '../errors.js';
 import type { ContainerConfig } from '../oci/config.js';
@@ -68,6 +70,38 @@ export async function specPaths(spec: Spec, specDir: string, mtime: number): Pro
     }
   }
   return out;
+}
+
+/** An image reference with its path taken relative to the spec's folder (`oci:./stage` next to the spec). */
+function relativeToSpec(reference: string, specDir: string, where: string): string {
+  let ref;
+  try {
+    ref = parseReference(reference);
+  } catch (err) {
+    throw new UserError(`${where}: ${(err as Error).message}`);
+  }
+  if (isAbsolute(ref.path)) return reference;
+  const transport = reference.slice(0, reference.indexOf(':'));
+  return `${transport}:${join(specDir, ref.path)}${reference.slice(transport.length + 1 + ref.path.length)}`;
+}
+
+/**
+ * The spec's `copy` list as entries (content spooled to `spoolDir`, which must outlive the build) and
+ * the parent folders of their destinations. `locate` names a YAML value in errors (`spec.yaml:9: copy[0].source`).
+ */
+export async function specCopies(spec: Spec, specDir: string, spoolDir: string, mtime: number, locate: (path: readonly PropertyKey[]) => string): Promise<CopiedEntries> {
+  const requests = (spec.copy ?? []).map((c, i) => ({
+    from: relativeToSpec(c.from, specDir, locate(['copy', i, 'from'])),
+    source: c.source,
+    path: c.path,
+    ...(c.uid !== undefined ? { uid: c.uid } : {}),
+    ...(c.gid !== undefined ? { gid: c.gid } : {}),
+    ...(c.permissions !== undefined ? { mode: octal(c.permissions, 0) } : {}),
+    where: locate(['copy', i]),
+    whereFrom: locate(['copy', i, 'from']),
+    whereSource: locate(['copy', i, 'source']),
+  }));
+  return copyFromImages(requests, spoolDir, mtime);
 }
 
 /** The image config the spec asks for, on top of Debian's defaults. */
