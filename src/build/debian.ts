@@ -224,7 +224,7 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
     }
     const system: Entry[] = mergedUsrEntries(usrDirs, epoch, (dir) => merged.some((e) => e.path.startsWith(`usr/${dir}/`)));
     const effects = await applyInstallEffects({ entries: merged, installed, epoch, arch: options.arch, locate: (p) => mergedPath(p, usrDirs),
-      repositories: used,
+      repositories: used, layout: system,
       ...(options.accounts ? { accounts: options.accounts } : {}),
     });
     // Spec paths replace what packages or effects put at the same place.
