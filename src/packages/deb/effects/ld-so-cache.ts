@@ -186,7 +186,7 @@ async function searchDir(ctx: EffectContext, tree: ImageTree, cache: LdCache, ar
     if (!data) continue;
     const read = processFile(data, name, arch);
     if (!read) {
-      if (!isLinkerScript(data)) skipped.push(`/${full}`);
+      if (!quietSkip(data, name)) skipped.push(`/${full}`);
       continue;
     }
     let soname = read.soname ?? implicitSoname(name, read.flag);
@@ -228,9 +228,11 @@ function sonameLink(ctx: EffectContext, tree: ImageTree, arch: LdconfigArch, dir
   ctx.symlink(at(lib.soname), lib.name, 'libc-bin trigger (ldconfig)');
 }
 
-const isLinkerScript = (data: Buffer) => {
+/** Files ldconfig skips without a warning: linker scripts (libc.so), GDB scripts, ELF files that are not shared objects. */
+const quietSkip = (data: Buffer, name: string) => {
+  if (isElf(data)) return readElfHeader(data)?.type !== undefined && readElfHeader(data)?.type !== ET_DYN;
   const head = data.subarray(0, 512);
-  return head.includes('GROUP') || head.includes('GNU ld script') || !isElf(data);
+  return head.includes('GROUP') || head.includes('GNU ld script') || (name.length > 7 && name.endsWith('-gdb.py'));
 };
 
 /** readlib.c process_file + the arch's process_elf_file: flag, SONAME and ISA level, or undefined to skip. */
