@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { scanDirectory } from '../src/entries/directory-source.js';
@@ -100,6 +100,21 @@ describe('ld.so.cache: written like ldconfig would', () => {
     assert.match(listing(root), /libz\.so\.1 \(libc6,x86-64, hwcap: "x86-64-v3"\) => \/opt\/t\/lib\/glibc-hwcaps\/x86-64-v3\/libzfoo\.so\.1\.2\.3/);
     assert.ok(ctx.notes.some((n) => n.includes('/opt/t/lib/libtrunc.so.1') && n.includes('/opt/t/lib/libtext.so.2') && !n.includes('libscript')), ctx.notes.join('\n'));
     assert.equal(readlinkSync(join(root, 'opt/t/more/libz.so.1')), 'libmore.so.7');
+  });
+});
+
+describe('ld.so.cache for arm64, built on this host', () => {
+  // The oracle is the image's own (static) aarch64 ldconfig under qemu-user, when the host has it.
+  const qemu = ['/usr/bin/qemu-aarch64-static', '/usr/bin/qemu-aarch64'].find((q) => existsSync(q));
+  it('is byte-identical to what the arm64 image\'s ldconfig writes', { skip: qemu ? false : 'no qemu-aarch64 on this host' }, () => {
+    const layout = join(tempDir('ldso'), 'arm64');
+    cliOk(['build', `oci:${layout}:x`, '--suite', 'bookworm', '--preset', 'minbase', '--arch', 'arm64'], { env: { FROMSCRATCH_CACHE: join(sharedDir(), 'cache') } });
+    const root = unpack(layout, join(tempDir('ldso'), 'arm64-root'));
+    const ours = readFileSync(join(root, 'etc/ld.so.cache'));
+    rmSync(join(root, 'etc/ld.so.cache'));
+    must(qemu!, [join(root, 'sbin/ldconfig'), '-r', root, '-X']);
+    assert.ok(ours.equals(readFileSync(join(root, 'etc/ld.so.cache'))), 'arm64 ld.so.cache differs from ldconfig\'s');
+    assert.match(must('ldconfig', ['-p', '-C', join(root, 'etc/ld.so.cache')]), /libc\.so\.6 \(libc6,AArch64\) => \/lib\/aarch64-linux-gnu\/libc\.so\.6/);
   });
 });
 

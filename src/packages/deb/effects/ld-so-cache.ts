@@ -230,7 +230,10 @@ function sonameLink(ctx: EffectContext, tree: ImageTree, arch: LdconfigArch, dir
 
 /** Files ldconfig skips without a warning: linker scripts (libc.so), GDB scripts, ELF files that are not shared objects. */
 const quietSkip = (data: Buffer, name: string) => {
-  if (isElf(data)) return readElfHeader(data)?.type !== undefined && readElfHeader(data)?.type !== ET_DYN;
+  if (isElf(data)) {
+    const type = readElfHeader(data)?.type;
+    return type !== undefined && type !== ET_DYN;
+  }
   const head = data.subarray(0, 512);
   return head.includes('GROUP') || head.includes('GNU ld script') || (name.length > 7 && name.endsWith('-gdb.py'));
 };
