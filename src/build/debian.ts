@@ -213,7 +213,7 @@ async function buildArchImage(options: ArchBuildOptions, work: string): Promise<
   }
   const system: Entry[] = mergedUsrEntries(usrDirs, epoch, (dir) => merged.some((e) => e.path.startsWith(`usr/${dir}/`)));
   const effects = await applyInstallEffects({ entries: merged, installed, epoch, arch: options.arch, locate: (p) => mergedPath(p, usrDirs),
-    repositories: used,
+    repositories: used, layout: system,
     ...(options.accounts ? { accounts: options.accounts } : {}),
   });
   for (const line of effects.notes) log(`install: ${line}`);

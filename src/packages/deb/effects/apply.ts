@@ -8,6 +8,8 @@ import { systemFiles } from './system-files.js';
 import { aptSources, type UsedRepository } from './image-apt-sources.js';
 import { pamAuthUpdate } from './pam.js';
 import { caCertificates } from './ca-certificates.js';
+import { ldSoCache } from './ld-so-cache.js';
+import type { Entry } from '../../../tar/entry.js';
 
 export interface InstallContext {
   /** The merged entries of all packages (paths already on the merged-/usr layout). */
@@ -18,6 +20,8 @@ export interface InstallContext {
   /** Where a packaged path is in the image (merged /usr). */
   locate: (path: string) => string;
   repositories: UsedRepository[];
+  /** Entries the build adds besides the packages' (the merged-/usr links), for lookups that follow links. */
+  layout?: Entry[];
   accounts?: { users: string[]; groups: string[]; homes: { path: string; uid: number; gid: number }[] };
 }
 
@@ -41,5 +45,7 @@ export async function applyInstallEffects(context: InstallContext): Promise<Inst
   await pamAuthUpdate(ctx);
   await caCertificates(ctx);
   aptSources(ctx, context.repositories);
+  // Last: libc-bin's ldconfig trigger runs after every package is configured.
+  await ldSoCache(ctx, context.layout);
   return { entries: ctx.result(), notes: ctx.notes };
 }
