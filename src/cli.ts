@@ -213,6 +213,8 @@ withPackageOptions(
     .argument('[destination]', 'image reference to write, e.g. oci:debian:bookworm'),
 )
   .option('--lockfile <file>', 'install exactly the packages this lockfile pins (made by fromscratch lock)')
+  .option('--label <KEY=VALUE>', 'config label, over the spec\'s labels (repeatable)', collect)
+  .option('--annotation <KEY=VALUE>', 'manifest annotation, over the spec\'s annotations (repeatable)', collect)
   .option('--slim', "leave out docs (but copyright), man pages, info and locales, as Debian's -slim images")
   .addOption(new Option('--compression <kind>', 'layer compression').choices(['gzip', 'zstd', 'none']).default('gzip'))
   .option('--json', 'print a JSON summary')
@@ -226,8 +228,12 @@ withPackageOptions(
     // Files copied from other images are spooled here and written from here into the layer.
     const result = await withTempDir('copy', async (copySpool) => {
       const options = await debianOptions(specFile, o, display && ((line) => display.line(line)), copySpool);
+      const labels = keyValues('--label', o['label'] as string[] | undefined);
+      const annotations = keyValues('--annotation', o['annotation'] as string[] | undefined);
       return buildDebian({
         ...options,
+        ...(labels ? { config: { ...options.config, Labels: { ...options.config.Labels, ...labels } } } : {}),
+        ...(annotations ? { annotations: { ...options.annotations, ...annotations } } : {}),
         ...(display ? { progress: (s: import('./progress/progress.js').ProgressStatus) => display.status(s) } : {}),
         destination,
         compression: o['compression'] as 'gzip',

@@ -204,10 +204,18 @@ describe('build: Debian bookworm minbase', () => {
 
   it('prints a JSON summary', () => {
     const out = join(tempDir('build'), 'json');
-    const summary = JSON.parse(cliOk(['build', `oci:${out}:x`, '--suite', 'bookworm', '--offline', '--json'], { env: { FROMSCRATCH_CACHE: cache } }));
+    const summary = JSON.parse(cliOk(['build', `oci:${out}:x`, '--suite', 'bookworm', '--offline', '--json', '--label', 'team=platform', '--annotation', 'org.opencontainers.image.source=https://example.org/base-images'], { env: { FROMSCRATCH_CACHE: cache } }));
     assert.match(summary.digest, /^sha256:/);
     assert.equal(summary.packages.length, 88);
+    assert.equal(summary.platform, 'linux/amd64');
     assert.ok(summary.compressedSize > 10e6 && summary.uncompressedSize > summary.compressedSize);
+    const manifest = JSON.parse(must('skopeo', ['inspect', '--raw', `oci:${out}:x`]));
+    assert.deepEqual(manifest.annotations, {
+      'org.opencontainers.image.created': '2023-11-14T22:13:20Z',
+      'org.opencontainers.image.description': 'Debian bookworm (minbase)',
+      'org.opencontainers.image.source': 'https://example.org/base-images',
+    });
+    assert.deepEqual(JSON.parse(must('skopeo', ['inspect', '--config', `oci:${out}:x`])).config.Labels, { team: 'platform' });
   });
 
   it('builds the distroless-style example: nonroot user, no shell, CA bundle, /tmp 1777', () => {

@@ -174,6 +174,7 @@ async function lockedPackages(path: string, arch: string, log: (line: string) =>
 /** One platform's image, its layer blob in the build's work folder, not yet written anywhere. */
 interface BuiltImage {
   image: Image;
+  codename: string;
   summary: PlatformResult;
 }
 
@@ -245,7 +246,7 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
       const archLog = options.archs.length > 1 ? (line: string) => log(`${arch}: ${line}`) : log;
       built.push(await buildArchImage({ ...options, arch, log: archLog }, dir));
     }
-    const artifact = built.length === 1 ? built[0]!.image : assembleIndex(built.map((b) => b.image), options.annotations);
+    const artifact = built.length === 1 ? built[0]!.image : assembleIndex(built.map((b) => b.image), imageAnnotations(options, isoTime(options.sourceDateEpoch ?? Math.floor(Date.now() / 1000)), built[0]!.codename));
     const digest = await writeImage(options.destination, artifact);
     log(`write: ${options.destination} ${digest}${built.length > 1 ? ` (an index of ${built.length} platforms)` : ''}`);
     const images = built.map((b) => b.summary);
@@ -257,6 +258,19 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
 
 /** The default config of the busybox images. */
 export const BUSYBOX_CONFIG: ContainerConfig = { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] };
+
+/**
+ * The OCI annotations of a built image: when it was made (the same time as the config's `created`, so
+ * SOURCE_DATE_EPOCH keeps it reproducible) and what it is, then the spec's and flags' annotations
+ * (`org.opencontainers.image.source`, `.base.name`, `.version`…), which win.
+ */
+function imageAnnotations(options: Pick<DebianBuildOptions, 'annotations' | 'preset'>, created: string, codename: string): Record<string, string> {
+  return sortedRecord({
+    'org.opencontainers.image.created': created,
+    'org.opencontainers.image.description': options.preset === 'busybox' ? `busybox from Debian ${codename}'s busybox-static` : `Debian ${codename} (${options.preset})`,
+    ...options.annotations,
+  });
+}
 
 /** Entries to a canonical layer, then config and manifest. */
 async function assembleBuiltImage(
@@ -287,10 +301,11 @@ async function assembleBuiltImage(
     rootfs: { type: 'layers', diff_ids: [written.diffID] },
     history: [{ created, created_by: `fromscratch build ${codename} ${options.preset}`, comment: `${packages.length} packages` }],
   };
-  const image = assembleImage(config, [fileLayer(blob, written.descriptor, written.diffID)], options.annotations ? sortedRecord(options.annotations) : undefined);
+  const image = assembleImage(config, [fileLayer(blob, written.descriptor, written.diffID)], imageAnnotations(options, created, codename));
   log(`layer: ${(written.descriptor.size / 1e6).toFixed(1)} MB compressed, ${(written.uncompressedSize / 1e6).toFixed(1)} MB uncompressed; image ${image.digest}`);
   return {
     image,
+    codename,
     summary: {
       arch: options.arch,
       platform: formatPlatform(platform),

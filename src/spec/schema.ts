@@ -89,6 +89,8 @@ export const specSchema = z
     'work-dir': z.string().startsWith('/').optional(),
     archs: z.array(z.string().min(1)).optional(),
     annotations: z.record(z.string(), z.string()).optional(),
+    /** Config labels (`docker inspect` shows them as Labels). */
+    labels: z.record(z.string(), z.string()).optional(),
     /** Debian's -slim variant: no docs (but copyright), man pages, info or locales, kept out by dpkg too. */
     slim: z.boolean().optional(),
   })

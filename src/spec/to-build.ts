@@ -123,5 +123,6 @@ export function specConfig(spec: Spec, defaults: ContainerConfig): ContainerConf
   if (spec['work-dir']) config.WorkingDir = spec['work-dir'];
   const runAs = spec.accounts?.['run-as'];
   if (runAs !== undefined) config.User = String(runAs);
+  if (spec.labels && Object.keys(spec.labels).length) config.Labels = { ...spec.labels };
   return config;
 }
