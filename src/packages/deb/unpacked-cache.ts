@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { SourcedEntry } from '../../entries/entry-set.js';
 import { withTempDir } from '../../fs/temp.js';
 import { readChecked, writeChecked } from '../fetch/checked-record.js';
-import type { EntryType } from '../../tar/entry.js';
+import type { EntryHeader } from '../../tar/entry.js';
 import type { ContentStore } from '../fetch/store.js';
 import { readDeb } from './deb-file.js';
 
@@ -18,23 +18,8 @@ export interface UnpackedDeb {
 /** Bump when the record layout or what readDeb produces changes: old records are then ignored. */
 const RECORD_VERSION = 1;
 
-interface EntryRecord {
-  path: string;
-  type: EntryType;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: number;
-  size: number;
-  origin: string;
-  offset?: number;
-  linkname?: string;
-  devmajor?: number;
-  devminor?: number;
-  xattrs?: Record<string, string>;
-  uname?: string;
-  gname?: string;
-}
+/** An entry as JSON: its header, xattr values in base64, and where its content starts in the blob. */
+type EntryRecord = Omit<EntryHeader, 'xattrs'> & { origin: string; offset?: number; xattrs?: Record<string, string> };
 
 interface UnpackedRecord {
   version: number;
