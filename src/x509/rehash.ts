@@ -17,9 +17,10 @@ export interface RehashResult {
 const EXTENSIONS = new Set(['pem', 'crt', 'cer', 'crl']);
 const MAX_COLLISIONS = 256;
 
-/** A name `openssl rehash` takes for one of its own links (and never reads as a certificate). */
-export function isHashLinkName(name: string): boolean {
-  return /^[0-9a-f]{8}\.r?\d*$/i.test(name);
+/** Whether `openssl rehash` reads a file of this name: by its extension, in any case. */
+export function isRehashed(name: string): boolean {
+  const dot = name.lastIndexOf('.');
+  return dot >= 0 && EXTENSIONS.has(name.slice(dot + 1).toLowerCase());
 }
 
 /**
@@ -37,8 +38,7 @@ export function rehashLinks(files: DirectoryFile[]): RehashResult {
   const skipped: RehashResult['skipped'] = [];
   const sorted = [...files].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
   for (const file of sorted) {
-    const dot = file.name.lastIndexOf('.');
-    if (dot < 0 || !EXTENSIONS.has(file.name.slice(dot + 1).toLowerCase())) continue;
+    if (!isRehashed(file.name)) continue;
     const reading = readPemObject(file.content);
     if ('skipped' in reading) {
       skipped.push({ name: file.name, reason: reading.skipped });
