@@ -14,13 +14,19 @@ import { encodeDer, UNIVERSAL, type DerNode } from './der.js';
  * - the hash is the first four bytes of the SHA-1 of that, read as a little-endian number.
  */
 
-/** Universal tags of the string types OpenSSL canonicalises, with their bytes per character (0: UTF-8). */
+/**
+ * Universal tags OpenSSL reads as an attribute value (its ASN1_PRINTABLE: the string types, BIT STRING,
+ * SEQUENCE and the tags it has no type for); a name with any other value (VisibleString among them, or
+ * a tag not of the universal class) does not decode, so OpenSSL has no hash for it.
+ */
+const READ = new Set([3, 7, 8, 9, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 28, 29, 30]);
+
+/** The tags of those it canonicalises, with their bytes per character (0: UTF-8). */
 const CANONICALISED = new Map<number, 0 | 1 | 2 | 4>([
   [12, 0], // UTF8String
   [19, 1], // PrintableString
   [20, 1], // T61String (each byte read as the character of that code, as OpenSSL does)
   [22, 1], // IA5String
-  [26, 1], // VisibleString
   [28, 4], // UniversalString (UCS-4, big-endian)
   [30, 2], // BMPString (UCS-2, big-endian)
 ]);
@@ -58,8 +64,9 @@ function isUniversal(node: DerNode, tag: number): boolean {
 
 /** One attribute value as OpenSSL canonicalises it (asn1_string_canon). */
 function canonicalValue(value: DerNode): Buffer {
-  const width = value.tagClass === UNIVERSAL && !value.constructed ? CANONICALISED.get(value.tagNumber) : undefined;
-  if (width === undefined) return Buffer.from(value.tlv);
+  if (value.tagClass !== UNIVERSAL || !READ.has(value.tagNumber)) throw new Error(`an attribute value has a type OpenSSL does not read (tag ${value.tagNumber})`);
+  const width = value.constructed ? undefined : CANONICALISED.get(value.tagNumber);
+  if (width === undefined) return Buffer.from(value.tlv); // kept as encoded
   const utf8 = toUtf8(value.contents, width);
   // Byte-wise on the UTF-8, as OpenSSL does: bytes of multi-byte characters are never spaces or letters.
   let start = 0;
