@@ -1,3 +1,4 @@
+import { isRehashed, rehashLinks, type DirectoryFile } from '../../../x509/rehash.js';
 import type { EffectContext } from './context.js';
 
 const CONF_HEADER = `# This file lists certificates that you wish to use or to ignore to be
@@ -17,8 +18,8 @@ const CONF_HEADER = `# This file lists certificates that you wish to use or to i
  * ca-certificates' postinst on a first install (non-interactive: every certificate trusted):
  * /etc/ca-certificates.conf listing each .crt under /usr/share/ca-certificates in byte order, and what
  * update-ca-certificates then makes of it: a `NAME.pem` link in /etc/ssl/certs per certificate and the
- * bundle /etc/ssl/certs/ca-certificates.crt (each certificate, newline-terminated, in that order).
- * The OpenSSL subject-hash links (`openssl rehash`) are not made: see docs/maintainer-scripts.md.
+ * bundle /etc/ssl/certs/ca-certificates.crt (each certificate, newline-terminated, in that order), and
+ * the `openssl rehash .` it runs in /etc/ssl/certs: the OpenSSL subject-hash links (HASH.N).
  */
 export async function caCertificates(ctx: EffectContext): Promise<void> {
   if (!ctx.has('ca-certificates')) return;
@@ -39,6 +40,24 @@ export async function caCertificates(ctx: EffectContext): Promise<void> {
     bundle.push(pem);
     if (pem.length && pem[pem.length - 1] !== 0x0a) bundle.push(Buffer.from('\n'));
   }
+  // rehash runs while the new bundle is still ca-certificates.crt.new, a name it does not read.
+  const links = await hashLinks(ctx, 'etc/ssl/certs', origin);
   ctx.file('etc/ssl/certs/ca-certificates.crt', Buffer.concat(bundle), origin);
-  ctx.notes.push(`ca-certificates: ${certs.length} certificates in the bundle`);
+  ctx.notes.push(`ca-certificates: ${certs.length} certificates in the bundle, ${links} OpenSSL hash links`);
+}
+
+/** What `openssl rehash DIR` adds to a directory without hash links; returns how many links. */
+async function hashLinks(ctx: EffectContext, dir: string, origin: string): Promise<number> {
+  const files: DirectoryFile[] = [];
+  for (const e of ctx.result()) {
+    const name = e.path.slice(dir.length + 1);
+    if (!e.path.startsWith(`${dir}/`) || name.includes('/') || !isRehashed(name)) continue;
+    const content = await ctx.readThrough(e.path);
+    // update-ca-certificates removes dangling links before it runs rehash.
+    if (content) files.push({ name, content });
+  }
+  const { links, skipped } = rehashLinks(files);
+  for (const link of links) ctx.symlink(`${dir}/${link.name}`, link.target, origin);
+  for (const s of skipped) ctx.notes.push(`ca-certificates: openssl rehash would skip /${dir}/${s.name}: ${s.reason}`);
+  return links.length;
 }

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { dirEntry, fileEntry, symlinkEntry } from '../../../entries/synthetic.js';
 import type { SourcedEntry } from '../../../entries/entry-set.js';
 import type { UnpackedPackage } from '../dpkg-database.js';
@@ -47,6 +48,25 @@ export class EffectContext {
     const chunks: Buffer[] = [];
     for await (const c of e.open()) chunks.push(c as Buffer);
     return Buffer.concat(chunks);
+  }
+
+  /**
+   * The content of the file a path leads to through symbolic links and hard links, resolved inside the
+   * image as the system would resolve them at run time; undefined if they lead nowhere.
+   */
+  async readThrough(path: string): Promise<Buffer | undefined> {
+    let at = path.replace(/^\/+/, '');
+    for (let hops = 0; hops < 40; hops++) {
+      const e = this.entry(at);
+      if (!e) return undefined;
+      if (e.type === 'file') return this.read(at);
+      if (e.type === 'hardlink') at = e.linkname ?? '';
+      else if (e.type === 'symlink') {
+        const target = e.linkname ?? '';
+        at = posix.normalize(target.startsWith('/') ? target : posix.join(posix.dirname(this.locatePath(at)), target)).replace(/^\/+/, '');
+      } else return undefined;
+    }
+    return undefined;
   }
 
   script(pkg: string, name: 'postinst' | 'preinst'): string {
