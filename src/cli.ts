@@ -187,6 +187,7 @@ async function debianOptions(specFile: string | undefined, o: Record<string, unk
     paths: await specPaths(spec, dir, epoch ?? Math.floor(Date.now() / 1000)),
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
     slim: Boolean(spec.slim),
+    scripts: Boolean(spec.scripts),
     log,
   };
 }
@@ -207,6 +208,7 @@ withPackageOptions(
 )
   .option('--lockfile <file>', 'install exactly the packages this lockfile pins (made by fromscratch lock)')
   .option('--slim', "leave out docs (but copyright), man pages, info and locales, as Debian's -slim images")
+  .option('--scripts', "run the packages' maintainer scripts (dpkg in an unprivileged user-namespace sandbox) instead of reproducing their effects; this machine's architecture only")
   .addOption(new Option('--compression <kind>', 'layer compression').choices(['gzip', 'zstd', 'none']).default('gzip'))
   .option('--json', 'print a JSON summary')
   .action(async (first: string | undefined, second: string | undefined, o: Record<string, unknown>) => {
@@ -215,12 +217,16 @@ withPackageOptions(
     const json = Boolean(o['json']);
     const started = Date.now();
     const options = await debianOptions(specFile, o, json ? undefined : (line) => process.stderr.write(`${line}\n`));
+    const scripts = Boolean(o['scripts']) || options.scripts;
+    // Before anything is downloaded: a sandbox that cannot start fails the build anyway.
+    if (scripts) await (await import('./packages/deb/script-install.js')).checkScriptInstall(options.arch);
     const result = await buildDebian({
       ...options,
       destination,
       compression: o['compression'] as 'gzip',
       ...(o['lockfile'] ? { lockfile: o['lockfile'] as string } : {}),
       slim: Boolean(o['slim']) || options.slim,
+      scripts,
     });
     if (json) process.stdout.write(`${JSON.stringify({ ...result, seconds: (Date.now() - started) / 1000 }, null, 2)}\n`);
     else process.stdout.write(`${result.digest}\n`);

@@ -28,6 +28,7 @@ import { writeImage } from '../transport/transports.js';
 import type { Digest } from '../digest.js';
 import type { Entry } from '../tar/entry.js';
 import { applyInstallEffects } from '../packages/deb/effects/apply.js';
+import { installWithScripts } from '../packages/deb/script-install.js';
 
 export interface DebianBuildOptions {
   destination: string;
@@ -56,6 +57,8 @@ export interface DebianBuildOptions {
   lockfile?: string;
   /** Leave out docs, man pages, info and locales (debuerreotype's slim variant), and keep them out. */
   slim?: boolean;
+  /** Run the packages' maintainer scripts (dpkg in a user-namespace sandbox) instead of the declarative effects. */
+  scripts?: boolean;
   log?: (line: string) => void;
 }
 
@@ -214,6 +217,14 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
       // No merged /usr, no scripts, no package database: the busybox images are just the binary and links.
       const entries = await busyboxEntries(unpacked.flatMap((u) => u.entries), options.arch, epoch, work);
       return writeBuiltImage(options, [...entries, ...(options.paths ?? [])], epoch, work, codename, packages, log, BUSYBOX_CONFIG);
+    }
+    if (options.scripts) {
+      const entries = await installWithScripts({
+        packages: unpacked.map((u, i) => ({ name: u.pkg.name, control: installed[i]!.control, deb: paths.get(u.pkg.name)!, entries: u.entries })),
+        installed, repositories: used, usrDirs, arch: options.arch, epoch, spoolDir: spool, log,
+        ...(options.slim ? { slim: true } : {}), ...(options.accounts ? { accounts: options.accounts } : {}), ...(options.paths ? { paths: options.paths } : {}),
+      });
+      return writeBuiltImage(options, entries, epoch, work, codename, packages, log, DEFAULT_CONFIG);
     }
     let merged = mergePackageEntries(unpacked);
     if (options.slim) {
