@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI, EPOCH, listTree, must, Podman, run, sharedDir, tempDir, type RunResult } from './helpers.js';
+import { CLI, EPOCH, listTree, must, Podman, run, sha256Hex, sharedDir, tempDir, type RunResult } from './helpers.js';
 
 /**
  * `fromscratch build --scripts`: dpkg and the packages' own maintainer scripts run in a user-namespace
@@ -122,6 +122,32 @@ describe('build --scripts: bookworm minbase with the maintainer scripts run', ()
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--scripts .* builds only for this machine's architecture \(amd64\), not arm64/);
     assert.equal(existsSync(dest), false);
+  });
+
+  it('names the package and script that failed, shows dpkg\'s last lines, and writes nothing', () => {
+    // minbase plus a package whose postinst fails, pinned by a lockfile, its .deb put in the cache.
+    const dir = tempDir('failing');
+    mkdirSync(join(dir, 'pkg/DEBIAN'), { recursive: true });
+    writeFileSync(join(dir, 'pkg/DEBIAN/control'), 'Package: fromscratch-failing\nVersion: 1.0\nArchitecture: all\nMaintainer: Test <test@example.org>\nDescription: fails in postinst\n');
+    writeFileSync(join(dir, 'pkg/DEBIAN/postinst'), '#!/bin/sh\necho "postinst says goodbye" >&2\nexit 3\n', { mode: 0o755 });
+    const deb = join(dir, 'failing.deb');
+    must('dpkg-deb', ['--root-owner-group', '--build', join(dir, 'pkg'), deb]);
+    const sha256 = sha256Hex(readFileSync(deb));
+    mkdirSync(join(home, 'cache/sha256', sha256.slice(0, 2)), { recursive: true });
+    copyFileSync(deb, join(home, 'cache/sha256', sha256.slice(0, 2), sha256));
+    const lockfile = join(dir, 'lock.json');
+    const locked = as(undefined, ['lock', lockfile, '--suite', 'bookworm', '--offline']);
+    assert.equal(locked.status, 0, locked.stderr);
+    const lock = JSON.parse(readFileSync(lockfile, 'utf8'));
+    lock.packages.push({ name: 'fromscratch-failing', version: '1.0', architecture: 'all', sha256, size: statSync(deb).size, repository: lock.packages[0].repository, filename: 'pool/f/failing.deb' });
+    writeFileSync(lockfile, JSON.stringify(lock));
+    const dest = join(home, 'failed');
+    const r = as(undefined, ['build', `oci:${dest}:bookworm`, '--lockfile', lockfile, '--scripts', '--offline']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /--scripts: the post-installation script of fromscratch-failing failed \(exit status 3\)/);
+    assert.match(r.stderr, /postinst says goodbye/);
+    assert.equal(existsSync(dest), false);
+    assert.deepEqual(listTree(join(home, 'tmp')), []);
   });
 
   it('removes everything, files of subordinate ids too, when interrupted while dpkg runs', async () => {
