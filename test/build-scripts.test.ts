@@ -124,6 +124,35 @@ describe('build --scripts: bookworm minbase with the maintainer scripts run', ()
     assert.equal(existsSync(dest), false);
   });
 
+  it('takes scripts: true from a spec, with its accounts, paths and slim', () => {
+    const dir = tempDir('spec');
+    const spec = join(dir, 'spec.yaml');
+    writeFileSync(spec, [
+      'contents: { suite: bookworm }',
+      'accounts: { groups: [{ groupname: app, gid: 1234 }], users: [{ username: app, uid: 1234, gid: 1234 }] }',
+      'paths: [{ path: /etc/app.conf, type: empty-file }]',
+      'slim: true',
+      'scripts: true',
+      '',
+    ].join('\n'));
+    const dest = join(dir, 'image');
+    const r = as(undefined, ['build', spec, `oci:${dest}:app`, '--offline']);
+    assert.equal(r.status, 0, r.stderr);
+    const index = JSON.parse(readFileSync(join(dest, 'index.json'), 'utf8'));
+    const blob = (digest: string) => join(dest, 'blobs', ...digest.split(':'));
+    const layer = blob(JSON.parse(readFileSync(blob(index.manifests[0].digest), 'utf8')).layers[0].digest);
+    const file = (path: string) => must('tar', ['-xzOf', layer, path]);
+    assert.match(file('etc/passwd'), /^app:x:1234:1234:app:\/home\/app:\/usr\/sbin\/nologin$/m);
+    assert.match(file('etc/shadow'), /^app:\*:19675:0:99999:7:::$/m);
+    assert.match(file('etc/gshadow'), /^app:\*::$/m);
+    assert.match(file('etc/dpkg/dpkg.cfg.d/docker'), /path-exclude \/usr\/share\/man\/\*/);
+    const listing = must('tar', ['-tzvf', layer]);
+    assert.match(listing, /^drwxr-xr-x 1234\/1234 .* home\/app\/$/m);
+    assert.match(listing, / etc\/app\.conf$/m);
+    // No man page files (dash's postinst still links sh.1.gz, as it does under dpkg's path-exclude anywhere).
+    assert.doesNotMatch(listing, /^-.* usr\/share\/man\/./m);
+  });
+
   it('names the package and script that failed, shows dpkg\'s last lines, and writes nothing', () => {
     // minbase plus a package whose postinst fails, pinned by a lockfile, its .deb put in the cache.
     const dir = tempDir('failing');

@@ -69,6 +69,8 @@ function sandboxEnv(epoch: number): Record<string, string> {
   };
 }
 
+const locked = (line: string) => line.replace(/^([^:]*):[^:]*:/, '$1:*:');
+
 /** The root the sandbox starts from: the essential packages unpacked, the .debs and the job's lists. */
 function startingRoot(options: ScriptInstallOptions, debSizes: Map<string, number>): SourcedEntry[] {
   const { essential, batches } = installOrder(options.packages);
@@ -108,8 +110,9 @@ function startingRoot(options: ScriptInstallOptions, debSizes: Map<string, numbe
     ...debs,
     job('essential', `${essential.map(inRoot).join(' ')}\n`),
     job('batches', batches.map((b) => `${b.map(inRoot).join(' ')}\n`).join('')),
-    job('passwd', (options.accounts?.users ?? []).map((l) => `${l}\n`).join('')),
-    job('group', (options.accounts?.groups ?? []).map((l) => `${l}\n`).join('')),
+    // Locked passwords, as the effects write them: pwconv/grpconv move the "*" to the shadow files.
+    job('passwd', (options.accounts?.users ?? []).map((l) => `${locked(l)}\n`).join('')),
+    job('group', (options.accounts?.groups ?? []).map((l) => `${locked(l)}\n`).join('')),
     job('homes', homes),
   ];
   options.log(`scripts: ${essential.length} essential packages, then ${batches.flat().length} more in ${batches.length} dpkg runs`);
