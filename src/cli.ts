@@ -219,6 +219,7 @@ withPackageOptions(
     const options = await debianOptions(specFile, o, json ? undefined : (line) => process.stderr.write(`${line}\n`));
     const scripts = Boolean(o['scripts']) || options.scripts;
     // Before anything is downloaded: a sandbox that cannot start fails the build anyway.
+    if (scripts && options.preset === 'busybox') throw new UserError('--scripts does not apply to --preset busybox, which has no package scripts or database');
     if (scripts) await (await import('./packages/deb/script-install.js')).checkScriptInstall(options.arch);
     const result = await buildDebian({
       ...options,

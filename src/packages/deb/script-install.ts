@@ -137,6 +137,9 @@ function failure(tail: string): string {
  */
 export async function installWithScripts(options: ScriptInstallOptions): Promise<SourcedEntry[]> {
   const ids = await checkScriptInstall(options.arch);
+  if (!options.packages.some((p) => p.name === 'dpkg')) {
+    throw new UserError('--scripts runs dpkg inside the image, so dpkg (and the essential set) must be in it: use --preset essential, required or minbase, or --include dpkg');
+  }
   const debSizes = new Map<string, number>();
   for (const p of options.packages) debSizes.set(p.name, (await stat(p.deb)).size);
   const input = startingRoot(options, debSizes);
@@ -162,15 +165,20 @@ export async function installWithScripts(options: ScriptInstallOptions): Promise
     const feeding = pipeline(Readable.from(writeTar(input)), sandbox.stdin).catch((err: unknown) => err);
     const scanning = scanTarArchive(sandbox.stdout as AsyncIterable<Buffer>, 'the sandbox root', options.spoolDir).then(
       (scan) => scan,
-      (err: unknown) => err as Error,
+      (err: unknown) => {
+        // Nobody reads the rest: let the driver's tar fail rather than block, so the sandbox exits and cleans up.
+        sandbox.child.stdout?.destroy();
+        return err as Error;
+      },
     );
     const [fed, scan, exit] = await Promise.all([feeding, scanning, sandbox.exited]);
+    // Our own failure to produce the input explains the driver's failure, not the other way round.
+    if (fed instanceof Error && !/EPIPE|ERR_STREAM_DESTROYED/.test(`${(fed as NodeJS.ErrnoException).code} ${fed.message}`)) throw fed;
     if (exit.code !== 0) {
       const tail = sandbox.stderrTail(30);
       throw new UserError(`--scripts: ${failure(tail)}${exit.signal ? ` (killed by ${exit.signal})` : ` (exit status ${exit.code})`}; the last lines:\n${tail}`);
     }
     if (scan instanceof Error) throw scan;
-    if (fed instanceof Error && !/EPIPE|ERR_STREAM_DESTROYED/.test(`${(fed as NodeJS.ErrnoException).code} ${fed.message}`)) throw fed;
     options.log(`scripts: dpkg ran the maintainer scripts in ${((Date.now() - started) / 1000).toFixed(1)} s; ${scan.entries.length} entries`);
     return overlay(scan.entries, options);
   } finally {
