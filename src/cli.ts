@@ -194,6 +194,7 @@ async function debianOptions(specFile: string | undefined, o: Record<string, unk
     parents: copies.parents,
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
     slim: Boolean(spec.slim),
+    scripts: Boolean(spec.scripts),
     log,
   };
 }
@@ -216,6 +217,7 @@ withPackageOptions(
   .option('--label <KEY=VALUE>', 'config label, over the spec\'s labels (repeatable)', collect)
   .option('--annotation <KEY=VALUE>', 'manifest annotation, over the spec\'s annotations (repeatable)', collect)
   .option('--slim', "leave out docs (but copyright), man pages, info and locales, as Debian's -slim images")
+  .option('--scripts', "run the packages' maintainer scripts (dpkg in an unprivileged user-namespace sandbox) instead of reproducing their effects; this machine's architecture only")
   .addOption(new Option('--compression <kind>', 'layer compression').choices(['gzip', 'zstd', 'none']).default('gzip'))
   .option('--json', 'print a JSON summary')
   .action(async (first: string | undefined, second: string | undefined, o: Record<string, unknown>) => {
@@ -228,6 +230,10 @@ withPackageOptions(
     // Files copied from other images are spooled here and written from here into the layer.
     const result = await withTempDir('copy', async (copySpool) => {
       const options = await debianOptions(specFile, o, display && ((line) => display.line(line)), copySpool);
+      const scripts = Boolean(o['scripts']) || options.scripts;
+      // Before anything is downloaded: a sandbox that cannot start fails the build anyway.
+      if (scripts && options.preset === 'busybox') throw new UserError('--scripts does not apply to --preset busybox, which has no package scripts or database');
+      if (scripts) for (const arch of options.archs) await (await import('./packages/deb/script-install.js')).checkScriptInstall(arch);
       const labels = keyValues('--label', o['label'] as string[] | undefined);
       const annotations = keyValues('--annotation', o['annotation'] as string[] | undefined);
       return buildDebian({
@@ -239,6 +245,7 @@ withPackageOptions(
         compression: o['compression'] as 'gzip',
         ...(o['lockfile'] ? { lockfile: o['lockfile'] as string } : {}),
         slim: Boolean(o['slim']) || options.slim,
+        scripts,
       });
     });
     display?.end();

@@ -32,6 +32,8 @@ import type { Digest } from '../digest.js';
 import type { Entry } from '../tar/entry.js';
 import type { ProgressStatus } from '../progress/progress.js';
 import { applyInstallEffects } from '../packages/deb/effects/apply.js';
+import { installWithScripts } from '../packages/deb/script-install.js';
+import { fetchPackage } from '../packages/deb/fetcher.js';
 
 export interface DebianBuildOptions {
   destination: string;
@@ -63,6 +65,8 @@ export interface DebianBuildOptions {
   lockfile?: string;
   /** Leave out docs, man pages, info and locales (debuerreotype's slim variant), and keep them out. */
   slim?: boolean;
+  /** Run the packages' maintainer scripts (dpkg in a user-namespace sandbox) instead of the declarative effects. */
+  scripts?: boolean;
   log?: (line: string) => void;
   /** The step under way, for a live display. */
   progress?: (status: ProgressStatus) => void;
@@ -204,6 +208,16 @@ async function buildArchImage(options: ArchBuildOptions, work: string): Promise<
     // No merged /usr, no scripts, no package database: the busybox images are just the binary and links.
     const entries = await busyboxEntries(unpacked.flatMap((u) => u.entries), options.arch, epoch, work);
     return assembleBuiltImage(options, layOver(entries, options.paths ?? [], options.parents ?? []), epoch, work, codename, packages, log, BUSYBOX_CONFIG);
+  }
+  if (options.scripts) {
+    // dpkg installs the .debs themselves: each is taken from the store (verified again) or fetched.
+    const debPaths = await Promise.all(packages.map((pkg) => fetchPackage(pkg, { store, ...(options.offline ? { offline: true } : {}) })));
+    const entries = await installWithScripts({
+      packages: unpacked.map((u, i) => ({ name: u.pkg.name, control: installed[i]!.control, deb: debPaths[i]!, entries: u.entries })),
+      installed, repositories: used, usrDirs, arch: options.arch, epoch, spoolDir: work, log,
+      ...(options.slim ? { slim: true } : {}), ...(options.accounts ? { accounts: options.accounts } : {}),
+    });
+    return assembleBuiltImage(options, layOver(entries, options.paths ?? [], options.parents ?? []), epoch, work, codename, packages, log, DEFAULT_CONFIG);
   }
   let merged = mergePackageEntries(unpacked);
   if (options.slim) {

@@ -93,6 +93,8 @@ export const specSchema = z
     labels: z.record(z.string(), z.string()).optional(),
     /** Debian's -slim variant: no docs (but copyright), man pages, info or locales, kept out by dpkg too. */
     slim: z.boolean().optional(),
+    /** Run the packages' maintainer scripts in a user-namespace sandbox (`--scripts`) instead of reproducing their effects. */
+    scripts: z.boolean().optional(),
   })
   .strict();
 
