@@ -158,10 +158,10 @@ function withPackageOptions(command: Command): Command {
 }
 
 /**
- * Spec file and flags (flags win) as build options; `destination` is filled by the caller. With
- * `copySpool` (a build, not a lock) the spec's `copy` list is read from its images into that folder.
+ * Spec file and flags (flags win) as build options; `destination` is filled by the caller. The spec's
+ * `copy` list is read (from its images, into a spool folder) only when a build calls `readCopies`.
  */
-async function debianOptions(specFile: string | undefined, o: Record<string, unknown>, log: ((line: string) => void) | undefined, copySpool?: string) {
+async function debianOptions(specFile: string | undefined, o: Record<string, unknown>, log: ((line: string) => void) | undefined) {
   const { BUSYBOX_CONFIG, DEFAULT_CONFIG } = await import('./build/debian.js');
   const { hostPlatform } = await import('./oci/platform.js');
   const { loadSpec } = await import('./spec/load.js');
@@ -172,8 +172,6 @@ async function debianOptions(specFile: string | undefined, o: Record<string, unk
   const archs = (o['arch'] as string[] | undefined) ?? spec.archs ?? [debianArch(hostPlatform())];
   const epoch = sourceDateEpoch();
   const mtime = epoch ?? Math.floor(Date.now() / 1000);
-  // Copies are read before any package is fetched, so a wrong source fails fast.
-  const copies = copySpool ? await specCopies(spec, dir, copySpool, mtime, locate) : { entries: [], parents: [] };
   const flagSuites = o['suite'] as string[] | undefined;
   const preset = (o['preset'] as 'minbase' | 'busybox' | undefined) ?? c.preset ?? 'minbase';
   return {
@@ -190,8 +188,8 @@ async function debianOptions(specFile: string | undefined, o: Record<string, unk
     sourceDateEpoch: epoch,
     config: specConfig(spec, preset === 'busybox' ? BUSYBOX_CONFIG : DEFAULT_CONFIG),
     accounts: specAccounts(spec),
-    paths: [...(await specPaths(spec, dir, mtime)), ...copies.entries],
-    parents: copies.parents,
+    paths: await specPaths(spec, dir, mtime),
+    readCopies: (spool: string) => specCopies(spec, dir, spool, mtime, locate),
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
     slim: Boolean(spec.slim),
     scripts: Boolean(spec.scripts),
@@ -227,17 +225,21 @@ withPackageOptions(
     const started = Date.now();
     const { plainProgress, terminalProgress } = await import('./progress/progress.js');
     const display = json ? undefined : process.stderr.isTTY ? terminalProgress(process.stderr) : plainProgress((t) => process.stderr.write(t));
+    const { readCopies, ...options } = await debianOptions(specFile, o, display && ((line) => display.line(line)));
+    const scripts = Boolean(o['scripts']) || options.scripts;
+    // Before anything is read or downloaded: a sandbox that cannot start fails the build anyway.
+    if (scripts && options.preset === 'busybox') throw new UserError('--scripts does not apply to --preset busybox, which has no package scripts or database');
+    if (scripts) for (const arch of options.archs) await (await import('./packages/deb/script-install.js')).checkScriptInstall(arch);
+    const labels = keyValues('--label', o['label'] as string[] | undefined);
+    const annotations = keyValues('--annotation', o['annotation'] as string[] | undefined);
     // Files copied from other images are spooled here and written from here into the layer.
     const result = await withTempDir('copy', async (copySpool) => {
-      const options = await debianOptions(specFile, o, display && ((line) => display.line(line)), copySpool);
-      const scripts = Boolean(o['scripts']) || options.scripts;
-      // Before anything is downloaded: a sandbox that cannot start fails the build anyway.
-      if (scripts && options.preset === 'busybox') throw new UserError('--scripts does not apply to --preset busybox, which has no package scripts or database');
-      if (scripts) for (const arch of options.archs) await (await import('./packages/deb/script-install.js')).checkScriptInstall(arch);
-      const labels = keyValues('--label', o['label'] as string[] | undefined);
-      const annotations = keyValues('--annotation', o['annotation'] as string[] | undefined);
+      // Copies are read before any package is fetched, so a wrong source fails fast.
+      const copies = await readCopies(copySpool);
       return buildDebian({
         ...options,
+        paths: [...options.paths, ...copies.entries],
+        parents: copies.parents,
         ...(labels ? { config: { ...options.config, Labels: { ...options.config.Labels, ...labels } } } : {}),
         ...(annotations ? { annotations: { ...options.annotations, ...annotations } } : {}),
         ...(display ? { progress: (s: import('./progress/progress.js').ProgressStatus) => display.status(s) } : {}),

@@ -79,7 +79,7 @@ describe('build: Debian bookworm minbase', () => {
     // A copy of the cache without the derived records: resolution and decoding happen again, offline.
     const copy = join(tempDir('cache'), 'copy');
     must('cp', ['-a', cache, copy]);
-    must('rm', ['-rf', join(copy, 'resolutions'), join(copy, 'unpacked')]);
+    must('rm', ['-rf', join(copy, 'resolutions'), join(copy, 'unpacked'), join(copy, 'layers')]);
     const build = (name: string) => cliOk(['build', `oci:${join(tempDir('build'), name)}:x`, '--suite', 'bookworm', '--offline'], { env: { FROMSCRATCH_CACHE: copy } });
     assert.equal(build('fresh').trim(), first);
     // Damage one record of each kind and the decoded contents of bash: each is noticed and redone.
@@ -91,6 +91,7 @@ describe('build: Debian bookworm minbase', () => {
     };
     damage(records('resolutions')[0]!, '"bash"', '"bosh"');
     damage(records('unpacked').find((r) => readFileSync(r, 'utf8').includes('"mode":493'))!, '"mode":493', '"mode":2541');
+    damage(records('layers')[0]!, '"diffID":"sha256:', '"diffID":"sha256:0');
     const bashRecord = records('unpacked').find((r) => readFileSync(r, 'utf8').includes('usr/bin/bash'))!;
     const blob = JSON.parse(readFileSync(bashRecord, 'utf8').split('\n')[1]!).content.sha256 as string;
     const blobPath = join(copy, 'sha256', blob.slice(0, 2), blob);
@@ -98,6 +99,10 @@ describe('build: Debian bookworm minbase', () => {
     bytes[1000] = bytes[1000]! ^ 0xff;
     writeFileSync(blobPath, bytes);
     assert.equal(build('damaged').trim(), first);
+    // Unchanged inputs: the compressed layer is reused from the cache.
+    const again = cli(['build', `oci:${join(tempDir('build'), 'again')}:x`, '--suite', 'bookworm', '--offline'], { env: { FROMSCRATCH_CACHE: copy } });
+    assert.equal(again.stdout.trim(), first, again.stderr);
+    assert.match(again.stderr, /^layer: the same entries as a layer in the cache \(sha256:[a-f0-9]{64}\); reused, not compressed again$/m);
   });
 
   it('builds several architectures into one OCI index; its amd64 image is the single-architecture one', async () => {

@@ -11,7 +11,8 @@ import { formatPlatform } from '../oci/platform.js';
 import { debianPlatform } from '../packages/deb/architecture.js';
 import { installSet, mergePackageEntries } from '../packages/deb/install-set.js';
 import { fileLayer } from '../layer/layer.js';
-import { writeLayer } from '../layer/layer-writer.js';
+import { writeLayer, type WrittenLayer } from '../layer/layer-writer.js';
+import { LayerCache, layerKey } from '../layer/layer-cache.js';
 import type { ContainerConfig, ImageConfig } from '../oci/config.js';
 import type { Compression } from '../oci/media-types.js';
 import { dpkgDatabaseEntries } from '../packages/deb/dpkg-database.js';
@@ -207,7 +208,7 @@ async function buildArchImage(options: ArchBuildOptions, work: string): Promise<
   if (options.preset === 'busybox') {
     // No merged /usr, no scripts, no package database: the busybox images are just the binary and links.
     const entries = await busyboxEntries(unpacked.flatMap((u) => u.entries), options.arch, epoch, work);
-    return assembleBuiltImage(options, layOver(entries, options.paths ?? [], options.parents ?? []), epoch, work, codename, packages, log, BUSYBOX_CONFIG);
+    return assembleBuiltImage(options, layOver(entries, options.paths ?? [], options.parents ?? []), epoch, codename, packages, log, BUSYBOX_CONFIG);
   }
   if (options.scripts) {
     // dpkg installs the .debs themselves: each is taken from the store (verified again) or fetched.
@@ -217,7 +218,7 @@ async function buildArchImage(options: ArchBuildOptions, work: string): Promise<
       installed, repositories: used, usrDirs, arch: options.arch, epoch, spoolDir: work, log,
       ...(options.slim ? { slim: true } : {}), ...(options.accounts ? { accounts: options.accounts } : {}),
     });
-    return assembleBuiltImage(options, layOver(entries, options.paths ?? [], options.parents ?? []), epoch, work, codename, packages, log, DEFAULT_CONFIG);
+    return assembleBuiltImage(options, layOver(entries, options.paths ?? [], options.parents ?? []), epoch, codename, packages, log, DEFAULT_CONFIG);
   }
   let merged = mergePackageEntries(unpacked);
   if (options.slim) {
@@ -239,7 +240,7 @@ async function buildArchImage(options: ArchBuildOptions, work: string): Promise<
     ...dpkgDatabaseEntries(installed, epoch).map((e) => ({ ...e, origin: 'dpkg database' })),
   ];
   // Spec paths and copies from other images replace what packages or effects put at the same place.
-  return assembleBuiltImage(options, layOver(installedSystem, options.paths ?? [], options.parents ?? []), epoch, work, codename, packages, log, DEFAULT_CONFIG);
+  return assembleBuiltImage(options, layOver(installedSystem, options.paths ?? [], options.parents ?? []), epoch, codename, packages, log, DEFAULT_CONFIG);
 }
 
 /**
@@ -286,12 +287,40 @@ function imageAnnotations(options: Pick<DebianBuildOptions, 'annotations' | 'pre
   });
 }
 
+/**
+ * The layer blob for canonical entries: from the layer cache when the same entries were written before
+ * (same packages, effects, spec and SOURCE_DATE_EPOCH), else written now (tar, compress, hash in one
+ * pass) into the store and kept there for the next build.
+ */
+async function cachedLayer(options: ArchBuildOptions, canonical: Entry[], log: (line: string) => void): Promise<{ blob: string; written: WrittenLayer }> {
+  const store = new ContentStore(options.cacheDir ?? defaultCacheDir());
+  const compression = { compression: options.compression ?? 'gzip' } as const;
+  const cache = new LayerCache(store);
+  const key = await layerKey(canonical, compression);
+  const hit = await cache.get(key);
+  if (hit) {
+    log(`layer: the same entries as a layer in the cache (${hit.written.descriptor.digest}); reused, not compressed again`);
+    return { blob: hit.path, written: hit.written };
+  }
+  // Tar size estimate for the display: contents plus a header (and padding) per entry.
+  const total = canonical.reduce((n, e) => n + e.size + 1024, 0);
+  const onProgress = (done: number) => options.progress?.({ step: 'compress', done, total: Math.max(done, total), unit: 'bytes' });
+  return withTempDir(
+    'layer',
+    async (dir) => {
+      const tmp = join(dir, 'layer.blob');
+      const written = await writeLayer(canonical, tmp, { ...compression, onProgress });
+      return { blob: await cache.put(key, tmp, written), written };
+    },
+    await store.tempParent(),
+  );
+}
+
 /** Entries to a canonical layer, then config and manifest. */
 async function assembleBuiltImage(
   options: ArchBuildOptions,
   all: SourcedEntry[],
   epoch: number,
-  work: string,
   codename: string,
   packages: LockedPackage[],
   log: (line: string) => void,
@@ -299,11 +328,7 @@ async function assembleBuiltImage(
 ): Promise<BuiltImage> {
   const canonical = canonicalizeEntries(all, { maxMtime: epoch });
 
-  const blob = join(work, 'layer.blob');
-  // Tar size estimate for the display: contents plus a header (and padding) per entry.
-  const total = canonical.reduce((n, e) => n + e.size + 1024, 0);
-  const onProgress = (done: number) => options.progress?.({ step: 'compress', done, total: Math.max(done, total), unit: 'bytes' });
-  const written = await writeLayer(canonical, blob, { compression: options.compression ?? 'gzip', onProgress });
+  const { blob, written } = await cachedLayer(options, canonical, log);
   const created = isoTime(epoch);
   const platform = debianPlatform(options.arch);
   const config: ImageConfig = {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Entry } from '../tar/entry.js';
 
@@ -12,7 +13,11 @@ export interface SyntheticOptions {
 /** A regular file whose content is in memory. */
 export function fileEntry(path: string, content: string | Buffer, o: SyntheticOptions): Entry {
   const data = typeof content === 'string' ? Buffer.from(content) : content;
-  return { path, type: 'file', mode: o.mode ?? 0o644, uid: o.uid ?? 0, gid: o.gid ?? 0, mtime: o.mtime, size: data.length, open: () => Readable.from([data]) };
+  return {
+    path, type: 'file', mode: o.mode ?? 0o644, uid: o.uid ?? 0, gid: o.gid ?? 0, mtime: o.mtime, size: data.length,
+    open: () => Readable.from([data]),
+    contentId: `sha256:${createHash('sha256').update(data).digest('hex')}`,
+  };
 }
 
 export function dirEntry(path: string, o: SyntheticOptions): Entry {

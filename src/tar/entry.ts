@@ -32,6 +32,11 @@ export interface EntryHeader {
 /** An entry and a way to read its content on demand (files only), so entries can be listed before read. */
 export interface Entry extends EntryHeader {
   open?: () => Readable;
+  /**
+   * Names the content without reading it: entries with the same contentId have the same bytes (e.g. a
+   * stored blob's digest and an offset). Lets caches key on content; never written to the tar.
+   */
+  contentId?: string;
 }
 
 export const TYPE_FLAG: Record<EntryType, string> = {

@@ -67,6 +67,7 @@ export class UnpackedCache {
           const start = offset;
           const end = offset + r.size - 1;
           entry.open = () => createReadStream(blob, { start, end, highWaterMark: 1 << 20 });
+          entry.contentId = `sha256:${record.content.sha256}@${start}`;
         }
         return entry;
       }),
@@ -102,7 +103,7 @@ export class UnpackedCache {
           const offset = spool.offsets[i]!;
           if (offset < 0) return e;
           const end = offset + e.size - 1;
-          return { ...e, open: () => createReadStream(blob, { start: offset, end, highWaterMark: 1 << 20 }) };
+          return { ...e, open: () => createReadStream(blob, { start: offset, end, highWaterMark: 1 << 20 }), contentId: `sha256:${spool.sha256!}@${offset}` };
         });
         return { control: deb.control, md5: deb.md5, entries };
       },
