@@ -188,6 +188,9 @@ async function buildArchImage(options: ArchBuildOptions, work: string): Promise<
   const store = new ContentStore(options.cacheDir ?? defaultCacheDir());
   const epoch = options.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
   const { packages, used, codename } = options.lockfile ? await lockedPackages(options.lockfile, options.arch, log) : await resolvePackages(options, store, log);
+  // The parsed indexes (~60,000 packages, ~100 MB of heap) are garbage now; V8 would keep that heap
+  // while the packages are decoded, so collect it here when the CLI allows (bin/fromscratch --expose-gc).
+  (globalThis as { gc?: () => void }).gc?.();
 
   let progress: UnpackProgress | undefined;
   const mb = (n: number) => (n / 1e6).toFixed(1);

@@ -52,6 +52,9 @@ export class ParallelGzip extends Transform {
     const options: Record<string, unknown> = {
       level: this.level,
       finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
+      // One output buffer for the whole block: zlib's default 16 KiB means a main-thread callback and a
+      // copy per 16 KiB. The deflate stream's bytes do not depend on the output buffer's size.
+      chunkSize: Math.max(64 * 1024, block.length + (block.length >> 3) + 1024),
     };
     if (this.previousTail) options['dictionary'] = this.previousTail;
     const deflated = deflateRawAsync(block, options);

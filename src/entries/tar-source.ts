@@ -43,6 +43,15 @@ export async function scanTarArchive(
   const { onContent } = options;
   const spoolHash = options.hashSpool ? createHash('sha256') : undefined;
   const offsets: number[] = [];
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (pendingBytes === 0) return;
+    const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    await write(spool, data);
+  };
   const { compression, stream } = await openDecompressed(input, name);
   const spoolPath = join(spoolDir, `content-${spoolCounter++}.spool`);
   const spool = createWriteStream(spoolPath);
@@ -61,7 +70,10 @@ export async function scanTarArchive(
         for await (const chunk of record.body()) {
           onContent?.(record.header.path, chunk);
           spoolHash?.update(chunk);
-          await write(spool, chunk);
+          // Many files are small: gather them into large writes (each write costs the main thread).
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          if (pendingBytes >= 1 << 20) await flush();
         }
         offset += record.header.size;
         entry.open = () => createReadStream(spoolPath, { start, end, highWaterMark: 1 << 20 });
@@ -74,6 +86,12 @@ export async function scanTarArchive(
   } catch (err) {
     spool.destroy();
     if (err instanceof TarFormatError) throw new UserError(`${name}: ${err.message}`);
+    throw err;
+  }
+  try {
+    await flush();
+  } catch (err) {
+    spool.destroy();
     throw err;
   }
   spool.end();

@@ -19,6 +19,9 @@ export interface DebContents {
 
 const AR_MAGIC = '!<arch>\n';
 
+/** A conffile (`/etc/x`) and a data.tar member (`./etc/x`) as one comparable key. */
+const conffileKey = (path: string) => path.replace(/^(\.?\/+)+/, '');
+
 /** One member of an ar archive (deb(5) uses the common System V/GNU variant). */
 interface ArMember {
   name: string;
@@ -55,7 +58,8 @@ function memberStream(reader: ByteReader, size: number, where: string): Readable
 /**
  * Reads a .deb in one streaming pass: `debian-binary` must say 2.x, `control.tar[.gz|.xz|.zst]` is read
  * into memory (it is small), `data.tar[.gz|.xz|.zst|.bz2]` is read as entries whose content is spooled
- * into `spoolDir`. The md5 of every regular file is computed on the way (dpkg records conffile hashes).
+ * into `spoolDir`. The md5 of each conffile is computed on the way (dpkg records conffile hashes; every file's
+ * md5 when the data archive comes before the control archive).
  */
 export async function readDeb(path: string, where: string, spoolDir: string): Promise<DebContents & { md5: Map<string, string>; spool: TarScan['spool'] }> {
   const reader = new ByteReader(createReadStream(path, { highWaterMark: 1 << 20 }));
@@ -67,6 +71,7 @@ export async function readDeb(path: string, where: string, spoolDir: string): Pr
   const md5 = new Map<string, string>();
   const md5Hashes = new Map<string, ReturnType<typeof createHash>>();
   let sawVersion = false;
+  let sawControl = false;
   try {
     for (;;) {
       const member = await readArHeader(reader, where);
@@ -76,6 +81,7 @@ export async function readDeb(path: string, where: string, spoolDir: string): Pr
         if (!/^2\.\d+$/.test(version)) throw new UserError(`${where}: unsupported package format ${version}`);
         sawVersion = true;
       } else if (member.name.startsWith('control.tar')) {
+        sawControl = true;
         const { stream } = await openDecompressed(memberStream(reader, member.size, where), `${where}: ${member.name}`);
         for await (const record of readTar(stream)) {
           const chunks: Buffer[] = [];
@@ -86,9 +92,13 @@ export async function readDeb(path: string, where: string, spoolDir: string): Pr
         }
       } else if (member.name.startsWith('data.tar')) {
         const { stream } = await openDecompressed(memberStream(reader, member.size, where), `${where}: ${member.name}`);
+        const listed = control.get('conffiles');
+        const conffiles = listed === undefined && !sawControl ? undefined : new Set((listed?.toString('utf8') ?? '').split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(Boolean).map(conffileKey));
         const scan = await scanTarArchive(stream, `${where}: ${member.name}`, spoolDir, {
           hashSpool: true,
           onContent: (path, chunk) => {
+            // dpkg records md5s only for conffiles (md5sums ships the rest); control.tar comes first.
+            if (conffiles && !conffiles.has(conffileKey(path))) return;
             let h = md5Hashes.get(path);
             if (!h) md5Hashes.set(path, (h = createHash('md5')));
             h.update(chunk);
