@@ -280,6 +280,7 @@ program
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
     removeAllTempsSync();
+    if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
     process.stderr.write(`fromscratch: interrupted (${signal}); nothing was written\n`);
     process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
   });

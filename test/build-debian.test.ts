@@ -103,6 +103,11 @@ describe('build: Debian bookworm minbase', () => {
     const again = cli(['build', `oci:${join(tempDir('build'), 'again')}:x`, '--suite', 'bookworm', '--offline'], { env: { FROMSCRATCH_CACHE: copy } });
     assert.equal(again.stdout.trim(), first, again.stderr);
     assert.match(again.stderr, /^layer: the same entries as a layer in the cache \(sha256:[a-f0-9]{64}\); reused, not compressed again$/m);
+    // Without SOURCE_DATE_EPOCH every build is new: its layer is not kept in the cache.
+    const kept = records('layers').length;
+    const unpinned = cli(['build', `oci:${join(tempDir('build'), 'unpinned')}:x`, '--suite', 'bookworm', '--offline'], { env: { FROMSCRATCH_CACHE: copy, SOURCE_DATE_EPOCH: '' } });
+    assert.equal(unpinned.status, 0, unpinned.stderr);
+    assert.equal(records('layers').length, kept);
   });
 
   it('builds several architectures into one OCI index; its amd64 image is the single-architecture one', async () => {
@@ -195,8 +200,10 @@ describe('build: Debian bookworm minbase', () => {
 
   it('shows live progress on a terminal and plain lines elsewhere', () => {
     const out = join(tempDir('build'), 'tty');
-    // script(1) gives the build a pseudo-terminal, as a person's shell would.
-    const tty = must('script', ['-qec', `${CLI} build oci:${out}:x --suite bookworm --offline`, '/dev/null'], { env: { ...process.env, FROMSCRATCH_CACHE: cache, SOURCE_DATE_EPOCH: EPOCH } });
+    // script(1) gives the build a pseudo-terminal, as a person's shell would. Another SOURCE_DATE_EPOCH
+    // than the other builds', so the layer is compressed anew (not reused from the cache) and shown.
+    const epoch = String(Number(EPOCH) + 1);
+    const tty = must('script', ['-qec', `${CLI} build oci:${out}:x --suite bookworm --offline`, '/dev/null'], { env: { ...process.env, FROMSCRATCH_CACHE: cache, SOURCE_DATE_EPOCH: epoch } });
     assert.match(tty, /\r\x1b\[2Kfetch and unpack: \[[#.]{20}\] \d+\/88 packages/);
     assert.match(tty, /\r\x1b\[2Kcompress: \[[#.]{20}\] [\d.]+ MB\/[\d.]+ MB/);
     assert.match(tty, /^resolve: 88 packages/m);

@@ -29,6 +29,7 @@ import { resolve, type Preset } from '../packages/deb/resolver.js';
 import { PackageUniverse } from '../packages/deb/universe.js';
 import { ContentStore, defaultCacheDir } from '../packages/fetch/store.js';
 import { writeImage } from '../transport/transports.js';
+import { parseReference } from '../transport/reference.js';
 import type { Digest } from '../digest.js';
 import type { Entry } from '../tar/entry.js';
 import type { ProgressStatus } from '../progress/progress.js';
@@ -71,6 +72,12 @@ export interface DebianBuildOptions {
   log?: (line: string) => void;
   /** The step under way, for a live display. */
   progress?: (status: ProgressStatus) => void;
+  /**
+   * Keep the written layer in the cache and reuse it when the same entries are built again. Default: on
+   * when sourceDateEpoch is given; without it every build stamps new mtimes, so its layer could never be
+   * reused and would only fill the cache.
+   */
+  layerCache?: boolean;
 }
 
 /** What one architecture's build gave, by resolution, resolving and layer. */
@@ -211,7 +218,7 @@ async function buildArchImage(options: ArchBuildOptions, work: string): Promise<
   if (options.preset === 'busybox') {
     // No merged /usr, no scripts, no package database: the busybox images are just the binary and links.
     const entries = await busyboxEntries(unpacked.flatMap((u) => u.entries), options.arch, epoch, work);
-    return assembleBuiltImage(options, layOver(entries, options.paths ?? [], options.parents ?? []), epoch, codename, packages, log, BUSYBOX_CONFIG);
+    return assembleBuiltImage(options, layOver(entries, options.paths ?? [], options.parents ?? []), epoch, work, codename, packages, log, BUSYBOX_CONFIG);
   }
   if (options.scripts) {
     // dpkg installs the .debs themselves: each is taken from the store (verified again) or fetched.
@@ -221,7 +228,7 @@ async function buildArchImage(options: ArchBuildOptions, work: string): Promise<
       installed, repositories: used, usrDirs, arch: options.arch, epoch, spoolDir: work, log,
       ...(options.slim ? { slim: true } : {}), ...(options.accounts ? { accounts: options.accounts } : {}),
     });
-    return assembleBuiltImage(options, layOver(entries, options.paths ?? [], options.parents ?? []), epoch, codename, packages, log, DEFAULT_CONFIG);
+    return assembleBuiltImage(options, layOver(entries, options.paths ?? [], options.parents ?? []), epoch, work, codename, packages, log, DEFAULT_CONFIG);
   }
   let merged = mergePackageEntries(unpacked);
   if (options.slim) {
@@ -243,7 +250,7 @@ async function buildArchImage(options: ArchBuildOptions, work: string): Promise<
     ...dpkgDatabaseEntries(installed, epoch).map((e) => ({ ...e, origin: 'dpkg database' })),
   ];
   // Spec paths and copies from other images replace what packages or effects put at the same place.
-  return assembleBuiltImage(options, layOver(installedSystem, options.paths ?? [], options.parents ?? []), epoch, codename, packages, log, DEFAULT_CONFIG);
+  return assembleBuiltImage(options, layOver(installedSystem, options.paths ?? [], options.parents ?? []), epoch, work, codename, packages, log, DEFAULT_CONFIG);
 }
 
 /**
@@ -256,15 +263,21 @@ export async function buildDebian(options: DebianBuildOptions): Promise<DebianBu
   if (new Set(options.archs).size !== options.archs.length) throw new UserError(`architecture given twice: ${options.archs.join(',')}`);
   if (options.lockfile && options.archs.length > 1) throw new UserError(`a lockfile pins one architecture; build ${options.archs.join(',')} one at a time, each with its own lockfile`);
   for (const arch of options.archs) debianPlatform(arch);
+  if (options.archs.length > 1 && parseReference(options.destination).transport === 'docker-archive') {
+    throw new UserError(`${options.destination}: a docker archive holds one image per name and cannot hold an index of ${options.archs.length} platforms; write to oci: or oci-archive:, or build one platform at a time`);
+  }
+  // One time for every platform and the index, also when SOURCE_DATE_EPOCH is not set.
+  const epoch = options.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
+  const layerCache = options.layerCache ?? options.sourceDateEpoch !== undefined;
   return withTempDir('build', async (work) => {
     const built: BuiltImage[] = [];
     for (const arch of options.archs) {
       const dir = join(work, arch);
       await mkdir(dir);
       const archLog = options.archs.length > 1 ? (line: string) => log(`${arch}: ${line}`) : log;
-      built.push(await buildArchImage({ ...options, arch, log: archLog }, dir));
+      built.push(await buildArchImage({ ...options, arch, log: archLog, sourceDateEpoch: epoch, layerCache }, dir));
     }
-    const artifact = built.length === 1 ? built[0]!.image : assembleIndex(built.map((b) => b.image), imageAnnotations(options, isoTime(options.sourceDateEpoch ?? Math.floor(Date.now() / 1000)), built[0]!.codename));
+    const artifact = built.length === 1 ? built[0]!.image : assembleIndex(built.map((b) => b.image), imageAnnotations(options, isoTime(epoch), built[0]!.codename));
     const digest = await writeImage(options.destination, artifact);
     log(`write: ${options.destination} ${digest}${built.length > 1 ? ` (an index of ${built.length} platforms)` : ''}`);
     const images = built.map((b) => b.summary);
@@ -295,9 +308,16 @@ function imageAnnotations(options: Pick<DebianBuildOptions, 'annotations' | 'pre
  * (same packages, effects, spec and SOURCE_DATE_EPOCH), else written now (tar, compress, hash in one
  * pass) into the store and kept there for the next build.
  */
-async function cachedLayer(options: ArchBuildOptions, canonical: Entry[], log: (line: string) => void): Promise<{ blob: string; written: WrittenLayer }> {
-  const store = new ContentStore(options.cacheDir ?? defaultCacheDir());
+async function cachedLayer(options: ArchBuildOptions, canonical: Entry[], work: string, log: (line: string) => void): Promise<{ blob: string; written: WrittenLayer }> {
   const compression = { compression: options.compression ?? 'gzip' } as const;
+  // Tar size estimate for the display: contents plus a header (and padding) per entry.
+  const total = canonical.reduce((n, e) => n + e.size + 1024, 0);
+  const onProgress = (done: number) => options.progress?.({ step: 'compress', done, total: Math.max(done, total), unit: 'bytes' });
+  if (!options.layerCache) {
+    const blob = join(work, 'layer.blob');
+    return { blob, written: await writeLayer(canonical, blob, { ...compression, onProgress }) };
+  }
+  const store = new ContentStore(options.cacheDir ?? defaultCacheDir());
   const cache = new LayerCache(store);
   const key = await layerKey(canonical, compression);
   const hit = await cache.get(key);
@@ -305,11 +325,8 @@ async function cachedLayer(options: ArchBuildOptions, canonical: Entry[], log: (
     log(`layer: the same entries as a layer in the cache (${hit.written.descriptor.digest}); reused, not compressed again`);
     return { blob: hit.path, written: hit.written };
   }
-  // Tar size estimate for the display: contents plus a header (and padding) per entry.
-  const total = canonical.reduce((n, e) => n + e.size + 1024, 0);
-  const onProgress = (done: number) => options.progress?.({ step: 'compress', done, total: Math.max(done, total), unit: 'bytes' });
   return withTempDir(
-    'layer',
+    store.tempPrefix('layer'),
     async (dir) => {
       const tmp = join(dir, 'layer.blob');
       const written = await writeLayer(canonical, tmp, { ...compression, onProgress });
@@ -324,6 +341,7 @@ async function assembleBuiltImage(
   options: ArchBuildOptions,
   all: SourcedEntry[],
   epoch: number,
+  work: string,
   codename: string,
   packages: LockedPackage[],
   log: (line: string) => void,
@@ -331,7 +349,7 @@ async function assembleBuiltImage(
 ): Promise<BuiltImage> {
   const canonical = canonicalizeEntries(all, { maxMtime: epoch });
 
-  const { blob, written } = await cachedLayer(options, canonical, log);
+  const { blob, written } = await cachedLayer(options, canonical, work, log);
   const created = isoTime(epoch);
   const platform = debianPlatform(options.arch);
   const config: ImageConfig = {

@@ -52,8 +52,9 @@ export class ParallelGzip extends Transform {
     const options: Record<string, unknown> = {
       level: this.level,
       finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
-      // One output buffer for the whole block: zlib's default 16 KiB means a main-thread callback and a
-      // copy per 16 KiB. The deflate stream's bytes do not depend on the output buffer's size.
+      // One output buffer for the whole block, sized so it never fills: zlib's default 16 KiB means a
+      // main-thread callback and a copy per 16 KiB, and a block whose output is an exact multiple of the
+      // buffer gets an extra empty stored block. A buffer that never fills keeps the bytes stable.
       chunkSize: Math.max(64 * 1024, block.length + (block.length >> 3) + 1024),
     };
     if (this.previousTail) options['dictionary'] = this.previousTail;

@@ -1,14 +1,25 @@
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { CompressionOptions } from '../compression/compress.js';
-import { readChecked, writeChecked } from '../packages/fetch/checked-record.js';
+import { readChecked, tryWriteChecked } from '../packages/fetch/checked-record.js';
 import type { ContentStore } from '../packages/fetch/store.js';
 import type { Entry } from '../tar/entry.js';
 import type { WrittenLayer } from './layer-writer.js';
 
+const require = createRequire(import.meta.url);
+
 /** Bump whenever the tar writer or a compressor may write other bytes for the same entries. */
-const LAYER_FORMAT = 1;
+const LAYER_FORMAT = 2;
+
+/** The version of zstd-napi (its bundled libzstd makes the bytes of zstd layers). */
+function zstdVersion(): string {
+  try {
+    return (require('zstd-napi/package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 /** The SHA-256 of a file entry's content, read through `open()`, for entries with no contentId. */
 async function hashContent(entry: Entry): Promise<string> {
@@ -26,7 +37,7 @@ async function hashContent(entry: Entry): Promise<string> {
  */
 export async function layerKey(entries: readonly Entry[], compression: CompressionOptions): Promise<string> {
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ format: LAYER_FORMAT, zlib: process.versions.zlib, compression: compression.compression, level: compression.level ?? null }));
+  hash.update(JSON.stringify({ format: LAYER_FORMAT, zlib: process.versions.zlib, zstd: compression.compression === 'zstd' ? zstdVersion() : null, compression: compression.compression, level: compression.level ?? null }));
   for (const e of entries) {
     const xattrs = e.xattrs ? Object.entries(e.xattrs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, v.toString('base64')]) : [];
     const content = e.type === 'file' && e.size > 0 ? (e.contentId ?? (await hashContent(e))) : '';
@@ -63,8 +74,7 @@ export class LayerCache {
   /** Keeps a blob this process wrote and hashed (on the store's file system); returns its stored path. */
   async put(key: string, blob: string, written: WrittenLayer): Promise<string> {
     const path = await this.store.adopt(blob, written.descriptor.digest.slice('sha256:'.length));
-    await mkdir(join(this.store.root, 'layers'), { recursive: true });
-    await writeChecked(this.recordPath(key), { written } satisfies LayerRecord);
+    await tryWriteChecked(this.recordPath(key), { written } satisfies LayerRecord);
     return path;
   }
 }

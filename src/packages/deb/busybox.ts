@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import type { SourcedEntry } from '../../entries/entry-set.js';
 import { UserError } from '../../errors.js';
 import { hostPlatform } from '../../oci/platform.js';
+import { debianArch } from './architecture.js';
 import { dirEntry, fileEntry, symlinkEntry } from '../../entries/synthetic.js';
 
 const run = promisify(execFile);
@@ -21,7 +22,7 @@ async function listApplets(binary: Buffer, arch: string, workDir: string): Promi
   const path = join(workDir, 'busybox');
   await writeFile(path, binary);
   await chmod(path, 0o755);
-  const native = hostPlatform().architecture === arch;
+  const native = debianArch(hostPlatform()) === arch;
   const command = native ? path : `qemu-${QEMU[arch] ?? arch}-static`;
   const args = native ? ['--list-full'] : [path, '--list-full'];
   try {

@@ -7,6 +7,7 @@ import { ByteReader } from '../../stream/byte-reader.js';
 import { scanTarArchive, type TarScan } from '../../entries/tar-source.js';
 import type { SourcedEntry } from '../../entries/entry-set.js';
 import { normalizeEntryPath } from '../../entries/path.js';
+import { parseConffiles } from './dpkg-database.js';
 import { readTar, TarFormatError } from '../../tar/reader.js';
 
 /** What a .deb holds: its control files (control, md5sums, conffiles, maintainer scripts...) and its files. */
@@ -93,7 +94,7 @@ export async function readDeb(path: string, where: string, spoolDir: string): Pr
       } else if (member.name.startsWith('data.tar')) {
         const { stream } = await openDecompressed(memberStream(reader, member.size, where), `${where}: ${member.name}`);
         const listed = control.get('conffiles');
-        const conffiles = listed === undefined && !sawControl ? undefined : new Set((listed?.toString('utf8') ?? '').split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(Boolean).map(conffileKey));
+        const conffiles = listed === undefined && !sawControl ? undefined : new Set(parseConffiles(listed?.toString('utf8') ?? '').map(conffileKey));
         const scan = await scanTarArchive(stream, `${where}: ${member.name}`, spoolDir, {
           hashSpool: true,
           onContent: (path, chunk) => {

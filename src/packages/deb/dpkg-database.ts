@@ -32,10 +32,13 @@ export function infoName(control: Paragraph): string {
   return (control.get('Multi-Arch') ?? '') === 'same' ? `${name}:${control.get('Architecture')}` : name;
 }
 
+/** The paths a control archive's `conffiles` lists; lines may carry flags ("remove-on-upgrade /etc/x"). */
+export function parseConffiles(list: string): string[] {
+  return list.split('\n').map((l) => l.trim().replace(/^(?:remove-on-upgrade\s+)+/, '')).filter((p) => p.startsWith('/'));
+}
+
 function conffilesOf(pkg: UnpackedPackage): string[] {
-  const list = pkg.controlFiles.get('conffiles')?.toString('utf8') ?? '';
-  // Lines may carry flags ("remove-on-upgrade /etc/x"); the path is the last word.
-  return list.split('\n').map((l) => l.trim().split(/\s+/).pop() ?? '').filter((p) => p.startsWith('/'));
+  return parseConffiles(pkg.controlFiles.get('conffiles')?.toString('utf8') ?? '');
 }
 
 export function statusParagraph(pkg: UnpackedPackage): string {

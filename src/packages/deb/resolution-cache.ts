@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readChecked, writeChecked } from '../fetch/checked-record.js';
+import { readChecked, tryWriteChecked } from '../fetch/checked-record.js';
 import type { ContentStore } from '../fetch/store.js';
 import { asLockfile, type Lockfile } from './lockfile.js';
 
@@ -39,7 +38,6 @@ export class ResolutionCache {
   }
 
   async put(key: ResolutionKey, lock: Lockfile, skipped: string[]): Promise<void> {
-    await mkdir(join(this.store.root, 'resolutions'), { recursive: true });
-    await writeChecked(this.path(key), { lock, skipped });
+    await tryWriteChecked(this.path(key), { lock, skipped });
   }
 }

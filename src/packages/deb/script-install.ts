@@ -12,6 +12,7 @@ import { scanTarArchive } from '../../entries/tar-source.js';
 import { UserError } from '../../errors.js';
 import { registerTemp, releaseTemp } from '../../fs/temp.js';
 import { hostPlatform } from '../../oci/platform.js';
+import { debianArch } from './architecture.js';
 import { sandboxIdMap, spawnInSandbox, SandboxUnavailableError, type IdMap } from '../../sandbox/user-namespace.js';
 import { writeTar } from '../../tar/writer.js';
 import type { Paragraph } from './control.js';
@@ -50,7 +51,7 @@ export interface ScriptInstallOptions {
 
 /** Checks what can be checked before any work: the host's architecture, the sandbox's prerequisites. */
 export async function checkScriptInstall(arch: string): Promise<IdMap> {
-  const host = hostPlatform().architecture;
+  const host = debianArch(hostPlatform());
   if (arch !== host) {
     throw new UserError(`--scripts runs the packages' maintainer scripts, so it builds only for this machine's architecture (${host}), not ${arch}; build ${arch} without --scripts, or on a ${arch} machine`);
   }

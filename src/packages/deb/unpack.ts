@@ -1,4 +1,4 @@
-import { cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
 import type { ContentStore } from '../fetch/store.js';
 import { fetchPackage } from './fetcher.js';
@@ -37,7 +37,8 @@ export function debDisplayName(pkg: Pick<LockedPackage, 'name' | 'version' | 'ar
 export async function unpackPackages(packages: readonly LockedPackage[], options: UnpackOptions): Promise<UnpackedDeb[]> {
   const cache = new UnpackedCache(options.store);
   const download = pLimit(options.downloads ?? 6);
-  const decode = pLimit(Math.max(2, cpus().length + 1));
+  // availableParallelism honours a container's CPU limit; each decode holds an xz dictionary (8+ MiB).
+  const decode = pLimit(Math.min(4, Math.max(2, availableParallelism() + 1)));
   const lookup = pLimit(8);
   const progress: UnpackProgress = { done: 0, count: packages.length, downloaded: 0, toDownload: 0, cached: 0 };
   const report = () => options.onProgress?.(progress);

@@ -1,9 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SourcedEntry } from '../../entries/entry-set.js';
 import { withTempDir } from '../../fs/temp.js';
-import { readChecked, writeChecked } from '../fetch/checked-record.js';
+import { readChecked, tryWriteChecked } from '../fetch/checked-record.js';
 import type { EntryHeader } from '../../tar/entry.js';
 import type { ContentStore } from '../fetch/store.js';
 import { readDeb } from './deb-file.js';
@@ -77,7 +76,7 @@ export class UnpackedCache {
   /** Decodes the verified .deb at `debPath` and keeps the result; `where` names the package in errors. */
   async put(debSha256: string, debPath: string, where: string): Promise<UnpackedDeb> {
     return withTempDir(
-      'unpack',
+      this.store.tempPrefix('unpack'),
       async (dir) => {
         const deb = await readDeb(debPath, where, dir);
         const { spool } = deb;
@@ -96,8 +95,7 @@ export class UnpackedCache {
             return r;
           }),
         };
-        await mkdir(join(this.store.root, 'unpacked', debSha256.slice(0, 2)), { recursive: true });
-        await writeChecked(this.recordPath(debSha256), record);
+        await tryWriteChecked(this.recordPath(debSha256), record);
         // Entries now read from the stored blob: the spool file was moved there.
         const entries = deb.entries.map((e, i) => {
           const offset = spool.offsets[i]!;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../fs/temp.js';
 
 /**
@@ -10,6 +11,20 @@ import { writeFileAtomic } from '../../fs/temp.js';
 export async function writeChecked(path: string, value: unknown): Promise<void> {
   const body = JSON.stringify(value);
   await writeFileAtomic(path, `${createHash('sha256').update(body).digest('hex')}\n${body}`);
+}
+
+/**
+ * writeChecked for records that only save work later: a record that cannot be written (a full disk, a
+ * read-only cache) must not fail the build that made it. Says whether it was written.
+ */
+export async function tryWriteChecked(path: string, value: unknown): Promise<boolean> {
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeChecked(path, value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The record's value, or undefined when it is missing, damaged or not JSON. */

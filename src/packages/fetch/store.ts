@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { UserError } from '../../errors.js';
@@ -12,6 +12,15 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env['FROMSCRATCH_CACHE']) return env['FROMSCRATCH_CACHE'];
   const xdg = env['XDG_CACHE_HOME'];
   return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'fromscratch');
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, but another user's
+  }
 }
 
 export async function sha256File(path: string): Promise<string> {
@@ -46,11 +55,33 @@ export class ContentStore {
     }
   }
 
-  /** A folder on the store's file system for temporaries that may be renamed into the store. */
+  private swept = false;
+
+  /**
+   * A folder on the store's file system for temporaries that may be renamed into the store. Folders
+   * left there by builds that were killed (SIGKILL, out of memory, a CI timeout: no chance to clean up)
+   * are removed the first time a process asks: their names carry the host and process id
+   * (tempPrefix), and only those of this host whose process is gone are touched.
+   */
   async tempParent(): Promise<string> {
     const dir = join(this.root, 'tmp');
     await mkdir(dir, { recursive: true });
+    if (!this.swept) {
+      this.swept = true;
+      const mine = `@${hostname()}-`;
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const match = /-p(\d+)@(.+)-[^-]+$/.exec(name);
+        if (!match || `@${match[2]}-` !== mine || processAlive(Number(match[1]))) continue;
+        // Files a --scripts sandbox left may belong to subordinate ids: what cannot be removed stays.
+        await rm(join(dir, name), { recursive: true, force: true }).catch(() => {});
+      }
+    }
     return dir;
+  }
+
+  /** A withTempDir prefix for folders under tempParent(): the kind, this process and this host. */
+  tempPrefix(kind: string): string {
+    return `${kind}-p${process.pid}@${hostname()}`;
   }
 
   /**
