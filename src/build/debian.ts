@@ -151,7 +151,9 @@ async function resolvePackages(options: ArchBuildOptions, store: ContentStore, l
   const universe = new PackageUniverse(repositories, options.arch);
   const resolution = resolve(universe, request);
   for (const skipped of resolution.skipped) log(`resolve: left unsatisfied: ${skipped}`);
-  const packages: LockedPackage[] = resolution.packages.map((p) => {
+  // Detached: the fields would otherwise be slices of the index text and keep it alive.
+  const packages: LockedPackage[] = resolution.packages.map((resolved) => {
+    const p = resolved.detach();
     const locked: LockedPackage = { name: p.name, version: p.version, architecture: p.architecture, sha256: p.sha256, size: p.size, repository: p.repository, filename: p.filename };
     const priority = p.field('Priority');
     const section = p.field('Section');
