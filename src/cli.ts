@@ -270,6 +270,41 @@ withPackageOptions(
 });
 
 program
+  .command('squash')
+  .description('merge all layers of an image, or those above layer N, into one (whiteouts applied, hardlinks and symlinks kept)')
+  .argument('<source>', 'image reference to read, e.g. oci:app:latest')
+  .argument('<destination>', 'image reference to write, e.g. oci:app:squashed')
+  .option('--from <N>', 'keep layers 0..N as they are and squash the ones above', (v: string) => {
+    if (!/^\d+$/.test(v)) throw new UserError(`--from "${v}" is not a layer number`);
+    return Number(v);
+  })
+  .option('--from-layer <digest>', 'the same, naming layer N by its digest or diffID')
+  .option('--message <text>', 'history comment of the squashed layer')
+  .addOption(new Option('--compression <kind>', 'compression of the new layer').choices(['gzip', 'zstd', 'none']).default('gzip'))
+  .action(async (source: string, destination: string, o: { from?: number; fromLayer?: string; message?: string; compression: 'gzip' | 'zstd' | 'none' }) => {
+    const { squashImage } = await import('./image/squash.js');
+    const { withImage, writeImage } = await import('./transport/transports.js');
+    const epoch = sourceDateEpoch();
+    const result = await withImage(source, (image) =>
+      withTempDir('squash', async (work) => {
+        const before = image.layers.reduce((n, l) => n + l.descriptor.size, 0);
+        const squashed = await squashImage(image, source, {
+          ...(o.from !== undefined ? { from: o.from } : {}),
+          ...(o.fromLayer !== undefined ? { fromLayer: o.fromLayer } : {}),
+          ...(o.message !== undefined ? { message: o.message } : {}),
+          ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+          compression: { compression: o.compression },
+        }, work);
+        const digest = await writeImage(destination, squashed.image);
+        const after = squashed.image.layers.reduce((n, l) => n + l.descriptor.size, 0);
+        process.stderr.write(`squash: ${squashed.squashed} layers into one (${squashed.kept} kept below, ${squashed.whiteouts} whiteouts re-emitted); ${(before / 1e6).toFixed(1)} MB → ${(after / 1e6).toFixed(1)} MB compressed\n`);
+        return digest;
+      }),
+    );
+    process.stdout.write(`${result}\n`);
+  });
+
+program
   .command('schema')
   .description('print the JSON Schema of build specs (for editors; also in schema/fromscratch.schema.json)')
   .action(async () => {

@@ -13,6 +13,11 @@ export interface CanonicalizeOptions {
   maxMtime?: number;
   /** Give every entry this owner (`--owner 0:0`), as when a non-root user imports a folder. */
   owner?: { uid: number; gid: number };
+  /**
+   * Files of lower layers a hardlink may name although this layer does not carry them (a squashed layer
+   * over kept ones); unpacking links to the file already in the root.
+   */
+  lowerFiles?: ReadonlySet<string>;
 }
 
 /**
@@ -67,7 +72,7 @@ export function canonicalizeEntries(input: Iterable<SourcedEntry>, options: Cano
   }
 
   const ordered = sortByEntryPath([...byPath.values()]);
-  resolveHardlinks(ordered, byPath);
+  resolveHardlinks(ordered, byPath, options.lowerFiles);
 
   return ordered.map((sourced) => {
     const { origin: _origin, ...entry } = sourced;
@@ -104,7 +109,7 @@ function sameNonFile(a: Entry, b: Entry): boolean {
  * In the canonical order a hardlink may come before the file it names. Each set of linked names is
  * rewritten so that its first member in order carries the content and the others link to it.
  */
-function resolveHardlinks(ordered: SourcedEntry[], byPath: Map<string, SourcedEntry>): void {
+function resolveHardlinks(ordered: SourcedEntry[], byPath: Map<string, SourcedEntry>, lowerFiles?: ReadonlySet<string>): void {
   const position = new Map<string, number>();
   ordered.forEach((e, i) => position.set(e.path, i));
   const groups = new Map<string, SourcedEntry[]>(); // content-holding path → its links
@@ -119,6 +124,7 @@ function resolveHardlinks(ordered: SourcedEntry[], byPath: Map<string, SourcedEn
       seen.add(target.path);
       target = byPath.get(target.linkname!);
     }
+    if (!target && link.linkname && lowerFiles?.has(link.linkname) && link.linkname === normalizeLinkTarget(link.linkname)) continue;
     if (!target) throw new UserError(`${link.origin}: hardlink "${link.path}" points at "${link.linkname}", which is not in the archive`);
     if (target.type === 'directory') throw new UserError(`${link.origin}: hardlink "${link.path}" points at the directory "${target.path}"`);
     const group = groups.get(target.path) ?? [];

@@ -66,9 +66,10 @@ export class ImageFilesystem {
 
   private constructor(readonly image: Image, readonly name: string) {}
 
-  static async read(image: Image, name: string): Promise<ImageFilesystem> {
+  /** The filesystem of the image's layers, or of its first `layerCount` layers only. */
+  static async read(image: Image, name: string, layerCount = image.layers.length): Promise<ImageFilesystem> {
     const fs = new ImageFilesystem(image, name);
-    for (const [index, layer] of image.layers.entries()) {
+    for (const [index, layer] of image.layers.slice(0, layerCount).entries()) {
       const records: { header: EntryHeader; entry: number; rawPath: string }[] = [];
       const whiteouts: string[] = [];
       const opaque: string[] = [];

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { existsSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { cli, cliOk, must, python, tempDir } from './helpers.js';
+
+/** Appends a layer written by Python's tarfile (entries as [name, kind, data-or-link]) with umoci. */
+function addLayer(image: string, tar: string, entries: [string, 'file' | 'dir' | 'hard', string | number][]): void {
+  python(
+    `
+import io, json, os, sys, tarfile
+t = tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT)
+for name, kind, arg in json.loads(sys.argv[2]):
+    i = tarfile.TarInfo(name); i.mtime = 1600000200; i.mode = 0o644
+    data = None
+    if kind == 'dir': i.type = tarfile.DIRTYPE; i.mode = 0o755
+    elif kind == 'hard': i.type = tarfile.LNKTYPE; i.linkname = arg
+    else:
+        b = os.urandom(arg) if isinstance(arg, int) else arg.encode()
+        i.size = len(b); data = io.BytesIO(b)
+    t.addfile(i, data)
+t.close()
+`,
+    [tar, JSON.stringify(entries)],
+  );
+  must('umoci', ['raw', 'add-layer', '--image', image, tar]);
+}
+
+/** What a container would see: every path with its type, mode, owner, size, link target or content hash, and hardlink groups. */
+function rootfsListing(layout: string, tag: string, dir: string): string {
+  must('umoci', ['unpack', '--image', `${layout}:${tag}`, dir]);
+  return python(
+    `
+import hashlib, os, stat, sys
+root = os.path.join(sys.argv[1], 'rootfs'); inodes = {}; out = []
+for base, dirs, files in os.walk(root):
+    dirs.sort()
+    for name in sorted(dirs + files):
+        p = os.path.join(base, name); st = os.lstat(p); rel = os.path.relpath(p, root)
+        if stat.S_ISLNK(st.st_mode): what = 'link ' + os.readlink(p)
+        elif stat.S_ISDIR(st.st_mode): what = 'dir'
+        else:
+            what = 'file %d %s' % (st.st_size, hashlib.sha256(open(p, 'rb').read()).hexdigest())
+            if st.st_nlink > 1: what += ' group ' + inodes.setdefault(st.st_ino, rel)
+        out.append('%s %o %d:%d %s' % (rel, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, what))
+print('\\n'.join(out))
+`,
+    [dir],
+  );
+}
+
+function manifestOf(layout: string, tag: string): { layers: { digest: string; size: number }[]; config: { digest: string } } {
+  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+  const d = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag)!.digest;
+  return JSON.parse(readFileSync(join(layout, 'blobs/sha256', d.slice(7)), 'utf8'));
+}
+
+describe('squash: layers merged into one, whiteouts applied', () => {
+  let work: string;
+  let layout: string;
+  let original: string;
+
+  before(() => {
+    work = tempDir('squash');
+    const tree = join(work, 'tree');
+    for (const d of ['big', 'keep', 'replaced/sub', 'typechange']) mkdirSync(join(tree, d), { recursive: true });
+    writeFileSync(join(tree, 'big/blob'), randomBytes(3 << 20));
+    writeFileSync(join(tree, 'keep/x'), 'x\n');
+    linkSync(join(tree, 'keep/x'), join(tree, 'keep/x-hard'));
+    symlinkSync('keep/x', join(tree, 'sym'));
+    writeFileSync(join(tree, 'replaced/old'), 'old\n');
+    writeFileSync(join(tree, 'replaced/sub/deep'), 'deep\n');
+    writeFileSync(join(tree, 'typechange/child'), 'child\n');
+    layout = join(work, 'img');
+    cliOk(['import', tree, `oci:${layout}:base`, '--owner', '0:0']);
+    must('umoci', ['tag', '--image', `${layout}:base`, 'layered']);
+    // Layer 1: the seed's "dd" step, and a hardlink to a file of layer 0.
+    addLayer(`${layout}:layered`, join(work, 'l1.tar'), [['tmp', 'dir', 0], ['tmp/big2', 'file', 5 << 20], ['keep/y-hard', 'hard', 'keep/x'], ['keep/y', 'file', 'y\n']]);
+    // Layer 2: the "rm" step, a folder replaced (opaque) and a folder turned into a file.
+    addLayer(`${layout}:layered`, join(work, 'l2.tar'), [
+      ['tmp/.wh.big2', 'file', ''], ['big/.wh.blob', 'file', ''],
+      ['replaced', 'dir', 0], ['replaced/.wh..wh..opq', 'file', ''], ['replaced/new', 'file', 'new\n'],
+      ['.wh.typechange', 'file', ''], ['typechange', 'file', 'now a file\n'],
+    ]);
+    original = rootfsListing(layout, 'layered', join(work, 'original'));
+  });
+
+  it('squashes every layer: the same files, ≥ 7 MB smaller, deterministic', () => {
+    const r = cli(['squash', `oci:${layout}:layered`, `oci:${layout}:all`]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^squash: 3 layers into one \(0 kept below, 0 whiteouts re-emitted\)/m);
+    const m = manifestOf(layout, 'all');
+    assert.equal(m.layers.length, 1);
+    const before = manifestOf(layout, 'layered').layers.reduce((n, l) => n + l.size, 0);
+    assert.ok(before - m.layers[0]!.size > 7e6, `${before} → ${m.layers[0]!.size}`);
+    assert.equal(rootfsListing(layout, 'all', join(work, 'all')), original);
+    const config = JSON.parse(readFileSync(join(layout, 'blobs/sha256', m.config.digest.slice(7)), 'utf8'));
+    assert.equal(config.rootfs.diff_ids.length, 1);
+    assert.equal(config.history.length, 1);
+    assert.match(config.history[0].comment, /layers 0-2 squashed into one/);
+    assert.equal(cliOk(['squash', `oci:${layout}:layered`, `oci:${layout}:again`]).trim(), r.stdout.trim());
+    must('skopeo', ['inspect', `oci:${layout}:all`]);
+  });
+
+  it('squashes above layer 0: layer 0 kept as is, whiteouts only for what it has', () => {
+    const r = cli(['squash', `oci:${layout}:layered`, `oci:${layout}:above0`, '--from', '0', '--message', 'app layers']);
+    assert.equal(r.status, 0, r.stderr);
+    const m = manifestOf(layout, 'above0');
+    const o = manifestOf(layout, 'layered');
+    assert.equal(m.layers.length, 2);
+    assert.equal(m.layers[0]!.digest, o.layers[0]!.digest);
+    const names = must('tar', ['-tzf', join(layout, 'blobs/sha256', m.layers[1]!.digest.slice(7))]).trim().split('\n').sort();
+    const whiteouts = names.filter((n) => n.includes('.wh.'));
+    // big/blob, the folder turned file, and the replaced folder's old children; never tmp/big2 (not below).
+    assert.deepEqual(whiteouts, ['big/.wh.blob', 'replaced/.wh.old', 'replaced/.wh.sub', '.wh.typechange'].sort());
+    assert.ok(!names.some((n) => n.startsWith('tmp/big2')));
+    assert.equal(rootfsListing(layout, 'above0', join(work, 'above0')), original);
+  });
+
+  it('refuses --from out of range and writes nothing', () => {
+    const r = cli(['squash', `oci:${layout}:layered`, `oci:${join(work, 'none')}:x`, '--from', '2']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--from 2: out of range; the image has 3 layers \(0-2\), and N can be 0-1/);
+    assert.ok(!existsSync(join(work, 'none')));
+  });
+});
