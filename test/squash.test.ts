@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { before, describe, it } from 'node:test';
-import { cli, cliOk, must, python, tempDir } from './helpers.js';
+import { after, before, describe, it } from 'node:test';
+import { busyboxRootfs, cli, cliOk, must, Podman, python, tempDir } from './helpers.js';
 
 /** Appends a layer written by Python's tarfile (entries as [name, kind, data-or-link]) with umoci. */
 function addLayer(image: string, tar: string, entries: [string, 'file' | 'dir' | 'hard', string | number][]): void {
@@ -116,6 +116,9 @@ describe('squash: layers merged into one, whiteouts applied', () => {
     assert.deepEqual(whiteouts, ['big/.wh.blob', 'replaced/.wh.old', 'replaced/.wh.sub', '.wh.typechange'].sort());
     assert.ok(!names.some((n) => n.startsWith('tmp/big2')));
     assert.equal(rootfsListing(layout, 'above0', join(work, 'above0')), original);
+    // The same, naming layer 0 by its digest.
+    const byDigest = cliOk(['squash', `oci:${layout}:layered`, `oci:${layout}:bydigest`, '--from-layer', o.layers[0]!.digest, '--message', 'app layers']).trim();
+    assert.equal(byDigest, r.stdout.trim());
   });
 
   it('refuses --from out of range and writes nothing', () => {
@@ -124,4 +127,55 @@ describe('squash: layers merged into one, whiteouts applied', () => {
     assert.match(r.stderr, /--from 2: out of range; the image has 3 layers \(0-2\), and N can be 0-1/);
     assert.ok(!existsSync(join(work, 'none')));
   });
+});
+
+/** `podman export` of a container of the image, as `tar -tv` lines without dates (type, mode, owner, size, name, link). */
+function exportListing(podman: Podman, image: string): string {
+  const id = podman.ok(['create', image]).trim();
+  const tar = join(tempDir('export'), 'fs.tar');
+  podman.ok(['export', '-o', tar, id]);
+  podman.ok(['rm', id]);
+  return must('tar', ['--numeric-owner', '-tvf', tar]).trim().split('\n')
+    .map((l) => l.split(/\s+/).filter((_, i) => i !== 3 && i !== 4).join(' ')).sort().join('\n');
+}
+
+describe('squash: an image podman built (the seed\'s dd-then-rm example)', () => {
+  const podman = new Podman();
+  let work: string;
+  let archive: string;
+  after(() => podman.cleanup());
+
+  before(() => {
+    work = tempDir('squash-podman');
+    cliOk(['import', busyboxRootfs(join(work, 'rootfs')), `oci:${join(work, 'bb')}:latest`, '--owner', '0:0', '--cmd', '["/bin/sh"]', '--env', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin']);
+    podman.ok(['pull', '-q', `oci:${join(work, 'bb')}:latest`]);
+    podman.ok(['tag', podman.ok(['images', '-q']).trim().split('\n')[0]!, 'localhost/bb:latest']);
+    writeFileSync(join(work, 'Containerfile'), [
+      'FROM localhost/bb:latest',
+      'RUN dd if=/dev/urandom of=/big bs=1M count=50',
+      'RUN rm /big',
+      'RUN mkdir -p /d/sub && echo a > /d/a && ln /d/a /d/a-hard && echo s > /d/sub/s',
+      'RUN ln /bin/busybox /bin/bb-hard && rm -rf /d && mkdir /d && echo b > /d/b',
+      '',
+    ].join('\n'));
+    podman.ok(['build', '-q', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '-t', 'localhost/waste:latest', work]);
+    archive = join(work, 'waste.tar');
+    podman.ok(['save', '--format', 'oci-archive', '-o', archive, 'localhost/waste:latest']);
+  });
+
+  for (const from of [undefined, '0']) {
+    it(`squashes${from ? ` above layer ${from}` : ''}: ≥ 45 MB smaller, loads in podman, same files as the original`, () => {
+      const out = join(work, `sq${from ?? ''}`);
+      const r = cli(['squash', `oci-archive:${archive}`, `oci:${out}:latest`, ...(from ? ['--from', from] : [])]);
+      assert.equal(r.status, 0, r.stderr);
+      const size = (ref: string) => JSON.parse(cliOk(['inspect', '--json', ref])).totalSize as number;
+      const [before, squashed] = [size(`oci-archive:${archive}`), size(`oci:${out}:latest`)];
+      assert.ok(before - squashed >= 45e6, `${before} → ${squashed}`);
+      const id = podman.ok(['pull', '-q', `oci:${out}:latest`]).trim().split('\n').pop()!;
+      assert.equal(exportListing(podman, id), exportListing(podman, 'localhost/waste:latest'));
+      assert.match(exportListing(podman, id), / d\/b$/m);
+      assert.doesNotMatch(exportListing(podman, id), / (big|d\/a)$/m);
+      assert.equal(podman.runImage(id, ['cat', '/d/b']).stdout, 'b\n');
+    });
+  }
 });
