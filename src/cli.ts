@@ -270,6 +270,18 @@ withPackageOptions(
 });
 
 program
+  .command('analyze')
+  .description('why an image is as big as it is: per layer sizes and changes, bytes later layers delete or overwrite, and what to do about them')
+  .argument('<reference>', 'image reference, e.g. oci:app:latest')
+  .option('--json', 'print JSON')
+  .option('--platform <os/arch[/variant]>', 'which image of a multi-platform index (default: this host)')
+  .action(async (reference: string, o: { json?: boolean; platform?: string }) => {
+    const { analyze, formatAnalyze } = await import('./commands/analyze.js');
+    const report = await analyze(reference, o.platform ? { platform: parsePlatform(o.platform) } : {});
+    process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatAnalyze(report)}\n`);
+  });
+
+program
   .command('squash')
   .description('merge all layers of an image, or those above layer N, into one (whiteouts applied, hardlinks and symlinks kept)')
   .argument('<source>', 'image reference to read, e.g. oci:app:latest')

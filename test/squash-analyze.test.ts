@@ -121,6 +121,21 @@ describe('squash: layers merged into one, whiteouts applied', () => {
     assert.equal(byDigest, r.stdout.trim());
   });
 
+  it('analyze: counts exactly the bytes later layers delete, once each, hardlinks by their last name', () => {
+    const report = JSON.parse(cliOk(['analyze', '--json', `oci:${layout}:layered`]));
+    // big/blob (3 MiB, layer 0) and tmp/big2 (5 MiB, layer 1) deleted by layer 2, with the replaced
+    // folder's old files and the folder turned into a file; keep/x survives through its names.
+    const small = 'old\n'.length + 'deep\n'.length + 'child\n'.length;
+    assert.equal(report.wastedBytes, (3 << 20) + (5 << 20) + small);
+    assert.equal(report.layers.length, 3);
+    assert.deepEqual(report.waste.map((w: { addedBy: number; removedBy: number }) => [w.addedBy, w.removedBy]), [[1, 2], [0, 2]]);
+    assert.ok(Math.abs(report.efficiency - (report.totalBytes - report.wastedBytes) / report.totalBytes) < 1e-12);
+    const squashed = JSON.parse(cliOk(['analyze', '--json', `oci:${layout}:all`]));
+    assert.equal(squashed.wastedBytes, 0);
+    assert.equal(squashed.efficiency, 1);
+    assert.equal(squashed.totalBytes, report.totalBytes - report.wastedBytes);
+  });
+
   it('refuses --from out of range and writes nothing', () => {
     const r = cli(['squash', `oci:${layout}:layered`, `oci:${join(work, 'none')}:x`, '--from', '2']);
     assert.equal(r.status, 1);
@@ -161,6 +176,17 @@ describe('squash: an image podman built (the seed\'s dd-then-rm example)', () =>
     podman.ok(['build', '-q', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', '-t', 'localhost/waste:latest', work]);
     archive = join(work, 'waste.tar');
     podman.ok(['save', '--format', 'oci-archive', '-o', archive, 'localhost/waste:latest']);
+  });
+
+  it('analyze: reports the 50 MB the rm step wastes and names both steps', () => {
+    const report = JSON.parse(cliOk(['analyze', '--json', `oci-archive:${archive}`]));
+    assert.ok(report.wastedBytes >= 50 * 2 ** 20, String(report.wastedBytes));
+    assert.ok(report.efficiency < 0.1, String(report.efficiency));
+    const top = report.waste[0];
+    assert.match(report.layers[top.addedBy].createdBy, /dd if=\/dev\/urandom of=\/big/);
+    assert.match(report.layers[top.removedBy].createdBy, /rm \/big/);
+    assert.match(top.advice, /^layer \d+ `rm \/big` deletes 52\.4 MB added by layer \d+ `dd if=\/dev\/urandom of=\/big bs=1M count=50` \(\/big\): do both in one RUN, or build in a stage and copy only the result$/);
+    assert.match(cliOk(['analyze', `oci-archive:${archive}`]), /^Efficiency: {2}\d+\.\d%$/m);
   });
 
   for (const from of [undefined, '0']) {
