@@ -214,6 +214,23 @@ describe('build: Debian bookworm minbase', () => {
     assert.match(plain.stderr, /^write: oci:/m);
   });
 
+  it('analyze lists every installed package with its size and why it is there', () => {
+    const report = JSON.parse(cliOk(['analyze', '--json', `oci:${layout}:bookworm`]));
+    const installed = inImage("dpkg-query -W -f '${Package} ${Version} ${Installed-Size}\\n'").trim().split('\n').sort();
+    assert.equal(report.packageManager, 'dpkg');
+    assert.equal(report.packageCount, 88);
+    assert.deepEqual(report.packages.map((p: { name: string; version: string; installedBytes: number }) => `${p.name} ${p.version} ${p.installedBytes / 1024}`).sort(), installed);
+    for (const p of report.packages) {
+      assert.ok(p.why.length > 0, p.name);
+      // A chain names the package last; a seed gives the reason (essential, required, top-level).
+      if (p.why.length > 1) assert.equal(p.why.at(-1), p.name);
+      else assert.match(p.why[0], /^(essential|required|top-level)$/, p.name);
+    }
+    assert.deepEqual(report.packages.find((p: { name: string }) => p.name === 'libapt-pkg6.0').why, ['apt', 'libapt-pkg6.0']);
+    assert.equal(report.wastedBytes, 0);
+    assert.ok(report.savings.locales > 20e6 && report.savings.docs > 1e6 && report.savings.man > 1e6, JSON.stringify(report.savings));
+  });
+
   it('prints a JSON summary', () => {
     const out = join(tempDir('build'), 'json');
     const summary = JSON.parse(cliOk(['build', `oci:${out}:x`, '--suite', 'bookworm', '--offline', '--json', '--label', 'team=platform', '--annotation', 'org.opencontainers.image.source=https://example.org/base-images'], { env: { FROMSCRATCH_CACHE: cache } }));

@@ -3,6 +3,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSy
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { duplicateLibraries, installedPackages } from '../src/packages/deb/installed-packages.js';
 import { busyboxRootfs, cli, cliOk, must, Podman, python, tempDir } from './helpers.js';
 
 /** Appends a layer written by Python's tarfile (entries as [name, kind, data-or-link]) with umoci. */
@@ -204,4 +205,35 @@ describe('squash: an image podman built (the seed\'s dd-then-rm example)', () =>
       assert.equal(podman.runImage(id, ['cat', '/d/b']).stdout, 'b\n');
     });
   }
+});
+
+describe('analyze: packages from a dpkg status file', () => {
+  const status = [
+    ['app', '1', 'optional', 'libssl3, mail-transport-agent | exim4'],
+    ['libssl3', '3.0', 'optional', 'libc6'],
+    ['libssl1.1', '1.1', 'optional', 'libc6'],
+    ['old-tool', '2', 'optional', 'libssl1.1'],
+    ['postfix', '3', 'optional', 'libc6', 'mail-transport-agent'],
+    ['libc6', '2.36', 'required', ''],
+    ['removed', '9', 'optional', '', '', 'deinstall ok config-files'],
+  ].map(([name, version, priority, depends, provides, state]) =>
+    [`Package: ${name}`, `Status: ${state || 'install ok installed'}`, `Priority: ${priority}`, 'Installed-Size: 10', 'Architecture: amd64', `Version: ${version}`,
+      ...(depends ? [`Depends: ${depends}`] : []), ...(provides ? [`Provides: ${provides}`] : [])].join('\n')).join('\n\n');
+
+  it('gives each installed package its size and the chain that brought it in', () => {
+    const packages = installedPackages(status, 'status');
+    const why = Object.fromEntries(packages.map((p) => [p.name, p.why]));
+    assert.deepEqual(Object.keys(why), ['app', 'libc6', 'libssl1.1', 'libssl3', 'old-tool', 'postfix']);
+    assert.deepEqual(why, {
+      app: ['top-level'], 'old-tool': ['top-level'], libc6: ['required'],
+      libssl3: ['app', 'libssl3'], 'libssl1.1': ['old-tool', 'libssl1.1'],
+      // A virtual dependency is satisfied by the installed provider.
+      postfix: ['app', 'postfix'],
+    });
+    assert.equal(packages[0]!.installedBytes, 10240);
+  });
+
+  it('finds a shared library installed in two versions', () => {
+    assert.deepEqual(duplicateLibraries(installedPackages(status, 'status')), [['libssl1.1', 'libssl3']]);
+  });
 });

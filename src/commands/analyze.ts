@@ -7,6 +7,7 @@ import { classifyWhiteout } from '../layer/whiteout.js';
 import { layerHistory } from '../oci/config.js';
 import { readTar, TarFormatError } from '../tar/reader.js';
 import { withImage, type SourceOptions } from '../transport/transports.js';
+import { duplicateLibraries, installedPackages, type InstalledPackage } from '../packages/deb/installed-packages.js';
 
 /** A file's bytes, shared by its hardlinked names: wasted only when its last name goes. */
 interface Inode {
@@ -54,6 +55,14 @@ export interface WastePair {
   advice: string;
 }
 
+/** Bytes the `slim` cleanups would take out of the final filesystem, by category. */
+export interface Savings {
+  docs: number;
+  man: number;
+  locales: number;
+  caches: number;
+}
+
 export interface AnalyzeReport {
   reference: string;
   digest: Digest;
@@ -66,6 +75,26 @@ export interface AnalyzeReport {
   layers: LayerAnalysis[];
   waste: WastePair[];
   largestWaste: Waste[];
+  /** From the image's dpkg database, when it has one: every installed package, its size and why it is there. */
+  packageManager?: 'dpkg';
+  packageCount: number;
+  packages: InstalledPackage[];
+  /** Shared-library packages installed in more than one version. */
+  duplicateLibraries: string[][];
+  savings: Savings;
+}
+
+const DPKG_STATUS = 'var/lib/dpkg/status';
+
+/** Which slim category a path of the final filesystem falls in (copyright files and locale.alias stay). */
+function savingsCategory(path: string): keyof Savings | undefined {
+  if (/^usr\/share\/doc\/[^/]+\/copyright$/.test(path) || path === 'usr/share/locale/locale.alias') return undefined;
+  if (/^usr\/share\/(doc|info|lintian\/overrides|linda)\//.test(path)) return 'docs';
+  if (/^usr\/share\/(man|groff)\//.test(path)) return 'man';
+  // Translations and locale sources; not the compiled locales in /usr/lib/locale (C.utf8 is libc's own).
+  if (/^usr\/share\/(locale|i18n)\//.test(path)) return 'locales';
+  if (/^var\/cache\/(apt|debconf|man|ldconfig)\/./.test(path) || /^var\/lib\/apt\/lists\/./.test(path) || /^var\/cache\/(dnf|yum|apk)\/./.test(path) || /^var\/log\/./.test(path)) return 'caches';
+  return undefined;
 }
 
 const MB = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
@@ -109,6 +138,23 @@ class WasteTracker {
     }
     for (const [name, child] of node.children ?? []) count += this.drop(child, `${path}/${name}`, layer, how);
     return count;
+  }
+
+  /** The files of the final filesystem, each hardlinked file once, with its size and layer. */
+  *files(node: Node = this.root, path = '', seen = new Set<Inode>()): Generator<{ path: string; size: number; layer: number }> {
+    for (const [name, child] of node.children ?? []) {
+      const at = path ? `${path}/${name}` : name;
+      if (child.inode && !seen.has(child.inode)) {
+        seen.add(child.inode);
+        yield { path: at, size: child.inode.size, layer: child.inode.layer };
+      }
+      yield* this.files(child, at, seen);
+    }
+  }
+
+  /** The layer whose file a path of the final filesystem shows, if it is a file. */
+  fileLayer(path: string): number | undefined {
+    return this.lookup(path)?.inode?.layer;
   }
 
   remove(path: string, layer: number): number {
@@ -157,6 +203,8 @@ export async function analyzeImage(image: Image, reference: string): Promise<Ana
   const tracker = new WasteTracker();
   const layers: LayerAnalysis[] = [];
   let totalBytes = 0;
+  // The dpkg database as each layer wrote it (small): the final one is read after the last layer.
+  const status = new Map<number, Buffer>();
   for (const [index, layer] of image.layers.entries()) {
     const where = `${reference}: layer ${index} (${layer.descriptor.digest})`;
     const stats: LayerAnalysis = { index, digest: layer.descriptor.digest, size: layer.descriptor.size, fileBytes: 0, added: 0, changed: 0, removed: 0 };
@@ -174,6 +222,11 @@ export async function analyzeImage(image: Image, reference: string): Promise<Ana
         else if (path !== '') {
           const linkname = record.header.type === 'hardlink' ? normalizeLinkTarget(record.header.linkname ?? '') : undefined;
           entries.push({ path, type: record.header.type, size: record.header.size, ...(linkname !== undefined ? { linkname } : {}) });
+          if (path === DPKG_STATUS && record.header.type === 'file') {
+            const chunks: Buffer[] = [];
+            for await (const chunk of record.body()) chunks.push(chunk);
+            status.set(index, Buffer.concat(chunks));
+          }
           if (record.header.type === 'file') stats.fileBytes += record.header.size;
         }
       }
@@ -204,6 +257,14 @@ export async function analyzeImage(image: Image, reference: string): Promise<Ana
     const verb = tracker.waste.some((w) => w.addedBy === p.addedBy && w.removedBy === p.removedBy && w.how === 'deleted') ? 'deletes' : 'overwrites';
     p.advice = `${step(p.removedBy)} ${verb} ${MB(p.bytes)} added by ${step(p.addedBy)} (${p.largest.slice(0, 2).join(', ')}${p.files > 2 ? ', …' : ''}): do both in one RUN, or build in a stage and copy only the result`;
   }
+  const savings: Savings = { docs: 0, man: 0, locales: 0, caches: 0 };
+  for (const f of tracker.files()) {
+    const category = savingsCategory(f.path);
+    if (category) savings[category] += f.size;
+  }
+  const statusLayer = tracker.fileLayer(DPKG_STATUS);
+  const statusText = statusLayer === undefined ? undefined : status.get(statusLayer)?.toString('utf8');
+  const packages = statusText === undefined ? [] : installedPackages(statusText, `${reference}: /${DPKG_STATUS}`);
   return {
     reference,
     digest: image.digest,
@@ -213,6 +274,11 @@ export async function analyzeImage(image: Image, reference: string): Promise<Ana
     layers,
     waste,
     largestWaste: [...tracker.waste].sort((a, b) => b.bytes - a.bytes).slice(0, 20),
+    ...(statusText !== undefined ? { packageManager: 'dpkg' as const } : {}),
+    packageCount: packages.length,
+    packages,
+    duplicateLibraries: duplicateLibraries(packages),
+    savings,
   };
 }
 
@@ -237,5 +303,13 @@ export function formatAnalyze(r: AnalyzeReport): string {
     lines.push('', 'Waste:');
     for (const p of r.waste) lines.push(`  ${p.advice}`);
   }
+  if (r.packageManager) {
+    lines.push('', `Packages (${r.packageManager}): ${r.packageCount}, ${MB(r.packages.reduce((n, p) => n + p.installedBytes, 0))} installed; largest:`);
+    for (const p of [...r.packages].sort((a, b) => b.installedBytes - a.installedBytes).slice(0, 15)) {
+      lines.push(`  ${MB(p.installedBytes).padStart(9)}  ${p.name} ${p.version}  (${p.why.join(' → ')})`);
+    }
+    for (const group of r.duplicateLibraries) lines.push(`  several versions of one library: ${group.join(', ')}`);
+  }
+  lines.push('', `Slimming would save: docs ${MB(r.savings.docs)}, man pages ${MB(r.savings.man)}, locales ${MB(r.savings.locales)}, caches and logs ${MB(r.savings.caches)}`);
   return lines.join('\n');
 }
