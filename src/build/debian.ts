@@ -310,7 +310,7 @@ function imageAnnotations(options: Pick<DebianBuildOptions, 'annotations' | 'pre
  * (same packages, effects, spec and SOURCE_DATE_EPOCH), else written now (tar, compress, hash in one
  * pass) into the store and kept there for the next build.
  */
-async function cachedLayer(options: ArchBuildOptions, canonical: Entry[], work: string, log: (line: string) => void): Promise<{ blob: string; written: WrittenLayer }> {
+async function cachedLayer(options: ArchBuildOptions, store: ContentStore, canonical: Entry[], work: string, log: (line: string) => void): Promise<{ blob: string; written: WrittenLayer }> {
   const compression = { compression: options.compression ?? 'gzip' } as const;
   // Tar size estimate for the display: contents plus a header (and padding) per entry.
   const total = canonical.reduce((n, e) => n + e.size + 1024, 0);
@@ -319,7 +319,6 @@ async function cachedLayer(options: ArchBuildOptions, canonical: Entry[], work: 
     const blob = join(work, 'layer.blob');
     return { blob, written: await writeLayer(canonical, blob, { ...compression, onProgress }) };
   }
-  const store = new ContentStore(options.cacheDir ?? defaultCacheDir());
   const cache = new LayerCache(store);
   const key = await layerKey(canonical, compression);
   const hit = await cache.get(key);
@@ -351,7 +350,7 @@ async function assembleBuiltImage(
 ): Promise<BuiltImage> {
   const canonical = canonicalizeEntries(all, { maxMtime: epoch });
 
-  const { blob, written } = await cachedLayer(options, canonical, work, log);
+  const { blob, written } = await cachedLayer(options, new ContentStore(options.cacheDir ?? defaultCacheDir()), canonical, work, log);
   const created = isoTime(epoch);
   const platform = debianPlatform(options.arch);
   const config: ImageConfig = {

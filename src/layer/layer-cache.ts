@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { CompressionOptions } from '../compression/compress.js';
+import { digestStream } from '../digest.js';
 import { readChecked, tryWriteChecked } from '../packages/fetch/checked-record.js';
 import type { ContentStore } from '../packages/fetch/store.js';
 import type { Entry } from '../tar/entry.js';
@@ -21,11 +22,9 @@ function zstdVersion(): string {
   }
 }
 
-/** The SHA-256 of a file entry's content, read through `open()`, for entries with no contentId. */
+/** The digest of a file entry's content, read through `open()`, for entries with no contentId. */
 async function hashContent(entry: Entry): Promise<string> {
-  const hash = createHash('sha256');
-  if (entry.open) for await (const chunk of entry.open()) hash.update(chunk as Buffer);
-  return `sha256:${hash.digest('hex')}`;
+  return entry.open ? (await digestStream(entry.open())).digest : 'empty';
 }
 
 /**
