@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI, EPOCH, listTree, must, Podman, ROOT, run, sha256Hex, sharedDir, tempDir, type RunResult } from './helpers.js';
+import { CLI, EPOCH, listTree, must, Podman, run, sha256Hex, sharedDir, tempDir, type RunResult } from './helpers.js';
 
 /**
  * `fromscratch build --scripts`: dpkg and the packages' own maintainer scripts run in a user-namespace
@@ -21,14 +21,11 @@ describe('build --scripts: bookworm minbase with the maintainer scripts run', ()
   let unprivileged = true;
   let why = '';
 
-  /** The fromscratch command the throwaway users run (the checkout's, or a copy they can reach). */
-  let cliPath = CLI;
-
   /** The CLI as `who` (root when undefined), with a private TMPDIR so leftovers can be seen. */
   const as = (who: string | undefined, args: string[]): RunResult => {
     const env = ['HOME=' + home, `PATH=${process.env['PATH']}`, `SOURCE_DATE_EPOCH=${EPOCH}`, `FROMSCRATCH_CACHE=${join(home, 'cache')}`, `TMPDIR=${join(home, 'tmp')}`];
-    if (!who) return run('env', ['-i', ...env, cliPath, ...args]);
-    return run('setpriv', [`--reuid=${who}`, `--regid=${who}`, '--init-groups', 'env', '-i', ...env, cliPath, ...args]);
+    if (!who) return run('env', ['-i', ...env, CLI, ...args]);
+    return run('setpriv', [`--reuid=${who}`, `--regid=${who}`, '--init-groups', 'env', '-i', ...env, CLI, ...args]);
   };
   const inImage = (script: string) => {
     const r = podman.runImage('fromscratch-test/debian:scripts', ['bash', '-c', script]);
@@ -49,12 +46,6 @@ describe('build --scripts: bookworm minbase with the maintainer scripts run', ()
     mkdirSync(join(home, 'tmp'));
     const cache = join(sharedDir(), 'cache');
     if (existsSync(cache)) cpSync(cache, join(home, 'cache'), { recursive: true });
-    // A checkout in a private folder (a clone in `mktemp -d`, mode 0700) is out of other users' reach:
-    // they then run a copy of the built tool from the test's home.
-    if (run('setpriv', [`--reuid=${user}`, `--regid=${user}`, '--init-groups', 'test', '-r', join(ROOT, 'dist/src/cli.js')]).status !== 0) {
-      for (const part of ['bin', 'dist/src', 'node_modules', 'package.json']) cpSync(join(ROOT, part), join(home, 'tool', part), { recursive: true });
-      cliPath = join(home, 'tool/bin/fromscratch');
-    }
     must('chown', ['-R', `${user}:${user}`, home]);
     const probe = run('setpriv', [`--reuid=${user}`, `--regid=${user}`, '--init-groups', 'unshare', '--user', '--map-root-user', 'true']);
     if (probe.status !== 0) {
@@ -192,7 +183,7 @@ describe('build --scripts: bookworm minbase with the maintainer scripts run', ()
     const who = unprivileged ? ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups'] : [];
     const dest = join(home, 'interrupted');
     const env = { PATH: process.env['PATH'] ?? '', HOME: home, SOURCE_DATE_EPOCH: EPOCH, FROMSCRATCH_CACHE: join(home, 'cache'), TMPDIR: join(home, 'tmp') };
-    const [command, ...args] = [...who, cliPath, 'build', `oci:${dest}:bookworm`, '--suite', 'bookworm', '--scripts', '--offline'];
+    const [command, ...args] = [...who, CLI, 'build', `oci:${dest}:bookworm`, '--suite', 'bookworm', '--scripts', '--offline'];
     // Its own process group, signalled as a terminal's Ctrl-C would signal it.
     const child = spawn(command!, args, { env, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
