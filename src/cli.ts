@@ -276,8 +276,9 @@ program
   .option('--json', 'print JSON')
   .option('--platform <os/arch[/variant]>', 'which image of a multi-platform index (default: this host)')
   .action(async (reference: string, o: { json?: boolean; platform?: string }) => {
-    const { analyze, formatAnalyze } = await import('./commands/analyze.js');
-    const report = await analyze(reference, o.platform ? { platform: parsePlatform(o.platform) } : {});
+    const { analyze } = await import('./analyze/analyze.js');
+    const { formatAnalyze } = await import('./analyze/format.js');
+    const { report } = await analyze(reference, o.platform ? { platform: parsePlatform(o.platform) } : {});
     process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatAnalyze(report)}\n`);
   });
 

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { normalizeEntryPath, normalizeLinkTarget, sortByEntryPath } from '../entries/path.js';
 import { UserError } from '../errors.js';
-import { classifyWhiteout } from '../layer/whiteout.js';
+import { classifyWhiteout, WHITEOUT_PREFIX } from '../layer/whiteout.js';
 import { openUncompressed } from '../layer/layer.js';
 import type { Entry, EntryHeader } from '../tar/entry.js';
-import { readTar, TarFormatError } from '../tar/reader.js';
+import { readTar, TarFormatError, type TarRecord } from '../tar/reader.js';
 import type { Image } from './image.js';
 
 /** Where a file's bytes are: the index of a layer and the index of the entry in that layer's tar. */
@@ -23,6 +23,10 @@ export interface ContentRef {
 interface Inode {
   header: EntryHeader;
   content: ContentRef;
+  /** Names the file has in the view; when the last goes, its bytes ship but are never seen. */
+  names: number;
+  /** The name it was made with. */
+  path: string;
 }
 
 interface Node {
@@ -39,6 +43,38 @@ export interface ImageFsEntry extends EntryHeader {
   layer: number;
   /** For files: where the bytes are (read by `spoolContent`). */
   content?: ContentRef;
+}
+
+/** What one layer did to the view below it. */
+export interface LayerChanges {
+  /** Names the layer added, and names it replaced (or, for folders, whose metadata it changed). */
+  added: number;
+  changed: number;
+  /** Names its whiteouts and opaque markers took away (everything below a removed folder counts). */
+  removed: number;
+  /** Bytes of file content the layer carries. */
+  fileBytes: number;
+}
+
+/** A file (an inode: all its hardlinked names) that a later layer deleted or overwrote. */
+export interface DroppedFile {
+  /** The name it was made with. */
+  path: string;
+  size: number;
+  addedBy: number;
+  removedBy: number;
+  how: 'deleted' | 'overwritten';
+}
+
+export interface ReadOptions {
+  /** Apply only the first `layerCount` layers. */
+  layerCount?: number;
+  /** Sees every entry as the layer streams by (whiteouts too, path normalised); may read the body. */
+  onRecord?: (layer: number, path: string, record: TarRecord) => Promise<void> | void;
+  /** Told of each file whose last name a later layer removes or replaces. */
+  onDrop?: (dropped: DroppedFile) => void;
+  /** Called once a layer is applied, with the view up to that layer. */
+  onLayer?: (layer: number, changes: LayerChanges, view: ImageFilesystem) => void;
 }
 
 /** Several images may spool into one folder. */
@@ -66,24 +102,41 @@ export class ImageFilesystem {
 
   private constructor(readonly image: Image, readonly name: string) {}
 
-  /** The filesystem of the image's layers, or of its first `layerCount` layers only. */
-  static async read(image: Image, name: string, layerCount = image.layers.length): Promise<ImageFilesystem> {
+  private onDrop: ReadOptions['onDrop'];
+
+  /**
+   * The filesystem of the image's layers (or of the first `layerCount`), read once, streaming. Hooks let
+   * a caller see entries, dropped files and each layer's view without a second read.
+   */
+  static async read(image: Image, name: string, options: ReadOptions | number = {}): Promise<ImageFilesystem> {
+    const opts: ReadOptions = typeof options === 'number' ? { layerCount: options } : options;
     const fs = new ImageFilesystem(image, name);
-    for (const [index, layer] of image.layers.slice(0, layerCount).entries()) {
+    fs.onDrop = opts.onDrop;
+    for (const [index, layer] of image.layers.slice(0, opts.layerCount ?? image.layers.length).entries()) {
       const records: { header: EntryHeader; entry: number; rawPath: string }[] = [];
-      const whiteouts: string[] = [];
+      const whiteouts: { target: string; origin: string }[] = [];
       const opaque: string[] = [];
+      const changes: LayerChanges = { added: 0, changed: 0, removed: 0, fileBytes: 0 };
+      const origin = (entry: number, rawPath: string) => `entry ${entry + 1} "${rawPath}" of layer ${index} (${layer.descriptor.digest})`;
       for await (const record of fs.layerRecords(index)) {
         const path = normalizeEntryPath(record.header.path);
+        await opts.onRecord?.(index, path, record);
         const wh = classifyWhiteout(path);
         if (wh?.kind === 'opaque') opaque.push(wh.dir);
-        else if (wh?.kind === 'whiteout') whiteouts.push(wh.target);
-        else if (path !== '') records.push({ header: { ...record.header, path }, entry: record.index, rawPath: record.rawPath });
+        // `.wh..wh.*` other than the opaque marker is aufs bookkeeping (hardlink folders): nothing to apply.
+        else if (wh?.kind === 'whiteout') {
+          if (!wh.target.split('/').pop()!.startsWith(WHITEOUT_PREFIX)) whiteouts.push({ target: wh.target, origin: origin(record.index, record.rawPath) });
+        } else if (path !== '') {
+          records.push({ header: { ...record.header, path }, entry: record.index, rawPath: record.rawPath });
+          if (record.header.type === 'file') changes.fileBytes += record.header.size;
+        }
       }
-      // Whiteouts hide what lower layers have, never the entries of their own layer: apply them first.
-      for (const dir of opaque) fs.lookup(dir)?.children?.clear();
-      for (const target of whiteouts) fs.remove(target);
-      for (const r of records) fs.apply(r.header, index, r.entry, `entry ${r.entry + 1} "${r.rawPath}" of layer ${index} (${layer.descriptor.digest})`);
+      // Whiteouts and opaque markers hide what lower layers have, never the entries of their own layer:
+      // they are applied first (whiteouts before opaque folders, which may hold them).
+      for (const w of whiteouts) changes.removed += fs.remove(w.target, index, w.origin);
+      for (const dir of opaque) changes.removed += fs.clear(dir, index);
+      for (const r of records) changes[fs.apply(r.header, index, r.entry, origin(r.entry, r.rawPath))]++;
+      opts.onLayer?.(index, changes, fs);
     }
     return fs;
   }
@@ -106,13 +159,39 @@ export class ImageFilesystem {
     return node;
   }
 
-  private remove(path: string): void {
-    const parts = split(path);
-    const base = parts.pop();
-    if (base !== undefined) this.lookup(parts.join('/'))?.children?.delete(base);
+  /** Takes a name out of the view (a folder with everything below); returns how many names went. */
+  private drop(node: Node, layer: number, how: DroppedFile['how']): number {
+    let count = 1;
+    const inode = node.inode;
+    if (inode && --inode.names === 0 && inode.header.size > 0) {
+      this.onDrop?.({ path: inode.path, size: inode.header.size, addedBy: inode.content.layer, removedBy: layer, how });
+    }
+    for (const child of node.children?.values() ?? []) count += this.drop(child, layer, how);
+    return count;
   }
 
-  private apply(given: EntryHeader, layer: number, entry: number, origin: string): void {
+  /** A whiteout: `path` must be in the view (through symlinked parent folders, as overlayfs made it). */
+  private remove(path: string, layer: number, origin: string): number {
+    const parts = split(path);
+    const base = parts.pop()!;
+    const parent = this.resolve(parts.join('/'), true);
+    const dir = parent === undefined ? undefined : this.lookup(parent);
+    const node = dir?.children?.get(base);
+    if (!dir || !node) throw new UserError(`${this.name}: ${origin} deletes "/${path}", which no lower layer has`);
+    dir.children!.delete(base);
+    return this.drop(node, layer, 'deleted');
+  }
+
+  /** An opaque marker: the folder's children from lower layers go (a folder new in this layer has none). */
+  private clear(path: string, layer: number): number {
+    const node = this.lookup(path);
+    let count = 0;
+    for (const child of node?.children?.values() ?? []) count += this.drop(child, layer, 'deleted');
+    node?.children?.clear();
+    return count;
+  }
+
+  private apply(given: EntryHeader, layer: number, entry: number, origin: string): 'added' | 'changed' {
     let header = given;
     const parts = split(header.path);
     const base = parts.pop()!;
@@ -128,6 +207,7 @@ export class ImageFilesystem {
         if (target?.children) [next, real] = [target, resolved!];
       }
       if (!next?.children) {
+        if (next) this.drop(next, layer, 'overwritten');
         next = implicitDir(real, layer);
         dir.children!.set(part, next);
       }
@@ -138,7 +218,7 @@ export class ImageFilesystem {
     const existing = dir.children!.get(base);
     const node: Node = { header, layer };
     if (header.type === 'directory') node.children = existing?.children ?? new Map();
-    else if (header.type === 'file') node.inode = { header, content: { layer, entry } };
+    else if (header.type === 'file') node.inode = { header, content: { layer, entry }, names: 1, path: header.path };
     else if (header.type === 'hardlink') {
       let target: string;
       try {
@@ -148,10 +228,14 @@ export class ImageFilesystem {
       }
       const linked = this.lookup(target)?.inode;
       if (!linked) throw new UserError(`${this.name}: ${origin}: hardlink to "${target}", which is not a file at that point`);
+      // Counted before the old name goes, so relinking a name to its own inode drops nothing.
+      linked.names++;
       node.inode = linked;
       node.header = { ...linked.header, path: header.path };
     }
+    if (existing && !(node.children && existing.children)) this.drop(existing, layer, 'overwritten');
     dir.children!.set(base, node);
+    return existing ? 'changed' : 'added';
   }
 
   /** The entry at `path` (relative or absolute), without following symlinks. */

@@ -69,7 +69,7 @@ function squashedHistory(config: ImageConfig, kept: number, entry: History): His
  * that a squashed layer made or changed, and a whiteout for each path of the kept layers that the
  * squashed ones removed (or replaced by another kind of file) — only those that still hide something.
  */
-function squashedEntries(lower: ImageFilesystem | undefined, final: ImageFilesystem, kept: number, mtime: number): { changed: ImageFsEntry[]; whiteouts: SourcedEntry[]; lowerFiles: Set<string> } {
+function squashedEntries(lower: readonly ImageFsEntry[] | undefined, final: ImageFilesystem, kept: number, mtime: number): { changed: ImageFsEntry[]; whiteouts: SourcedEntry[]; lowerFiles: Set<string> } {
   const all = final.list('');
   const byPath = new Map(all.map((e) => [e.path, e]));
   const changed = all.filter((e) => e.layer >= kept);
@@ -89,7 +89,7 @@ function squashedEntries(lower: ImageFilesystem | undefined, final: ImageFilesys
   const whiteouts: SourcedEntry[] = [];
   if (lower) {
     let hidden: string | undefined;
-    for (const below of lower.list('')) {
+    for (const below of lower) {
       if (hidden !== undefined && below.path.startsWith(`${hidden}/`)) continue;
       const now = byPath.get(below.path);
       if (now && (now.type === 'directory') === (below.type === 'directory')) continue;
@@ -113,8 +113,13 @@ export async function squashImage(image: Image, name: string, options: SquashOpt
   if (squashed === 0) throw new UserError(`${name} has no layers to squash`);
   const created = options.sourceDateEpoch !== undefined ? isoTime(options.sourceDateEpoch) : (image.config.created ?? isoTime(0));
   const mtime = Math.floor(Date.parse(created) / 1000) || 0;
-  const final = await ImageFilesystem.read(image, name);
-  const lower = kept > 0 ? await ImageFilesystem.read(image, name, kept) : undefined;
+  // One read: the view of the kept layers is listed as it stands once the last of them is applied.
+  let lower: ImageFsEntry[] | undefined;
+  const final = await ImageFilesystem.read(image, name, {
+    onLayer: (index, _changes, view) => {
+      if (index === kept - 1) lower = view.list('');
+    },
+  });
   const { changed, whiteouts, lowerFiles } = squashedEntries(lower, final, kept, mtime);
   const spooled = await final.spoolContent(changed, work);
   const entries: SourcedEntry[] = [

@@ -1,0 +1,183 @@
+import type { Digest } from '../digest.js';
+import { ImageFilesystem, type DroppedFile } from '../image/filesystem.js';
+import type { Image } from '../image/image.js';
+import { layerHistory } from '../oci/config.js';
+import type { InstalledPackage } from '../packages/deb/installed-packages.js';
+import { withImage, type SourceOptions } from '../transport/transports.js';
+import { fileTree, type FileTreeNode } from './file-tree.js';
+import { isDatabaseFile, readPackageDatabase, type PackageManager } from './package-database.js';
+
+export interface LayerAnalysis {
+  index: number;
+  digest: Digest;
+  /** Bytes of the blob as stored. */
+  size: number;
+  /** Bytes of file contents the layer carries. */
+  fileBytes: number;
+  createdBy?: string;
+  added: number;
+  changed: number;
+  removed: number;
+}
+
+/** Bytes a layer ships that a later layer deletes or overwrites, so the final filesystem never shows them. */
+export type Waste = Omit<DroppedFile, 'size'> & { bytes: number };
+
+/** The waste one pair of steps makes, with what to do about it. */
+export interface WastePair {
+  addedBy: number;
+  removedBy: number;
+  bytes: number;
+  files: number;
+  largest: string[];
+  advice: string;
+}
+
+/** Bytes the `slim` cleanups would take out of the final filesystem, by category. */
+export interface Savings {
+  docs: number;
+  man: number;
+  locales: number;
+  caches: number;
+}
+
+export interface AnalyzeReport {
+  reference: string;
+  digest: Digest;
+  /** Bytes of file contents over all layers (what pulling the image unpacks). */
+  totalBytes: number;
+  /** Of those, bytes the final filesystem does not show (deleted or overwritten by a later layer). */
+  wastedBytes: number;
+  /** (totalBytes − wastedBytes) / totalBytes: 1 when every byte shipped is seen. */
+  efficiency: number;
+  /** wastedBytes over the content bytes of the layers above the first (dive's "user" layers); 0 with one layer. */
+  wastedPercent: number;
+  /** Bytes of the layer blobs as stored (what a registry holds and a pull downloads). */
+  storedBytes: number;
+  layers: LayerAnalysis[];
+  waste: WastePair[];
+  largestWaste: Waste[];
+  /** From the image's package database, when it has one: every installed package, its size and why it is there. */
+  packageManager?: PackageManager;
+  packageCount: number;
+  packages: InstalledPackage[];
+  /** Shared-library packages installed in more than one version. */
+  duplicateLibraries: string[][];
+  savings: Savings;
+}
+
+export interface Analysis {
+  report: AnalyzeReport;
+  /** The final filesystem by size, for the treemap. */
+  tree: FileTreeNode;
+}
+
+/** Which slim category a path of the final filesystem falls in (copyright files and locale.alias stay). */
+function savingsCategory(path: string): keyof Savings | undefined {
+  if (/^usr\/share\/doc\/[^/]+\/copyright$/.test(path) || path === 'usr/share/locale/locale.alias') return undefined;
+  if (/^usr\/share\/(doc|info|lintian\/overrides|linda)\//.test(path)) return 'docs';
+  if (/^usr\/share\/(man|groff)\//.test(path)) return 'man';
+  // Translations and locale sources; not the compiled locales in /usr/lib/locale (C.utf8 is libc's own).
+  if (/^usr\/share\/(locale|i18n)\//.test(path)) return 'locales';
+  if (/^var\/cache\/(apt|debconf|man|ldconfig)\/./.test(path) || /^var\/lib\/apt\/lists\/./.test(path) || /^var\/cache\/(dnf|yum|apk)\/./.test(path) || /^var\/log\/./.test(path)) return 'caches';
+  return undefined;
+}
+
+export const MB = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
+
+/** A history step as people read it: `layer 3 \`rm /tmp/foo\``. */
+function stepName(layer: LayerAnalysis | undefined, index: number): string {
+  const by = layer?.createdBy?.replace(/^\/bin\/sh -c (#\(nop\) )?/, '').slice(0, 80);
+  return `layer ${index}${by ? ` \`${by}\`` : ''}`;
+}
+
+/** Waste grouped by the pair of steps that made it, largest first, with advice in words. */
+function wastePairs(waste: readonly Waste[], layers: readonly LayerAnalysis[]): WastePair[] {
+  const pairs = new Map<string, WastePair & { deletes: boolean }>();
+  for (const w of [...waste].sort((a, b) => b.bytes - a.bytes)) {
+    const key = `${w.addedBy}:${w.removedBy}`;
+    const pair = pairs.get(key) ?? { addedBy: w.addedBy, removedBy: w.removedBy, bytes: 0, files: 0, largest: [], advice: '', deletes: false };
+    pair.bytes += w.bytes;
+    pair.files++;
+    pair.deletes ||= w.how === 'deleted';
+    if (pair.largest.length < 5) pair.largest.push(`/${w.path}`);
+    pairs.set(key, pair);
+  }
+  return [...pairs.values()]
+    .sort((a, b) => b.bytes - a.bytes)
+    .map(({ deletes, ...p }) => ({
+      ...p,
+      advice: `${stepName(layers[p.removedBy], p.removedBy)} ${deletes ? 'deletes' : 'overwrites'} ${MB(p.bytes)} added by ${stepName(layers[p.addedBy], p.addedBy)} (${p.largest.slice(0, 2).join(', ')}${p.files > 2 ? ', …' : ''}): do both in one RUN, or build in a stage and copy only the result`,
+    }));
+}
+
+/**
+ * Reads every layer of an image once, streaming (headers into a tree of names; only package-database
+ * files are read whole), and reports sizes per layer, the bytes later layers delete or overwrite (each
+ * byte once: dive counts every copy of a path found in several layers, the visible one too), the
+ * installed packages and what slimming would save.
+ */
+export async function analyzeImage(image: Image, reference: string): Promise<Analysis> {
+  const history = layerHistory(image.config);
+  const layers: LayerAnalysis[] = [];
+  const waste: Waste[] = [];
+  // Database files as each layer wrote them, by (layer, entry): the final view picks its versions.
+  const captured = new Map<string, Buffer>();
+  const view = await ImageFilesystem.read(image, reference, {
+    onRecord: async (layer, path, record) => {
+      if (record.header.type !== 'file' || !isDatabaseFile(path)) return;
+      const chunks: Buffer[] = [];
+      for await (const chunk of record.body()) chunks.push(chunk);
+      captured.set(`${layer}:${record.index}`, Buffer.concat(chunks));
+    },
+    onDrop: ({ size, ...dropped }) => waste.push({ ...dropped, bytes: size }),
+    onLayer: (index, changes) => {
+      const layer = image.layers[index]!;
+      const createdBy = history[index]?.created_by;
+      layers.push({ index, digest: layer.descriptor.digest, size: layer.descriptor.size, ...changes, ...(createdBy ? { createdBy } : {}) });
+    },
+  });
+  const totalBytes = layers.reduce((n, l) => n + l.fileBytes, 0);
+  const wastedBytes = waste.reduce((n, w) => n + w.bytes, 0);
+  const userBytes = totalBytes - (layers[0]?.fileBytes ?? 0);
+
+  const savings: Savings = { docs: 0, man: 0, locales: 0, caches: 0 };
+  const databasePaths: string[] = [];
+  for (const e of view.list('')) {
+    if (e.type !== 'file') continue;
+    const category = savingsCategory(e.path);
+    if (category) savings[category] += e.size;
+    if (isDatabaseFile(e.path)) databasePaths.push(e.path);
+  }
+  const database = readPackageDatabase(
+    databasePaths,
+    (path) => {
+      const content = view.get(path)?.content;
+      return content && captured.get(`${content.layer}:${content.entry}`);
+    },
+    reference,
+  );
+  const packages = database?.packages ?? [];
+  const report: AnalyzeReport = {
+    reference,
+    digest: image.digest,
+    totalBytes,
+    wastedBytes,
+    efficiency: totalBytes === 0 ? 1 : (totalBytes - wastedBytes) / totalBytes,
+    wastedPercent: userBytes === 0 ? 0 : wastedBytes / userBytes,
+    storedBytes: image.layers.reduce((n, l) => n + l.descriptor.size, 0),
+    layers,
+    waste: wastePairs(waste, layers),
+    largestWaste: [...waste].sort((a, b) => b.bytes - a.bytes).slice(0, 20),
+    ...(database ? { packageManager: database.manager } : {}),
+    packageCount: packages.length,
+    packages,
+    duplicateLibraries: database?.duplicateLibraries ?? [],
+    savings,
+  };
+  return { report, tree: fileTree(view, database?.owners ?? new Map()) };
+}
+
+export async function analyze(reference: string, options: SourceOptions = {}): Promise<Analysis> {
+  return withImage(reference, (image) => analyzeImage(image, reference), options);
+}
