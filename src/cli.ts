@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import './runtime.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import type { CiRules } from './analyze/ci-rules.js';
 import { importImage } from './commands/import.js';
 import { formatInspect, inspectImage } from './commands/inspect.js';
 import { errorMessage, UserError } from './errors.js';
@@ -275,11 +276,30 @@ program
   .argument('<reference>', 'image reference, e.g. oci:app:latest')
   .option('--json', 'print JSON')
   .option('--platform <os/arch[/variant]>', 'which image of a multi-platform index (default: this host)')
-  .action(async (reference: string, o: { json?: boolean; platform?: string }) => {
+  .option('--ci', "check the image against CI rules (dive's .dive-ci keys); exit 1 when one fails")
+  .option('--ci-config <file>', 'YAML file with `rules:` (default: .dive-ci in the current folder, if there); implies --ci')
+  .option('--ci-rule <name=value>', 'set one rule, e.g. lowestEfficiency=0.95 or highestImageSize=200MB (repeatable); implies --ci', (v: string, prev: string[] = []) => [...prev, v])
+  .action(async (reference: string, o: { json?: boolean; platform?: string; ci?: boolean; ciConfig?: string; ciRule?: string[] }) => {
     const { analyze } = await import('./analyze/analyze.js');
     const { formatAnalyze } = await import('./analyze/format.js');
+    const ci = o.ci || o.ciConfig !== undefined || o.ciRule !== undefined;
+    // Rules are read before the image, so a bad rule fails fast.
+    let rules: CiRules | undefined;
+    if (ci) {
+      const { applyCiRule, DEFAULT_CI_RULES, loadCiRules } = await import('./analyze/ci-rules.js');
+      const config = o.ciConfig ?? (existsSync('.dive-ci') ? '.dive-ci' : undefined);
+      rules = config === undefined ? DEFAULT_CI_RULES : await loadCiRules(config);
+      for (const r of o.ciRule ?? []) rules = applyCiRule(rules, r);
+    }
     const { report } = await analyze(reference, o.platform ? { platform: parsePlatform(o.platform) } : {});
-    process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatAnalyze(report)}\n`);
+    const { checkCiRules, formatCiOutcome } = await import('./analyze/ci-rules.js');
+    const outcome = rules && checkCiRules(report, rules);
+    if (o.json) process.stdout.write(`${JSON.stringify(outcome ? { ...report, ci: outcome } : report, null, 2)}\n`);
+    else process.stdout.write(`${formatAnalyze(report)}\n${outcome ? `\nCI rules:\n${formatCiOutcome(outcome)}\n` : ''}`);
+    if (outcome && !outcome.passed) {
+      const failed = outcome.results.filter((r) => !r.passed).map((r) => `${r.rule} (${r.detail})`);
+      throw new UserError(`analyze: ${reference} fails the CI rules: ${failed.join('; ')}`);
+    }
   });
 
 program

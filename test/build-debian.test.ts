@@ -229,6 +229,22 @@ describe('build: Debian bookworm minbase', () => {
     assert.deepEqual(report.packages.find((p: { name: string }) => p.name === 'libapt-pkg6.0').why, ['apt', 'libapt-pkg6.0']);
     assert.equal(report.wastedBytes, 0);
     assert.ok(report.savings.locales > 20e6 && report.savings.docs > 1e6 && report.savings.man > 1e6, JSON.stringify(report.savings));
+    const over = cli(['analyze', '--ci-rule', 'highestPackageCount=87', `oci:${layout}:bookworm`]);
+    assert.equal(over.status, 1);
+    assert.match(over.stdout, /^ {2}FAIL: highestPackageCount: 88 packages installed, at most 87 allowed$/m);
+    assert.equal(cli(['analyze', '--ci-rule', 'highestPackageCount=88', `oci:${layout}:bookworm`]).status, 0);
+  });
+
+  it('analyze: the file tree colours files by the package that installed them', async () => {
+    const { analyze } = await import('../src/analyze/analyze.js');
+    const { tree } = await analyze(`oci:${layout}:bookworm`);
+    const find = (path: string) => path.split('/').reduce<typeof tree | undefined>((n, name) => n?.children?.find((c) => c.name === name), tree);
+    // dpkg lists /bin/ls; on merged /usr the file is usr/bin/ls.
+    assert.equal(find('usr/bin/ls')?.package, 'coreutils');
+    assert.equal(find('usr/lib/x86_64-linux-gnu/libc.so.6')?.package, 'libc6');
+    assert.equal(find('etc/ld.so.cache')?.package, undefined);
+    assert.equal(find('usr')!.size, find('usr')!.children!.reduce((n, c) => n + c.size, 0));
+    assert.ok(tree.size > 100e6 && tree.size < 200e6, String(tree.size));
   });
 
   it('prints a JSON summary', () => {

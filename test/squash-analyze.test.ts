@@ -137,6 +137,44 @@ describe('squash: layers merged into one, whiteouts applied', () => {
     assert.equal(squashed.totalBytes, report.totalBytes - report.wastedBytes);
   });
 
+  it('analyze --ci: fails an image over a threshold, passes one under it, with the reason', () => {
+    const report = JSON.parse(cliOk(['analyze', '--json', `oci:${layout}:layered`]));
+    // dive's defaults (lowest efficiency 90%, highest user-wasted 10%): the wasteful image fails, its squash passes.
+    const failed = cli(['analyze', '--ci', `oci:${layout}:layered`]);
+    assert.equal(failed.status, 1, failed.stderr);
+    assert.match(failed.stdout, /^ {2}FAIL: lowestEfficiency: efficiency \d+\.\d%, lowest allowed 90\.0%$/m);
+    assert.match(failed.stdout, /^Result: FAIL /m);
+    assert.match(failed.stderr, /fails the CI rules: lowestEfficiency \(efficiency/);
+    const passed = cli(['analyze', '--ci', `oci:${layout}:all`]);
+    assert.equal(passed.status, 0, passed.stderr);
+    assert.match(passed.stdout, /^Result: PASS \[Total: 5\] \[Passed: 2\] \[Failed: 0\] \[Skipped: 3\]$/m);
+    // Thresholds just either side of the measured values, from a .dive-ci style file and from flags.
+    const config = join(work, 'ci.yaml');
+    writeFileSync(config, `rules:\n  lowestEfficiency: ${(report.efficiency * 0.99).toFixed(6)}\n  highestWastedBytes: ${report.wastedBytes + 1}\n  highestUserWastedPercent: disabled\n  highestImageSize: ${report.totalBytes}\n`);
+    const under = cli(['analyze', '--ci-config', config, '--json', `oci:${layout}:layered`]);
+    assert.equal(under.status, 0, under.stderr);
+    assert.deepEqual(JSON.parse(under.stdout).ci.results.map((r: { rule: string; passed: boolean }) => [r.rule, r.passed]), [['lowestEfficiency', true], ['highestWastedBytes', true], ['highestImageSize', true]]);
+    const over = cli(['analyze', '--ci-config', config, '--ci-rule', `highestImageSize=${report.totalBytes - 1}`, '--ci-rule', `highestWastedBytes=${report.wastedBytes}`, `oci:${layout}:layered`]);
+    assert.equal(over.status, 1);
+    assert.match(over.stderr, /highestWastedBytes \(wasted [\d.]+ MB \(\d+ bytes\), allowed below [\d.]+ MB\); highestImageSize \(image contents/);
+    // Sizes with units, as dive reads them.
+    const seen = report.totalBytes - report.wastedBytes;
+    assert.equal(cli(['analyze', '--ci-rule', `highestImageSize=${Math.floor(seen / 1000) - 1}KB`, '--ci-rule', 'lowestEfficiency=disabled', '--ci-rule', 'highestUserWastedPercent=disabled', `oci:${layout}:all`]).status, 1);
+    assert.equal(cli(['analyze', '--ci-rule', `highestImageSize=${(seen / 1024 ** 2 + 0.01).toFixed(2)}MiB`, `oci:${layout}:all`]).status, 0);
+  });
+
+  it('analyze --ci: a bad rule names the file, line and key, or the flag', () => {
+    const config = join(work, 'bad-ci.yaml');
+    writeFileSync(config, 'rules:\n  lowestEfficiency: 0.9\n  highestWastedBytes: lots\n');
+    const r = cli(['analyze', '--ci-config', config, `oci:${layout}:all`]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`${config}:3: rules\\.highestWastedBytes: .*"lots" is not a size`));
+    const flag = cli(['analyze', '--ci-rule', 'lowestEfficency=0.9', `oci:${layout}:all`]);
+    assert.equal(flag.status, 1);
+    assert.match(flag.stderr, /--ci-rule "lowestEfficency=0\.9": expected NAME=VALUE with NAME one of lowestEfficiency, /);
+    assert.match(cli(['analyze', '--ci-rule', 'lowestEfficiency=1.5', `oci:${layout}:all`]).stderr, /--ci-rule lowestEfficiency=1\.5: 1\.5 is not a ratio between 0 and 1/);
+  });
+
   it('refuses --from out of range and writes nothing', () => {
     const r = cli(['squash', `oci:${layout}:layered`, `oci:${join(work, 'none')}:x`, '--from', '2']);
     assert.equal(r.status, 1);
