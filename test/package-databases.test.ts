@@ -6,7 +6,7 @@ import { generateKey } from 'openpgp';
 import { UserError } from '../src/errors.js';
 import { apkInstalledPackages } from '../src/packages/apk/installed-database.js';
 import { RpmHeader, RpmTag } from '../src/packages/rpm/header.js';
-import { findRpmDatabase, rpmDatabaseNotRead, rpmInstalledPackages } from '../src/packages/rpm/rpm-database.js';
+import { findRpmDatabase, RPM_SQLITE_FILES, rpmDatabaseNotRead, rpmInstalledPackages } from '../src/packages/rpm/rpm-database.js';
 import { must, python, ROOT, run, tempDir } from './helpers.js';
 
 const hasRpm = run('sh', ['-c', 'command -v rpm && command -v rpmbuild && command -v createrepo_c']).status === 0;
@@ -221,6 +221,9 @@ describe('rpm: where the database is', () => {
     assert.equal(rpmDatabaseNotRead(bdb), 'rpm database (bdb) not read: /var/lib/rpm/Packages; only the sqlite backend (rpm ≥ 4.16) is read');
     assert.equal(found(['usr/lib/sysimage/rpm/Packages.db'])!.backend, 'ndb');
     assert.equal(found(['etc/os-release']), undefined);
+    assert.deepEqual(RPM_SQLITE_FILES, [
+      'usr/lib/sysimage/rpm/rpmdb.sqlite', 'usr/lib/sysimage/rpm/rpmdb.sqlite-wal', 'var/lib/rpm/rpmdb.sqlite', 'var/lib/rpm/rpmdb.sqlite-wal',
+    ]);
   });
 });
 

@@ -32,6 +32,9 @@ export function rpmWalPath(databasePath: string): string {
   return `${databasePath}-wal`;
 }
 
+/** The files whose contents rpmInstalledPackages may need, to keep while reading layers: each sqlite database and its WAL. */
+export const RPM_SQLITE_FILES: readonly string[] = RPM_DATABASE_PATHS.filter((l) => l.backend === 'sqlite').flatMap((l) => [l.path, rpmWalPath(l.path)]);
+
 /** The image's rpm database: the first of RPM_DATABASE_PATHS that `exists` (a regular file) says is there. */
 export function findRpmDatabase(exists: (path: string) => boolean): RpmDatabaseLocation | undefined {
   return RPM_DATABASE_PATHS.find((l) => exists(l.path));
