@@ -1,9 +1,11 @@
 import { UserError } from '../../errors.js';
 
 /*
- * The RPM header structure, as rpm's headerExport() writes it into the package database: hand-written because
- * no maintained npm library reads rpm headers (the few rpm packages on npm parse whole .rpm files, or shell
- * out to rpm). A database blob is the header without the 8-byte magic a package file carries:
+ * The RPM header structure, as rpm's headerExport() writes it into the package database. Hand-written: the
+ * one npm library that reads rpm databases, @snyk/rpm-parser, returns only name, version, arch and size (no
+ * requires, provides or file lists, which the why-chains need), keeps its header parser internal, and skips
+ * unreadable entries instead of reporting them. A database blob is the header without the 8-byte magic a
+ * package file carries:
  *
  *   il (be32: index entries) | dl (be32: data bytes) | il × {tag, type, offset, count} (be32 each) | data
  *
