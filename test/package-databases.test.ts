@@ -7,7 +7,8 @@ import { UserError } from '../src/errors.js';
 import { apkInstalledPackages } from '../src/packages/apk/installed-database.js';
 import { RpmHeader, RpmTag } from '../src/packages/rpm/header.js';
 import { findRpmDatabase, RPM_SQLITE_FILES, rpmDatabaseNotRead, rpmInstalledPackages } from '../src/packages/rpm/rpm-database.js';
-import { must, python, ROOT, run, tempDir } from './helpers.js';
+import { analyze } from '../src/analyze/analyze.js';
+import { cliOk, must, python, ROOT, run, tempDir } from './helpers.js';
 
 const hasRpm = run('sh', ['-c', 'command -v rpm && command -v rpmbuild && command -v createrepo_c']).status === 0;
 
@@ -85,6 +86,19 @@ describe('rpm: the sqlite package database', { skip: hasRpm ? false : 'rpm, rpmb
     assert.equal(version['app'], '0:1.0-3');
     assert.equal(version['busybox-static'], '1:1.35.0-1');
     assert.equal(version['hello'], '2.0^git20231114-1');
+  });
+
+  it('fromscratch analyze reads it from an image, with the files each package installed', async () => {
+    const layout = join(tempDir('rpmimage'), 'oci');
+    cliOk(['import', root, `oci:${layout}:rpm`, '--owner', '0:0']);
+    const { report, tree } = await analyze(`oci:${layout}:rpm`);
+    assert.equal(report.packageManager, 'rpm');
+    assert.deepEqual(report.packages, await rpmInstalledPackages(readFileSync(database), database));
+    assert.equal(report.packageCount, 8);
+    const find = (path: string) => path.split('/').reduce<typeof tree | undefined>((n, name) => n?.children?.find((c) => c.name === name), tree);
+    const owner = must('rpm', ['--root', root, ...dbArgs, '-qf', '--qf', '%{NAME}', '/usr/share/libdata/data.txt']);
+    assert.equal(find('usr/share/libdata/data.txt')?.package, owner);
+    assert.match(cliOk(['analyze', `oci:${layout}:rpm`]), /^Packages \(rpm\): 8, /m);
   });
 
   it('gives each package the shortest chain of requires from a package nothing requires', async () => {
@@ -491,6 +505,21 @@ describe('apk: the installed-package database', () => {
     assert.deepEqual(why['busybox'], ['alpine-baselayout', 'busybox-binsh', 'busybox']);
     assert.deepEqual(why['musl'], ['apk-tools', 'musl']);
     assert.deepEqual(why['libffi'], ['top-level']);
+  });
+
+  it('fromscratch analyze reads it from an image, with the files each package installed', async () => {
+    const dir = tempDir('apkimage');
+    mkdirSync(join(dir, 'rootfs/lib/apk/db'), { recursive: true });
+    mkdirSync(join(dir, 'rootfs/etc/apk'), { recursive: true });
+    writeFileSync(join(dir, 'rootfs/lib/apk/db/installed'), APK_INSTALLED);
+    writeFileSync(join(dir, 'rootfs/etc/apk/world'), APK_WORLD);
+    writeFileSync(join(dir, 'rootfs/lib/ld-musl-x86_64.so.1'), 'not really musl\n');
+    cliOk(['import', join(dir, 'rootfs'), `oci:${join(dir, 'oci')}:apk`, '--owner', '0:0']);
+    const { report, tree } = await analyze(`oci:${join(dir, 'oci')}:apk`);
+    assert.equal(report.packageManager, 'apk');
+    assert.deepEqual(report.packages, apkInstalledPackages(APK_INSTALLED, APK_WORLD, 'installed'));
+    const lib = tree.children!.find((c) => c.name === 'lib')!;
+    assert.equal(lib.children!.find((c) => c.name === 'ld-musl-x86_64.so.1')!.package, 'musl');
   });
 
   it('refuses a malformed database, naming the line', () => {

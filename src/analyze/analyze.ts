@@ -2,7 +2,7 @@ import type { Digest } from '../digest.js';
 import { ImageFilesystem, type DroppedFile } from '../image/filesystem.js';
 import type { Image } from '../image/image.js';
 import { layerHistory } from '../oci/config.js';
-import type { InstalledPackage } from '../packages/deb/installed-packages.js';
+import type { InstalledPackage } from '../packages/installed.js';
 import { withImage, type SourceOptions } from '../transport/transports.js';
 import { fileTree, type FileTreeNode } from './file-tree.js';
 import { isDatabaseFile, readPackageDatabase, type PackageManager } from './package-database.js';
@@ -59,6 +59,8 @@ export interface AnalyzeReport {
   largestWaste: Waste[];
   /** From the image's package database, when it has one: every installed package, its size and why it is there. */
   packageManager?: PackageManager;
+  /** Why a package database the image has was not read (rpm's Berkeley DB and ndb backends). */
+  packageNote?: string;
   packageCount: number;
   packages: InstalledPackage[];
   /** Shared-library packages installed in more than one version. */
@@ -149,12 +151,13 @@ export async function analyzeImage(image: Image, reference: string): Promise<Ana
     if (category) savings[category] += e.size;
     if (isDatabaseFile(e.path)) databasePaths.push(e.path);
   }
-  const database = readPackageDatabase(
+  const { database, note } = await readPackageDatabase(
     databasePaths,
     (path) => {
       const content = view.get(path)?.content;
       return content && captured.get(`${content.layer}:${content.entry}`);
     },
+    (path) => view.get(path)?.type === 'file',
     reference,
   );
   const packages = database?.packages ?? [];
@@ -170,6 +173,7 @@ export async function analyzeImage(image: Image, reference: string): Promise<Ana
     waste: wastePairs(waste, layers),
     largestWaste: [...waste].sort((a, b) => b.bytes - a.bytes).slice(0, 20),
     ...(database ? { packageManager: database.manager } : {}),
+    ...(note ? { packageNote: note } : {}),
     packageCount: packages.length,
     packages,
     duplicateLibraries: database?.duplicateLibraries ?? [],

@@ -8,8 +8,8 @@ export const APK_WORLD_PATH = 'etc/apk/world';
 
 /*
  * Both files are parsed by hand: the database is paragraphs of one-letter `X:value` lines (P name, V
- * version, A arch, I installed bytes, D depends, p provides, i install_if, k provider priority; F/R/M/Z... for
- * files, not needed here), and world a list of dependencies; no npm library reads either.
+ * version, A arch, I installed bytes, D depends, p provides, i install_if, k provider priority, F folder and
+ * R file below it; M/Z/a... file metadata, not needed here), and world a list of dependencies; no npm library reads either.
  */
 
 interface ApkPackage {
@@ -21,6 +21,8 @@ interface ApkPackage {
   provides: string[];
   installIf: string[];
   priority: number;
+  /** Paths it installed (F: folder lines, R: file lines below them), relative. */
+  files: string[];
 }
 
 /**
@@ -34,7 +36,7 @@ function dependencyName(dep: string): string | undefined {
 
 function parseInstalled(text: string, where: string): ApkPackage[] {
   const out: ApkPackage[] = [];
-  let current: Partial<ApkPackage> & { line?: number } = {};
+  let current: Partial<ApkPackage> & { line?: number; folder?: string } = {};
   const finish = () => {
     if (current.line === undefined) return;
     if (!current.name) throw new UserError(`${where}: line ${current.line}: a package entry without a P: (name) line`);
@@ -47,6 +49,7 @@ function parseInstalled(text: string, where: string): ApkPackage[] {
       provides: current.provides ?? [],
       installIf: current.installIf ?? [],
       priority: current.priority ?? 0,
+      files: current.files ?? [],
     });
     current = {};
   };
@@ -74,6 +77,8 @@ function parseInstalled(text: string, where: string): ApkPackage[] {
       case 'p': current.provides = list(); break;
       case 'i': current.installIf = list(); break;
       case 'k': current.priority = Number(value) || 0; break;
+      case 'F': current.folder = value; break;
+      case 'R': (current.files ??= []).push(current.folder ? `${current.folder}/${value}` : value); break;
     }
   }
   finish();
@@ -93,7 +98,18 @@ function parseInstalled(text: string, where: string): ApkPackage[] {
  * @param where names the database in messages (`IMAGE: /lib/apk/db/installed`)
  */
 export function apkInstalledPackages(installed: string, world: string | undefined, where: string): InstalledPackage[] {
+  return readApkDatabase(installed, world, where).packages;
+}
+
+/** The installed packages, and which package installed each file (relative paths). */
+export function readApkDatabase(installed: string, world: string | undefined, where: string): { packages: InstalledPackage[]; owners: Map<string, string> } {
   const packages = parseInstalled(installed, where);
+  const owners = new Map<string, string>();
+  for (const p of packages) for (const f of p.files) owners.set(f, p.name);
+  return { packages: withWhy(packages, world), owners };
+}
+
+function withWhy(packages: ApkPackage[], world: string | undefined): InstalledPackage[] {
   const byName = new Map(packages.map((p) => [p.name, p]));
   // Who provides each name: the package of that name, else the provider of highest priority, then file order.
   const providers = new Map<string, ApkPackage[]>();

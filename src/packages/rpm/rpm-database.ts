@@ -83,9 +83,16 @@ interface RpmPackage {
  * @param wal the bytes of rpmdb.sqlite-wal when the image has one: its committed transactions are applied
  */
 export async function rpmInstalledPackages(database: Uint8Array, where: string, wal?: Uint8Array): Promise<InstalledPackage[]> {
+  return (await readRpmDatabase(database, where, wal)).packages;
+}
+
+/** The installed packages, and which package installed each path (relative, as image entries name them). */
+export async function readRpmDatabase(database: Uint8Array, where: string, wal?: Uint8Array): Promise<{ packages: InstalledPackage[]; owners: Map<string, string> }> {
   const bytes = wal && wal.length > 0 ? applyWal(database, wal).database : database;
-  const packages = (await readHeaders(bytes, where)).map((h) => describe(h.hnum, h.header, `${where}: Packages hnum ${h.hnum}`));
-  return withWhy(packages.filter((p) => p.name !== 'gpg-pubkey'));
+  const packages = (await readHeaders(bytes, where)).map((h) => describe(h.hnum, h.header, `${where}: Packages hnum ${h.hnum}`)).filter((p) => p.name !== 'gpg-pubkey');
+  const owners = new Map<string, string>();
+  for (const p of packages) for (const path of filesOf(p.header)) owners.set(path.replace(/^\/+/, ''), p.name);
+  return { packages: withWhy(packages), owners };
 }
 
 async function readHeaders(database: Uint8Array, where: string): Promise<{ hnum: number; header: RpmHeader }[]> {
@@ -146,15 +153,15 @@ function describe(hnum: number, header: RpmHeader, where: string): RpmPackage {
   };
 }
 
-/** The paths a package installs (BASENAMES joined to DIRNAMES through DIRINDEXES), filtered by `wanted`. */
-function filesOf(header: RpmHeader, wanted: ReadonlySet<string>): string[] {
+/** The paths a package installs (BASENAMES joined to DIRNAMES through DIRINDEXES), only `wanted` ones if given. */
+function filesOf(header: RpmHeader, wanted?: ReadonlySet<string>): string[] {
   const basenames = header.strings(RpmTag.BASENAMES);
   const dirnames = header.strings(RpmTag.DIRNAMES);
   const dirindexes = header.numbers(RpmTag.DIRINDEXES);
   const out: string[] = [];
   for (let i = 0; i < basenames.length; i++) {
     const path = `${dirnames[dirindexes[i] ?? -1] ?? ''}${basenames[i]}`;
-    if (wanted.has(path)) out.push(path);
+    if (!wanted || wanted.has(path)) out.push(path);
   }
   return out;
 }
