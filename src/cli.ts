@@ -275,10 +275,17 @@ program
   .argument('<reference>', 'image reference, e.g. oci:app:latest')
   .option('--json', 'print JSON')
   .option('--platform <os/arch[/variant]>', 'which image of a multi-platform index (default: this host)')
-  .action(async (reference: string, o: { json?: boolean; platform?: string }) => {
+  .option('--html <file>', 'also write a self-contained HTML page: a zoomable treemap of the filesystem, the layers, the waste and the packages')
+  .action(async (reference: string, o: { json?: boolean; platform?: string; html?: string }) => {
     const { analyze } = await import('./analyze/analyze.js');
     const { formatAnalyze } = await import('./analyze/format.js');
-    const { report } = await analyze(reference, o.platform ? { platform: parsePlatform(o.platform) } : {});
+    const analysis = await analyze(reference, o.platform ? { platform: parsePlatform(o.platform) } : {});
+    const { report } = analysis;
+    if (o.html !== undefined) {
+      const { writeHtmlReport } = await import('./analyze/html-report.js');
+      const bytes = await writeHtmlReport(analysis, o.html);
+      process.stderr.write(`analyze: wrote ${o.html} (${(bytes / 1e6).toFixed(1)} MB)\n`);
+    }
     process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatAnalyze(report)}\n`);
   });
 
