@@ -282,9 +282,8 @@ program
     const analysis = await analyze(reference, o.platform ? { platform: parsePlatform(o.platform) } : {});
     const { report } = analysis;
     if (o.html !== undefined) {
-      const { writeHtmlReport } = await import('./analyze/html-report.js');
-      const bytes = await writeHtmlReport(analysis, o.html);
-      process.stderr.write(`analyze: wrote ${o.html} (${(bytes / 1e6).toFixed(1)} MB)\n`);
+      const { humanBytes, writeHtmlReport } = await import('./analyze/html-report.js');
+      process.stderr.write(`analyze: wrote ${o.html} (${humanBytes(await writeHtmlReport(analysis, o.html))})\n`);
     }
     process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatAnalyze(report)}\n`);
   });

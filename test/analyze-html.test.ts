@@ -168,6 +168,7 @@ describe('analyze --html: the page in headless Chromium', { timeout: 300_000 }, 
   let html: string;
   let browser: Browser;
   const weird = 'odd</script><b>&"\'\u2028name.txt';
+  const nasty = '</script><script>alert(1)</script><!--';
 
   before(async () => {
     work = tempDir('html');
@@ -195,11 +196,12 @@ describe('analyze --html: the page in headless Chromium', { timeout: 300_000 }, 
       ['srv', 'dir', 0], ['srv/cache', 'dir', 0], ['srv/cache/build.o', 'file', 4_000_000],
       ['usr/local', 'dir', 0], ['usr/local/bin', 'dir', 0], ['usr/local/bin/tool', 'file', 2_500_000],
     ]);
-    addLayer(`${layout}:app`, join(work, 'l2.tar'), '/bin/sh -c rm -rf /srv/cache', [['srv/.wh.cache', 'file', '']]);
+    // Its step ends the script element if the page's JSON is not escaped.
+    addLayer(`${layout}:app`, join(work, 'l2.tar'), `/bin/sh -c rm -rf /srv/cache # ${nasty}`, [['srv/.wh.cache', 'file', '']]);
     html = join(work, 'report.html');
     const r = cli(['analyze', `oci:${layout}:app`, '--html', html]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /analyze: wrote .*report\.html \(\d+\.\d MB\)/);
+    assert.match(r.stderr, /analyze: wrote .*report\.html \([\d.]+ kB\)/);
     assert.match(r.stdout, /Efficiency:/);
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
   });
@@ -219,6 +221,7 @@ describe('analyze --html: the page in headless Chromium', { timeout: 300_000 }, 
       if (m.type() === 'error' || m.type() === 'warning') errors.push(`console ${m.type()}: ${m.text()}`);
     });
     page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    page.on('dialog', (d) => errors.push(`dialog: ${d.message()}`));
     // Nothing may leave the machine even if the page tried.
     await context.route(/^(?!file:)/, (route) => route.abort());
     await page.goto(pathToFileURL(html).href);
@@ -247,7 +250,7 @@ describe('analyze --html: the page in headless Chromium', { timeout: 300_000 }, 
     assert.equal(await page.locator('h2').allTextContents().then((h) => h.join('|')), 'Filesystem|Layers|Waste|Packages');
     assert.equal(await page.locator('section[aria-labelledby="layers-heading"] table tbody tr').count(), 3);
     assert.match(await page.locator('section[aria-labelledby="layers-heading"] tbody tr').nth(1).innerText(), /make && cp tool \/usr\/local\/bin/);
-    assert.match(await page.locator('.advice').innerText(), /layer 2 `rm -rf \/srv\/cache` deletes 4\.0 MB added by layer 1/);
+    assert.equal(await page.locator('.advice').innerText(), `layer 2 \`rm -rf /srv/cache # ${nasty}\` deletes 4.0 MB added by layer 1 \`make && cp tool /usr/local/bin\` (/srv/cache/build.o): do both in one RUN, or build in a stage and copy only the result`);
     assert.match(await page.locator('section[aria-labelledby="waste-heading"] table').innerText(), /\/srv\/cache\/build\.o\s+4\.0 MB/);
     assert.deepEqual(await page.locator('section[aria-labelledby="packages-heading"] tbody th').allTextContents(), ['bar', 'foo', 'libfoo1']);
     assert.match(await page.locator('dl.summary').innerText(), /Efficiency\s+\d+\.\d%/);
@@ -303,6 +306,7 @@ describe('analyze --html: the page in headless Chromium', { timeout: 300_000 }, 
     assert.equal(byLayer['/opt/data/blob'], byLayer['/usr/bin/app']);
     assert.notEqual(byLayer['/usr/local/bin'], byLayer['/usr/bin/app']);
     assert.match(await page.locator('#legend').innerText(), /layer 1 `make && cp tool \/usr\/local\/bin`/);
+    assert.ok((await page.locator('#legend').innerText()).includes(`layer 2 \`rm -rf /srv/cache # ${nasty}\``));
     await page.locator('input[name="colour"][value="package"]').check();
     const byPackage = await cellColours(page);
     assert.notEqual(byPackage['/opt/data/blob'], byPackage['/usr/bin/app']);

@@ -338,6 +338,8 @@ ${scripts.map((s) => `<script>${s}</script>`).join('\n')}
 `;
 }
 
+export { humanBytes };
+
 /** Writes the page under a temporary name beside `file` and renames it into place; returns its size in bytes. */
 export async function writeHtmlReport(analysis: Analysis, file: string): Promise<number> {
   const html = renderHtmlReport(analysis);

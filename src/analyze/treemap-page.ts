@@ -192,7 +192,8 @@ export function treemapPage(): void {
         if (w >= 24 && ht >= 12) {
           const label = document.createElement('span');
           label.className = 'name';
-          label.textContent = nameOf(n);
+          // A folder drawn as one block says it is one.
+          label.textContent = isDir(n) && !open ? `${n[0]}/` : nameOf(n);
           if (ht >= 28 && !open) {
             const bytes = document.createElement('span');
             bytes.className = 'bytes';
