@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 declare -A tools=(
   [podman]=podman [runc]=runc [skopeo]=skopeo [umoci]=umoci [tar]=tar [gzip]=gzip [xz]=xz-utils
   [zstd]=zstd [python3]=python3 [bzip2]=bzip2 [debootstrap]=debootstrap [dpkg]=dpkg
-  [newuidmap]=uidmap [setpriv]=util-linux [rpm]=rpm [rpmbuild]=rpm [createrepo_c]=createrepo-c
+  [newuidmap]=uidmap [setpriv]=util-linux [rpm]=rpm [rpmbuild]=rpm [createrepo_c]=createrepo-c [chromium]=chromium
 )
 missing=()
 for cmd in "${!tools[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${tools[$cmd]}"); done

@@ -279,7 +279,8 @@ program
   .option('--ci', "check the image against CI rules (dive's .dive-ci keys); exit 1 when one fails")
   .option('--ci-config <file>', 'YAML file with `rules:` (default: .dive-ci in the current folder, if there); implies --ci')
   .option('--ci-rule <name=value>', 'set one rule, e.g. lowestEfficiency=0.95 or highestImageSize=200MB (repeatable); implies --ci', (v: string, prev: string[] = []) => [...prev, v])
-  .action(async (reference: string, o: { json?: boolean; platform?: string; ci?: boolean; ciConfig?: string; ciRule?: string[] }) => {
+  .option('--html <file>', 'also write a self-contained HTML page: a zoomable treemap of the filesystem, the layers, the waste and the packages')
+  .action(async (reference: string, o: { json?: boolean; platform?: string; ci?: boolean; ciConfig?: string; ciRule?: string[]; html?: string }) => {
     const { analyze } = await import('./analyze/analyze.js');
     const { formatAnalyze } = await import('./analyze/format.js');
     const ci = o.ci || o.ciConfig !== undefined || o.ciRule !== undefined;
@@ -291,7 +292,12 @@ program
       rules = config === undefined ? DEFAULT_CI_RULES : await loadCiRules(config);
       for (const r of o.ciRule ?? []) rules = applyCiRule(rules, r);
     }
-    const { report } = await analyze(reference, o.platform ? { platform: parsePlatform(o.platform) } : {});
+    const analysis = await analyze(reference, o.platform ? { platform: parsePlatform(o.platform) } : {});
+    const { report } = analysis;
+    if (o.html !== undefined) {
+      const { humanBytes, writeHtmlReport } = await import('./analyze/html-report.js');
+      process.stderr.write(`analyze: wrote ${o.html} (${humanBytes(await writeHtmlReport(analysis, o.html))})\n`);
+    }
     const { checkCiRules, formatCiOutcome } = await import('./analyze/ci-rules.js');
     const outcome = rules && checkCiRules(report, rules);
     if (o.json) process.stdout.write(`${JSON.stringify(outcome ? { ...report, ci: outcome } : report, null, 2)}\n`);
