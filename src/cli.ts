@@ -292,11 +292,11 @@ program
       rules = config === undefined ? DEFAULT_CI_RULES : await loadCiRules(config);
       for (const r of o.ciRule ?? []) rules = applyCiRule(rules, r);
     }
-    const analysis = await analyze(reference, o.platform ? { platform: parsePlatform(o.platform) } : {});
-    const { report } = analysis;
-    if (o.html !== undefined) {
+    const analysis = await analyze(reference, { ...(o.platform ? { platform: parsePlatform(o.platform) } : {}), tree: o.html !== undefined });
+    const { report, tree } = analysis;
+    if (o.html !== undefined && tree) {
       const { humanBytes, writeHtmlReport } = await import('./analyze/html-report.js');
-      process.stderr.write(`analyze: wrote ${o.html} (${humanBytes(await writeHtmlReport(analysis, o.html))})\n`);
+      process.stderr.write(`analyze: wrote ${o.html} (${humanBytes(await writeHtmlReport({ report, tree }, o.html))})\n`);
     }
     const { checkCiRules, formatCiOutcome } = await import('./analyze/ci-rules.js');
     const outcome = rules && checkCiRules(report, rules);

@@ -67,7 +67,7 @@ function bigTree(): { tree: FileTreeNode; files: number } {
   return { tree: root, files };
 }
 
-function fakeAnalysis(tree: FileTreeNode, layers: number): Analysis {
+function fakeAnalysis(tree: FileTreeNode, layers: number): Analysis & { tree: FileTreeNode } {
   const report: AnalyzeReport = {
     reference: 'oci:big:latest',
     digest: `sha256:${'0'.repeat(64)}`,

@@ -237,7 +237,7 @@ describe('build: Debian bookworm minbase', () => {
 
   it('analyze: the file tree colours files by the package that installed them', async () => {
     const { analyze } = await import('../src/analyze/analyze.js');
-    const { tree } = await analyze(`oci:${layout}:bookworm`);
+    const tree = (await analyze(`oci:${layout}:bookworm`, { tree: true })).tree!;
     const find = (path: string) => path.split('/').reduce<typeof tree | undefined>((n, name) => n?.children?.find((c) => c.name === name), tree);
     // dpkg lists /bin/ls; on merged /usr the file is usr/bin/ls.
     assert.equal(find('usr/bin/ls')?.package, 'coreutils');

@@ -91,7 +91,8 @@ describe('rpm: the sqlite package database', { skip: hasRpm ? false : 'rpm, rpmb
   it('fromscratch analyze reads it from an image, with the files each package installed', async () => {
     const layout = join(tempDir('rpmimage'), 'oci');
     cliOk(['import', root, `oci:${layout}:rpm`, '--owner', '0:0']);
-    const { report, tree } = await analyze(`oci:${layout}:rpm`);
+    const { report, tree: t } = await analyze(`oci:${layout}:rpm`, { tree: true });
+    const tree = t!;
     assert.equal(report.packageManager, 'rpm');
     assert.deepEqual(report.packages, await rpmInstalledPackages(readFileSync(database), database));
     assert.equal(report.packageCount, 8);
@@ -515,7 +516,8 @@ describe('apk: the installed-package database', () => {
     writeFileSync(join(dir, 'rootfs/etc/apk/world'), APK_WORLD);
     writeFileSync(join(dir, 'rootfs/lib/ld-musl-x86_64.so.1'), 'not really musl\n');
     cliOk(['import', join(dir, 'rootfs'), `oci:${join(dir, 'oci')}:apk`, '--owner', '0:0']);
-    const { report, tree } = await analyze(`oci:${join(dir, 'oci')}:apk`);
+    const { report, tree: t } = await analyze(`oci:${join(dir, 'oci')}:apk`, { tree: true });
+    const tree = t!;
     assert.equal(report.packageManager, 'apk');
     assert.deepEqual(report.packages, apkInstalledPackages(APK_INSTALLED, APK_WORLD, 'installed'));
     const lib = tree.children!.find((c) => c.name === 'lib')!;

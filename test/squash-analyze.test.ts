@@ -150,17 +150,45 @@ describe('squash: layers merged into one, whiteouts applied', () => {
     assert.match(passed.stdout, /^Result: PASS \[Total: 5\] \[Passed: 2\] \[Failed: 0\] \[Skipped: 3\]$/m);
     // Thresholds just either side of the measured values, from a .dive-ci style file and from flags.
     const config = join(work, 'ci.yaml');
-    writeFileSync(config, `rules:\n  lowestEfficiency: ${(report.efficiency * 0.99).toFixed(6)}\n  highestWastedBytes: ${report.wastedBytes + 1}\n  highestUserWastedPercent: disabled\n  highestImageSize: ${report.totalBytes}\n`);
+    writeFileSync(config, `rules:\n  lowestEfficiency: ${(report.efficiency * 0.99).toFixed(6)}\n  highestWastedBytes: ${report.wastedBytes}\n  highestUserWastedPercent: disabled\n  highestImageSize: ${report.totalBytes}\n`);
     const under = cli(['analyze', '--ci-config', config, '--json', `oci:${layout}:layered`]);
     assert.equal(under.status, 0, under.stderr);
     assert.deepEqual(JSON.parse(under.stdout).ci.results.map((r: { rule: string; passed: boolean }) => [r.rule, r.passed]), [['lowestEfficiency', true], ['highestWastedBytes', true], ['highestImageSize', true]]);
-    const over = cli(['analyze', '--ci-config', config, '--ci-rule', `highestImageSize=${report.totalBytes - 1}`, '--ci-rule', `highestWastedBytes=${report.wastedBytes}`, `oci:${layout}:layered`]);
+    const over = cli(['analyze', '--ci-config', config, '--ci-rule', `highestImageSize=${report.totalBytes - 1}`, '--ci-rule', `highestWastedBytes=${report.wastedBytes - 1}`, `oci:${layout}:layered`]);
     assert.equal(over.status, 1);
-    assert.match(over.stderr, /highestWastedBytes \(wasted [\d.]+ MB \(\d+ bytes\), allowed below [\d.]+ MB\); highestImageSize \(image contents/);
+    assert.match(over.stderr, /highestWastedBytes \(wasted [\d.]+ MB \(\d+ bytes\), at most [\d.]+ MB \(\d+ bytes\) allowed\); highestImageSize \(image contents/);
     // Sizes with units, as dive reads them.
     const seen = report.totalBytes - report.wastedBytes;
     assert.equal(cli(['analyze', '--ci-rule', `highestImageSize=${Math.floor(seen / 1000) - 1}KB`, '--ci-rule', 'lowestEfficiency=disabled', '--ci-rule', 'highestUserWastedPercent=disabled', `oci:${layout}:all`]).status, 1);
     assert.equal(cli(['analyze', '--ci-rule', `highestImageSize=${(seen / 1024 ** 2 + 0.01).toFixed(2)}MiB`, `oci:${layout}:all`]).status, 0);
+  });
+
+  it('analyze --ci: reads .dive-ci from the current folder, with the values and key spellings dive takes', () => {
+    const report = JSON.parse(cliOk(['analyze', '--json', `oci:${layout}:layered`]));
+    const dir = join(work, 'ci-cwd');
+    mkdirSync(dir);
+    // Quoted numbers, units with commas, "off", an empty value, kebab-case keys and other top-level settings.
+    writeFileSync(join(dir, '.dive-ci'), `log:\n  level: info\nrules:\n  lowestEfficiency: off\n  highest-wasted-bytes: "${report.wastedBytes.toLocaleString('en-US')}"\n  highestUserWastedPercent:\n  highestImageSize: "${report.totalBytes / 1024} KiB"\n`);
+    const r = cli(['analyze', '--ci', `oci:${layout}:layered`], { cwd: dir });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^ {2}PASS: highestWastedBytes: .*$\n^ {2}PASS: highestImageSize: /m);
+    assert.match(r.stdout, /^ {2}SKIP: lowestEfficiency$/m);
+    writeFileSync(join(dir, '.dive-ci'), `rules:\n  highestWastedBytes: "${report.wastedBytes - 1}"\n`);
+    const over = cli(['analyze', '--ci', `oci:${layout}:layered`], { cwd: dir });
+    assert.equal(over.status, 1);
+    assert.match(over.stdout, /FAIL: highestWastedBytes/);
+    // dive's defaults still apply to the rules the file leaves out.
+    assert.match(over.stdout, /FAIL: lowestEfficiency/);
+  });
+
+  it('analyze --ci: waste with no content above the first layer is an infinite share, as in dive', async () => {
+    const { checkCiRules } = await import('../src/analyze/ci-rules.js');
+    const report = JSON.parse(cliOk(['analyze', '--json', `oci:${layout}:layered`]));
+    const onlyDeletes = { ...report, totalBytes: report.layers[0].fileBytes, wastedBytes: 10 };
+    const outcome = checkCiRules(onlyDeletes, { highestUserWastedPercent: 1 });
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.results[0]!.detail, /the layers above the first hold none/);
+    assert.equal(checkCiRules({ ...onlyDeletes, wastedBytes: 0 }, { highestUserWastedPercent: 0, highestWastedBytes: 0 }).passed, true);
   });
 
   it('analyze --ci: a bad rule names the file, line and key, or the flag', () => {
@@ -173,6 +201,7 @@ describe('squash: layers merged into one, whiteouts applied', () => {
     assert.equal(flag.status, 1);
     assert.match(flag.stderr, /--ci-rule "lowestEfficency=0\.9": expected NAME=VALUE with NAME one of lowestEfficiency, /);
     assert.match(cli(['analyze', '--ci-rule', 'lowestEfficiency=1.5', `oci:${layout}:all`]).stderr, /--ci-rule lowestEfficiency=1\.5: 1\.5 is not a ratio between 0 and 1/);
+    assert.match(cli(['analyze', '--ci-rule', 'lowestEfficiency=', `oci:${layout}:all`]).stderr, /no value \(to turn the rule off, give "disabled"\)/);
   });
 
   it('refuses --from out of range and writes nothing', () => {

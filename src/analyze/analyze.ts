@@ -50,8 +50,8 @@ export interface AnalyzeReport {
   wastedBytes: number;
   /** (totalBytes − wastedBytes) / totalBytes: 1 when every byte shipped is seen. */
   efficiency: number;
-  /** wastedBytes over the content bytes of the layers above the first (dive's "user" layers); 0 with one layer. */
-  wastedPercent: number;
+  /** wastedBytes over the content bytes of the layers above the first (dive's "user" layers); null (infinite) when they hold none but something is wasted. */
+  wastedPercent: number | null;
   /** Bytes of the layer blobs as stored (what a registry holds and a pull downloads). */
   storedBytes: number;
   layers: LayerAnalysis[];
@@ -68,10 +68,15 @@ export interface AnalyzeReport {
   savings: Savings;
 }
 
+export interface AnalyzeOptions {
+  /** Also build the final filesystem's tree of sizes (for the HTML report). */
+  tree?: boolean;
+}
+
 export interface Analysis {
   report: AnalyzeReport;
-  /** The final filesystem by size, for the treemap. */
-  tree: FileTreeNode;
+  /** The final filesystem by size, for the treemap (when asked for). */
+  tree?: FileTreeNode;
 }
 
 /** Which slim category a path of the final filesystem falls in (copyright files and locale.alias stay). */
@@ -119,18 +124,18 @@ function wastePairs(waste: readonly Waste[], layers: readonly LayerAnalysis[]): 
  * byte once: dive counts every copy of a path found in several layers, the visible one too), the
  * installed packages and what slimming would save.
  */
-export async function analyzeImage(image: Image, reference: string): Promise<Analysis> {
+export async function analyzeImage(image: Image, reference: string, options: AnalyzeOptions = {}): Promise<Analysis> {
   const history = layerHistory(image.config);
   const layers: LayerAnalysis[] = [];
   const waste: Waste[] = [];
-  // Database files as each layer wrote them, by (layer, entry): the final view picks its versions.
-  const captured = new Map<string, Buffer>();
+  // Database files, the latest of each path only (an rpmdb rewritten by every layer is held once).
+  const captured = new Map<string, { layer: number; entry: number; bytes: Buffer }>();
   const view = await ImageFilesystem.read(image, reference, {
     onRecord: async (layer, path, record) => {
       if (record.header.type !== 'file' || !isDatabaseFile(path)) return;
       const chunks: Buffer[] = [];
       for await (const chunk of record.body()) chunks.push(chunk);
-      captured.set(`${layer}:${record.index}`, Buffer.concat(chunks));
+      captured.set(path, { layer, entry: record.index, bytes: Buffer.concat(chunks) });
     },
     onDrop: ({ size, ...dropped }) => waste.push({ ...dropped, bytes: size }),
     onLayer: (index, changes) => {
@@ -145,7 +150,8 @@ export async function analyzeImage(image: Image, reference: string): Promise<Ana
 
   const savings: Savings = { docs: 0, man: 0, locales: 0, caches: 0 };
   const databasePaths: string[] = [];
-  for (const e of view.list('')) {
+  const entries = view.list('');
+  for (const e of entries) {
     if (e.type !== 'file') continue;
     const category = savingsCategory(e.path);
     if (category) savings[category] += e.size;
@@ -154,8 +160,10 @@ export async function analyzeImage(image: Image, reference: string): Promise<Ana
   const { database, note } = await readPackageDatabase(
     databasePaths,
     (path) => {
+      // The final view's bytes: a hardlink to a name that is not a database path was not kept.
       const content = view.get(path)?.content;
-      return content && captured.get(`${content.layer}:${content.entry}`);
+      const kept = captured.get(path);
+      return kept && content?.layer === kept.layer && content.entry === kept.entry ? kept.bytes : undefined;
     },
     (path) => view.get(path)?.type === 'file',
     reference,
@@ -167,7 +175,7 @@ export async function analyzeImage(image: Image, reference: string): Promise<Ana
     totalBytes,
     wastedBytes,
     efficiency: totalBytes === 0 ? 1 : (totalBytes - wastedBytes) / totalBytes,
-    wastedPercent: userBytes === 0 ? 0 : wastedBytes / userBytes,
+    wastedPercent: userBytes > 0 ? wastedBytes / userBytes : wastedBytes > 0 ? null : 0,
     storedBytes: image.layers.reduce((n, l) => n + l.descriptor.size, 0),
     layers,
     waste: wastePairs(waste, layers),
@@ -179,9 +187,9 @@ export async function analyzeImage(image: Image, reference: string): Promise<Ana
     duplicateLibraries: database?.duplicateLibraries ?? [],
     savings,
   };
-  return { report, tree: fileTree(view, database?.owners ?? new Map()) };
+  return { report, ...(options.tree ? { tree: fileTree(view, entries, database?.owners ?? new Map()) } : {}) };
 }
 
-export async function analyze(reference: string, options: SourceOptions = {}): Promise<Analysis> {
-  return withImage(reference, (image) => analyzeImage(image, reference), options);
+export async function analyze(reference: string, options: SourceOptions & AnalyzeOptions = {}): Promise<Analysis> {
+  return withImage(reference, (image) => analyzeImage(image, reference, options), options);
 }

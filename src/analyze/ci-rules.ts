@@ -11,9 +11,9 @@ import { MB, type AnalyzeReport } from './analyze.js';
 export interface CiRules {
   /** Fail when efficiency is below this ratio (0-1). */
   lowestEfficiency?: number;
-  /** Fail when at least this many bytes are wasted. */
+  /** Fail when more bytes than this are wasted. */
   highestWastedBytes?: number;
-  /** Fail when wasted bytes are at least this ratio (0-1) of the layers above the first (dive's "user" layers). */
+  /** Fail when wasted bytes are more than this ratio (0-1) of the layers above the first (dive's "user" layers). */
   highestUserWastedPercent?: number;
   /** Fail when the image's content (uncompressed, all layers) is larger than this. */
   highestImageSize?: number;
@@ -26,23 +26,35 @@ export type CiRuleName = keyof CiRules;
 /** dive's defaults when no configuration is given. */
 export const DEFAULT_CI_RULES: CiRules = { lowestEfficiency: 0.9, highestUserWastedPercent: 0.1 };
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3, t: 1e12, tb: 1e12, tib: 1024 ** 4 };
+// humanize's units, as dive reads sizes: decimal ones, and binary ones with an `i`.
+const UNITS: Record<string, number> = { '': 1, b: 1 };
+for (const [i, prefix] of ['k', 'm', 'g', 't', 'p'].entries()) {
+  UNITS[prefix] = UNITS[`${prefix}b`] = 1000 ** (i + 1);
+  UNITS[`${prefix}i`] = UNITS[`${prefix}ib`] = 1024 ** (i + 1);
+}
 
-/** `20MB`, `1.5 GiB`, `4096`: decimal units as dive (humanize) reads them, binary ones with an `i`. */
+/** `20MB`, `1.5 GiB`, `20Mi`, `1,000`, `4096`: a size as dive (go-humanize's ParseBytes) reads it. */
 export function parseBytes(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const m = /^\s*(\d[\d,]*(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
   const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
-  return unit === undefined || !m ? undefined : Math.round(Number(m[1]) * unit);
+  return unit === undefined || !m ? undefined : Math.round(Number(m[1]!.replaceAll(',', '')) * unit);
+}
+
+/** Values dive takes as "no such rule": disabled, off, false, or nothing at all. */
+function isOff(value: unknown): boolean {
+  return value === null || value === undefined || value === false || (typeof value === 'string' && ['disabled', 'off', 'false', ''].includes(value.trim().toLowerCase()));
 }
 
 /**
- * One rule's value: `disabled`, or what `read` makes of it (a number, or a message saying what is
- * wrong). One transform rather than a union, so an error says what was expected.
+ * One rule's value: off (undefined), or what `read` makes of it — a number, or a message saying what is
+ * wrong. dive reads every value as a string, so "0.95" is as good as 0.95.
  */
 const ruleValue = (read: (value: number | string) => number | string) =>
-  z.union([z.number(), z.string()]).transform((value, ctx) => {
-    if (value === 'disabled') return undefined;
-    const out = read(value);
+  z.unknown().transform((value, ctx) => {
+    if (isOff(value)) return undefined;
+    let out: number | string = `${JSON.stringify(value)} is not a value for this rule`;
+    if (typeof value === 'number') out = read(value);
+    else if (typeof value === 'string') out = read(/^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value.trim());
     if (typeof out === 'number') return out;
     ctx.addIssue({ code: 'custom', message: out });
     return z.NEVER;
@@ -61,14 +73,24 @@ const rulesSchema = z.strictObject({
   highestImageSize: bytes.optional(),
   highestPackageCount: count.optional(),
 });
-const configSchema = z.strictObject({ rules: rulesSchema });
+const RULE_NAMES = Object.keys(rulesSchema.shape) as CiRuleName[];
+
+/** dive's configuration also takes its keys in kebab case (`highest-wasted-bytes`). */
+function ruleName(key: string): string {
+  return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+// Other top-level keys are left alone, as dive (which shares the file with its other settings) does.
+const configSchema = z.looseObject({
+  rules: z.preprocess((v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).map(([k, x]) => [ruleName(k), x])) : (v ?? {})), rulesSchema).optional(),
+});
 
 const defined = (rules: Record<string, number | undefined>): CiRules =>
   Object.fromEntries(Object.entries(rules).filter(([, v]) => v !== undefined)) as CiRules;
 
 /**
  * Reads a `.dive-ci`-style YAML file (`rules:` with the keys above). Rules the file names replace the
- * defaults; ones it leaves out keep them, as in dive.
+ * defaults (`disabled` turns one off); ones it leaves out keep them, as in dive.
  */
 export async function loadCiRules(file: string): Promise<CiRules> {
   let text: string;
@@ -77,26 +99,26 @@ export async function loadCiRules(file: string): Promise<CiRules> {
   } catch (err) {
     throw new UserError(`CI configuration "${file}" cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  const { value } = parseYaml(text, file, configSchema);
-  const named = Object.keys(value.rules);
+  const rules = parseYaml(text, file, configSchema).value.rules ?? {};
+  const named = Object.keys(rules);
   const kept = Object.fromEntries(Object.entries(DEFAULT_CI_RULES).filter(([k]) => !named.includes(k)));
-  return { ...kept, ...defined(value.rules) };
+  return { ...kept, ...defined(rules) };
 }
 
 /** `--ci-rule NAME=VALUE` on the command line: the same names and values as the file. */
 export function applyCiRule(rules: CiRules, assignment: string): CiRules {
   const eq = assignment.indexOf('=');
-  const name = assignment.slice(0, eq);
+  const name = ruleName(assignment.slice(0, eq)) as CiRuleName;
   const raw = assignment.slice(eq + 1).trim();
-  if (eq < 1 || !(name in rulesSchema.shape)) {
-    throw new UserError(`--ci-rule "${assignment}": expected NAME=VALUE with NAME one of ${Object.keys(rulesSchema.shape).join(', ')}`);
+  if (eq < 1 || !RULE_NAMES.includes(name)) {
+    throw new UserError(`--ci-rule "${assignment}": expected NAME=VALUE with NAME one of ${RULE_NAMES.join(', ')}`);
   }
-  const field = rulesSchema.shape[name as CiRuleName];
-  const parsed = field.safeParse(raw === 'disabled' || Number.isNaN(Number(raw)) ? raw : Number(raw));
+  if (raw === '') throw new UserError(`--ci-rule "${assignment}": no value (to turn the rule off, give "disabled")`);
+  const parsed = rulesSchema.shape[name].safeParse(raw);
   if (!parsed.success) throw new UserError(`--ci-rule ${assignment}: ${parsed.error.issues[0]?.message ?? 'invalid value'}`);
   const next: CiRules = { ...rules };
-  if (parsed.data === undefined) delete next[name as CiRuleName];
-  else next[name as CiRuleName] = parsed.data;
+  if (parsed.data === undefined) delete next[name];
+  else next[name] = parsed.data;
   return next;
 }
 
@@ -114,9 +136,19 @@ export interface CiOutcome {
   skipped: CiRuleName[];
 }
 
-const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
+const pct = (r: number) => (Number.isFinite(r) ? `${(r * 100).toFixed(1)}%` : 'bytes (the layers above the first hold none)');
 
-/** Checks a report against the rules; a threshold met or crossed fails (as dive: "at least"). */
+/** Wasted bytes over the content of the layers above the first; infinite when those hold nothing. */
+function userWasted(report: AnalyzeReport): number {
+  const user = report.totalBytes - (report.layers[0]?.fileBytes ?? 0);
+  return user > 0 ? report.wastedBytes / user : report.wastedBytes > 0 ? Infinity : 0;
+}
+
+/**
+ * Checks a report against the rules as dive's code does (its README says "at least", its code fails
+ * only a threshold crossed): efficiency below the lowest, waste above the highest; image size and package
+ * count above theirs. Waste with no content at all above the first layer is an infinite share, as in dive.
+ */
 export function checkCiRules(report: AnalyzeReport, rules: CiRules): CiOutcome {
   const results: CiResult[] = [];
   const skipped: CiRuleName[] = [];
@@ -133,13 +165,13 @@ export function checkCiRules(report: AnalyzeReport, rules: CiRules): CiOutcome {
         check(rule, report.efficiency >= limit, `efficiency ${pct(report.efficiency)}, lowest allowed ${pct(limit)}`);
         break;
       case 'highestWastedBytes':
-        check(rule, report.wastedBytes < limit, `wasted ${MB(report.wastedBytes)} (${report.wastedBytes} bytes), allowed below ${MB(limit)}`);
+        check(rule, report.wastedBytes <= limit, `wasted ${MB(report.wastedBytes)} (${report.wastedBytes} bytes), at most ${MB(limit)} (${limit} bytes) allowed`);
         break;
       case 'highestUserWastedPercent':
-        check(rule, report.wastedPercent < limit, `wasted ${pct(report.wastedPercent)} of the layers above the first, allowed below ${pct(limit)}`);
+        check(rule, userWasted(report) <= limit, `wasted ${pct(userWasted(report))} of the layers above the first, at most ${pct(limit)} allowed`);
         break;
       case 'highestImageSize':
-        check(rule, report.totalBytes <= limit, `image contents ${MB(report.totalBytes)} (${report.totalBytes} bytes), at most ${MB(limit)} allowed`);
+        check(rule, report.totalBytes <= limit, `image contents ${MB(report.totalBytes)} (${report.totalBytes} bytes), at most ${MB(limit)} (${limit} bytes) allowed`);
         break;
       case 'highestPackageCount':
         check(rule, report.packageCount <= limit, `${report.packageCount} packages installed, at most ${limit} allowed`);

@@ -8,6 +8,9 @@ import type { Analysis, AnalyzeReport, LayerAnalysis } from './analyze.js';
 import type { FileTreeNode } from './file-tree.js';
 import { humanBytes, PALETTE, treemapPage, type PageData, type PageDir, type PageNode } from './treemap-page.js';
 
+/** An analysis made with `tree: true`. */
+export type TreeAnalysis = Analysis & { tree: FileTreeNode };
+
 /**
  * Most nodes the page's tree keeps: past it, the smallest files and folders of each folder become one
  * "N small files" node. 40,000 nodes are about 1.5 MB of JSON and lay out in tens of milliseconds.
@@ -274,7 +277,7 @@ ${rows.join('\n')}
  * Content-Security-Policy that lets the page load nothing at all — only its own inline style and
  * scripts, by hash, run.
  */
-export function renderHtmlReport(analysis: Analysis, budget = TREE_NODE_BUDGET): string {
+export function renderHtmlReport(analysis: TreeAnalysis, budget = TREE_NODE_BUDGET): string {
   const r = analysis.report;
   const { tree, packages, folded } = pageTree(analysis.tree, budget);
   const data: PageData = { tree, layers: r.layers.map(layerLabel), packages, palette: PALETTE };
@@ -341,7 +344,7 @@ ${scripts.map((s) => `<script>${s}</script>`).join('\n')}
 export { humanBytes };
 
 /** Writes the page under a temporary name beside `file` and renames it into place; returns its size in bytes. */
-export async function writeHtmlReport(analysis: Analysis, file: string): Promise<number> {
+export async function writeHtmlReport(analysis: TreeAnalysis, file: string): Promise<number> {
   const html = renderHtmlReport(analysis);
   try {
     await writeFileAtomic(file, html);

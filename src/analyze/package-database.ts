@@ -60,7 +60,9 @@ export async function readPackageDatabase(paths: readonly string[], file: (path:
   }
   const rpm = findRpmDatabase(exists);
   if (rpm?.backend === 'sqlite') {
-    const { packages, owners } = await readRpmDatabase(file(rpm.path)!, `${where}: /${rpm.path}`, file(rpmWalPath(rpm.path)));
+    const bytes = file(rpm.path);
+    if (bytes === undefined) return { note: `rpm database /${rpm.path} not read: it is a hardlink to a file by another name` };
+    const { packages, owners } = await readRpmDatabase(bytes, `${where}: /${rpm.path}`, file(rpmWalPath(rpm.path)));
     return found('rpm', packages, owners);
   }
   if (rpm) return { note: rpmDatabaseNotRead(rpm) };
