@@ -204,6 +204,19 @@ describe('squash: layers merged into one, whiteouts applied', () => {
     assert.match(cli(['analyze', '--ci-rule', 'lowestEfficiency=', `oci:${layout}:all`]).stderr, /no value \(to turn the rule off, give "disabled"\)/);
   });
 
+  it('squashes above layer 0 when a squashed layer deletes every kept name of a file it links to: the bytes come from the kept layer', () => {
+    must('umoci', ['tag', '--image', `${layout}:base`, 'relinked']);
+    addLayer(`${layout}:relinked`, join(work, 'r1.tar'), [['keep/z-hard', 'hard', 'keep/x']]);
+    addLayer(`${layout}:relinked`, join(work, 'r2.tar'), [['keep/.wh.x', 'file', ''], ['keep/.wh.x-hard', 'file', '']]);
+    const expected = rootfsListing(layout, 'relinked', join(work, 'relinked'));
+    assert.match(expected, /^keep\/z-hard 644 0:0 file 2 /m);
+    cliOk(['squash', `oci:${layout}:relinked`, `oci:${layout}:relinked-squashed`, '--from', '0']);
+    const m = manifestOf(layout, 'relinked-squashed');
+    const names = must('tar', ['-tvzf', join(layout, 'blobs/sha256', m.layers[1]!.digest.slice(7))]);
+    assert.match(names, /^-rw-r--r-- 0\/0 +2 .* keep\/z-hard$/m);
+    assert.equal(rootfsListing(layout, 'relinked-squashed', join(work, 'relinked-squashed')), expected);
+  });
+
   it('refuses --from out of range and writes nothing', () => {
     const r = cli(['squash', `oci:${layout}:layered`, `oci:${join(work, 'none')}:x`, '--from', '2']);
     assert.equal(r.status, 1);

@@ -64,6 +64,8 @@ export async function openDecompressed(source: AsyncIterable<Buffer>, what: stri
       try {
         for await (const chunk of output) yield chunk as Buffer;
       } catch (err) {
+        // A failure of the source itself (a blob that does not match its digest) is not the decoder's.
+        if (err instanceof UserError) throw err;
         throw new UserError(`${what}: ${compression} data is corrupt or truncated (${(err as Error).message})`);
       }
     })(),

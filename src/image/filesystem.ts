@@ -1,20 +1,14 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { normalizeEntryPath, normalizeLinkTarget, sortByEntryPath } from '../entries/path.js';
+import { normalizeEntryPath, normalizeLinkTarget, sortByEntryPath, UnsafePathError } from '../entries/path.js';
 import { UserError } from '../errors.js';
 import { classifyWhiteout, WHITEOUT_PREFIX } from '../layer/whiteout.js';
-import { openUncompressed } from '../layer/layer.js';
+import { openUncompressed, type Layer } from '../layer/layer.js';
 import type { Entry, EntryHeader } from '../tar/entry.js';
 import { readTar, TarFormatError, type TarRecord } from '../tar/reader.js';
+import { ContentSpool, type ContentRef } from './content-spool.js';
 import type { Image } from './image.js';
 
-/** Where a file's bytes are: the index of a layer and the index of the entry in that layer's tar. */
-export interface ContentRef {
-  layer: number;
-  entry: number;
-}
+export type { ContentRef };
 
 /**
  * A file's identity (an inode): hardlinks made in any layer share it, so a link keeps the bytes it was
@@ -77,9 +71,6 @@ export interface ReadOptions {
   onLayer?: (layer: number, changes: LayerChanges, view: ImageFilesystem) => void;
 }
 
-/** Several images may spool into one folder. */
-let spoolCounter = 0;
-
 function implicitDir(path: string, layer: number): Node {
   // A layer that writes below a folder no layer made: as unpacking does, the folder is created.
   return { header: { path, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0 }, layer, children: new Map() };
@@ -87,6 +78,16 @@ function implicitDir(path: string, layer: number): Node {
 
 function split(path: string): string[] {
   return path === '' ? [] : path.split('/');
+}
+
+/** The reason a layer's blob fails its digest check, or undefined when it passes (or is not checked). */
+async function digestMismatch(layer: Layer): Promise<string | undefined> {
+  try {
+    for await (const _ of await layer.open());
+    return undefined;
+  } catch (err) {
+    return err instanceof UserError ? err.message : undefined;
+  }
 }
 
 /**
@@ -118,7 +119,7 @@ export class ImageFilesystem {
       const opaque: string[] = [];
       const changes: LayerChanges = { added: 0, changed: 0, removed: 0, fileBytes: 0 };
       const origin = (entry: number, rawPath: string) => `entry ${entry + 1} "${rawPath}" of layer ${index} (${layer.descriptor.digest})`;
-      for await (const record of fs.layerRecords(index)) {
+      await fs.readLayer(index, async (record) => {
         const path = normalizeEntryPath(record.header.path);
         await opts.onRecord?.(index, path, record);
         const wh = classifyWhiteout(path);
@@ -130,7 +131,7 @@ export class ImageFilesystem {
           records.push({ header: { ...record.header, path }, entry: record.index, rawPath: record.rawPath });
           if (record.header.type === 'file') changes.fileBytes += record.header.size;
         }
-      }
+      });
       // Whiteouts and opaque markers hide what lower layers have, never the entries of their own layer:
       // they are applied first (whiteouts before opaque folders, which may hold them).
       for (const w of whiteouts) changes.removed += fs.remove(w.target, index, w.origin);
@@ -141,16 +142,49 @@ export class ImageFilesystem {
     return fs;
   }
 
-  private async *layerRecords(index: number) {
+  /**
+   * Streams a layer's entries to `each`, which may read their bodies. Failures of the layer's data
+   * (compression, tar structure, unsafe names, digest) become a UserError naming the layer, its digest
+   * and the entry being read (or the last one read); when the blob does not match its digest, that is
+   * given as the cause.
+   */
+  private async readLayer(index: number, each: (record: TarRecord) => Promise<void> | void): Promise<void> {
     const layer = this.image.layers[index]!;
-    const where = `${this.name}: layer ${index} (${layer.descriptor.digest})`;
+    let last: TarRecord | undefined;
+    let inside = false;
+    const stream = await openUncompressed(layer);
+    const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    // readTar lets go of its source at the end-of-archive marker; what follows is still read here, so
+    // the blob is hashed to its end and checked against its digest. Its digest vouches for a layer
+    // without an end marker, too.
+    const source: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: () => iterator.next() }) };
     try {
-      // Layer blobs are checked against their digests, which vouch for them even without an end marker.
-      for await (const record of readTar(await openUncompressed(layer), { allowMissingEnd: true })) yield record;
+      for await (const record of readTar(source, { allowMissingEnd: true })) {
+        [last, inside] = [record, true];
+        await each(record);
+        // What `each` left of the body is passed over here, so a failure in it names this entry.
+        for await (const _ of record.body());
+        inside = false;
+      }
+      while (!(await iterator.next()).done);
     } catch (err) {
-      if (err instanceof TarFormatError || err instanceof UserError) throw new UserError(`${where}: ${err.message}`);
-      throw err;
+      throw await this.layerError(index, err, last && `${inside ? '' : 'after '}entry ${last.index + 1} "${last.rawPath}"`);
+    } finally {
+      await iterator.return?.();
     }
+  }
+
+  private async layerError(index: number, err: unknown, entry: string | undefined): Promise<unknown> {
+    if (!(err instanceof TarFormatError || err instanceof UserError || err instanceof UnsafePathError)) return err;
+    const layer = this.image.layers[index]!;
+    let message = err.message;
+    if (!/does not match its digest|but its descriptor says/.test(message)) {
+      // Damaged bytes usually break the decompressor or the tar structure before the end of the blob,
+      // where its digest is checked: when the digest is the reason, say so.
+      const mismatch = await digestMismatch(layer);
+      if (mismatch) message = `${mismatch}; reading it failed with: ${message}`;
+    }
+    return new UserError(`${this.name}: layer ${index} (${layer.descriptor.digest})${entry ? `, ${entry}` : ''}: ${message}`, { cause: err });
   }
 
   private lookup(path: string): Node | undefined {
@@ -309,47 +343,37 @@ export class ImageFilesystem {
   }
 
   /**
-   * Copies the bytes of the given files out of the layers into `spoolDir` (one spool file per layer,
-   * each layer read once, only the layers that hold some of them) and returns the entries with `open`.
+   * The given entries with `open` on files, their bytes spooled: those `spool` holds already (copied as
+   * the layers streamed by in `read`) are not read again; the others are copied out of their layers,
+   * each of those layers read once. `spool` is a folder for a new spool, or one to add to.
    */
-  async spoolContent<T extends ImageFsEntry>(entries: readonly T[], spoolDir: string): Promise<(T & Entry)[]> {
+  async spoolContent<T extends ImageFsEntry>(entries: readonly T[], spool: string | ContentSpool): Promise<(T & Entry)[]> {
+    const store = typeof spool === 'string' ? new ContentSpool(spool, this.name) : spool;
     const wanted = new Map<number, Set<number>>();
     for (const e of entries) {
-      if (e.type !== 'file' || !e.content || e.size === 0) continue;
+      if (e.type !== 'file' || !e.content || e.size === 0 || store.has(e.content)) continue;
       const set = wanted.get(e.content.layer) ?? new Set<number>();
       set.add(e.content.entry);
       wanted.set(e.content.layer, set);
     }
-    const spans = new Map<string, { file: string; start: number; end: number }>();
-    for (const [layer, indexes] of [...wanted].sort(([a], [b]) => a - b)) {
-      const file = join(spoolDir, `image-${spoolCounter++}-layer-${layer}.spool`);
-      const out = createWriteStream(file);
-      let failed: Error | undefined;
-      out.on('error', (err) => (failed = err));
-      let offset = 0;
-      try {
+    try {
+      for (const [layer, indexes] of [...wanted].sort(([a], [b]) => a - b)) {
         // The whole layer is read, not only up to the last wanted entry, so its digest is checked.
-        for await (const record of this.layerRecords(layer)) {
-          if (!indexes.has(record.index)) continue;
-          const start = offset;
-          for await (const chunk of record.body()) {
-            if (!out.write(chunk)) await once(out, 'drain');
-            offset += chunk.length;
-          }
-          spans.set(`${layer}:${record.index}`, { file, start, end: offset - 1 });
-        }
-      } finally {
-        out.end();
-        await once(out, 'close');
+        await this.readLayer(layer, async (record) => {
+          if (indexes.has(record.index)) await store.add({ layer, entry: record.index }, record.body());
+        });
       }
-      if (failed) throw new UserError(`cannot spool ${this.name} to ${file}: ${failed.message}`);
+    } catch (err) {
+      await store.finish().catch(() => {});
+      throw err;
     }
+    await store.finish();
     return entries.map((e) => {
       if (e.type !== 'file' || !e.content) return { ...e };
       if (e.size === 0) return { ...e, open: () => Readable.from([]) };
-      const span = spans.get(`${e.content.layer}:${e.content.entry}`);
-      if (!span) throw new Error(`content of "${e.path}" was not found in layer ${e.content.layer}`);
-      return { ...e, open: () => createReadStream(span.file, { start: span.start, end: span.end, highWaterMark: 1 << 20 }) };
+      const open = store.opener(e.content);
+      if (!open) throw new Error(`content of "${e.path}" was not found in layer ${e.content.layer}`);
+      return { ...e, open };
     });
   }
 }

@@ -7,6 +7,7 @@ import { fileLayer, type Layer } from '../layer/layer.js';
 import { writeLayer, type WrittenLayer } from '../layer/layer-writer.js';
 import { whiteoutEntry } from '../layer/whiteout.js';
 import type { History, ImageConfig } from '../oci/config.js';
+import { ContentSpool } from './content-spool.js';
 import { ImageFilesystem, type ImageFsEntry } from './filesystem.js';
 import { assembleImage, isoTime, type Image } from './image.js';
 
@@ -103,7 +104,7 @@ function squashedEntries(lower: readonly ImageFsEntry[] | undefined, final: Imag
 /**
  * Squashes an image's layers (all, or those above a kept layer) into one, as `docker build --squash` and
  * docker-squash do, streaming: layer headers are read into a tree (no content in memory), the bytes of
- * the entries the new layer carries are spooled to `work`, and the layer is written once. Whiteouts and
+ * the squashed layers' files are spooled to `work` on the way, and the layer is written once. Whiteouts and
  * opaque folders of the squashed layers are applied (image-spec "Applying changesets"); hardlinks and
  * symlinks stay. The config keeps everything but `rootfs.diff_ids` and `history`.
  */
@@ -113,15 +114,26 @@ export async function squashImage(image: Image, name: string, options: SquashOpt
   if (squashed === 0) throw new UserError(`${name} has no layers to squash`);
   const created = options.sourceDateEpoch !== undefined ? isoTime(options.sourceDateEpoch) : (image.config.created ?? isoTime(0));
   const mtime = Math.floor(Date.parse(created) / 1000) || 0;
-  // One read: the view of the kept layers is listed as it stands once the last of them is applied.
+  // One read: the view of the kept layers is listed as it stands once the last of them is applied, and
+  // the bytes of the squashed layers' files are spooled as they stream by (those a later layer deletes
+  // too: that costs a copy, where reading the layers again to pick out the survivors would cost
+  // decompressing and hashing them all once more).
   let lower: ImageFsEntry[] | undefined;
+  const spool = new ContentSpool(work, name);
   const final = await ImageFilesystem.read(image, name, {
+    onRecord: async (index, _path, record) => {
+      if (index >= kept && record.header.type === 'file' && record.header.size > 0) await spool.add({ layer: index, entry: record.index }, record.body());
+    },
     onLayer: (index, _changes, view) => {
       if (index === kept - 1) lower = view.list('');
     },
+  }).catch(async (err: unknown) => {
+    await spool.finish().catch(() => {});
+    throw err;
   });
   const { changed, whiteouts, lowerFiles } = squashedEntries(lower, final, kept, mtime);
-  const spooled = await final.spoolContent(changed, work);
+  // Files of the squashed layers whose bytes a kept layer holds (a hardlink's last name) are read from it.
+  const spooled = await final.spoolContent(changed, spool);
   const entries: SourcedEntry[] = [
     ...spooled.map(({ layer, content: _content, ...e }) => ({ ...e, origin: `layer ${layer} of ${name}: "${e.path}"` })),
     ...whiteouts,
