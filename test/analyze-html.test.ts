@@ -83,6 +83,7 @@ function fakeAnalysis(tree: FileTreeNode, layers: number): Analysis & { tree: Fi
     packages: [],
     duplicateLibraries: [],
     savings: { docs: 0, man: 0, locales: 0, caches: 0 },
+    warnings: [],
   };
   return { report, tree };
 }

@@ -7,7 +7,7 @@ import { duplicateLibraries, installedPackages } from '../src/packages/deb/insta
 import { busyboxRootfs, cli, cliOk, must, Podman, python, tempDir } from './helpers.js';
 
 /** Appends a layer written by Python's tarfile (entries as [name, kind, data-or-link]) with umoci. */
-function addLayer(image: string, tar: string, entries: [string, 'file' | 'dir' | 'hard', string | number][]): void {
+function addLayer(image: string, tar: string, entries: [string, 'file' | 'dir' | 'hard' | 'sym', string | number][]): void {
   python(
     `
 import io, json, os, sys, tarfile
@@ -17,6 +17,7 @@ for name, kind, arg in json.loads(sys.argv[2]):
     data = None
     if kind == 'dir': i.type = tarfile.DIRTYPE; i.mode = 0o755
     elif kind == 'hard': i.type = tarfile.LNKTYPE; i.linkname = arg
+    elif kind == 'sym': i.type = tarfile.SYMTYPE; i.linkname = arg
     else:
         b = os.urandom(arg) if isinstance(arg, int) else arg.encode()
         i.size = len(b); data = io.BytesIO(b)
@@ -215,6 +216,37 @@ describe('squash: layers merged into one, whiteouts applied', () => {
     const names = must('tar', ['-tvzf', join(layout, 'blobs/sha256', m.layers[1]!.digest.slice(7))]);
     assert.match(names, /^-rw-r--r-- 0\/0 +2 .* keep\/z-hard$/m);
     assert.equal(rootfsListing(layout, 'relinked-squashed', join(work, 'relinked-squashed')), expected);
+  });
+
+  it('an opaque marker reached through a symlinked folder, and a whiteout below a folder the same layer whites out, as umoci applies them', () => {
+    must('umoci', ['tag', '--image', `${layout}:base`, 'edge']);
+    addLayer(`${layout}:edge`, join(work, 'e1.tar'), [['rl', 'sym', 'replaced']]);
+    addLayer(`${layout}:edge`, join(work, 'e2.tar'), [['rl/.wh..wh..opq', 'file', ''], ['rl/new2', 'file', 'n\n'], ['.wh.keep', 'file', ''], ['keep/.wh.x', 'file', '']]);
+    const expected = rootfsListing(layout, 'edge', join(work, 'edge'));
+    assert.doesNotMatch(expected, /^replaced\/old /m);
+    assert.match(expected, /^replaced\/new2 /m);
+    for (const from of [[], ['--from', '0']]) {
+      const tag = `edge-squashed${from.length}`;
+      cliOk(['squash', `oci:${layout}:edge`, `oci:${layout}:${tag}`, ...from]);
+      assert.equal(rootfsListing(layout, tag, join(work, tag)), expected);
+    }
+    const report = JSON.parse(cliOk(['analyze', '--json', `oci:${layout}:edge`]));
+    assert.equal(report.wastedBytes, 'old\n'.length + 'deep\n'.length + 'x\n'.length);
+    assert.deepEqual(report.warnings, []);
+  });
+
+  it("aufs metadata (.wh..wh.plnk hardlink folder) is not part of the filesystem, but links into it keep their bytes", () => {
+    must('umoci', ['tag', '--image', `${layout}:base`, 'aufs']);
+    addLayer(`${layout}:aufs`, join(work, 'a1.tar'), [
+      ['.wh..wh.aufs', 'file', ''], ['.wh..wh.plnk', 'dir', 0], ['.wh..wh.plnk/234.567', 'file', 'linked bytes\n'], ['z', 'hard', '.wh..wh.plnk/234.567'],
+    ]);
+    cliOk(['squash', `oci:${layout}:aufs`, `oci:${layout}:aufs-squashed`, '--from', '0']);
+    const m = manifestOf(layout, 'aufs-squashed');
+    const names = must('tar', ['-tvzf', join(layout, 'blobs/sha256', m.layers[1]!.digest.slice(7))]);
+    assert.doesNotMatch(names, /\.wh\./);
+    assert.match(names, /^-rw-r--r-- 0\/0 +13 .* z$/m);
+    const report = JSON.parse(cliOk(['analyze', '--json', `oci:${layout}:aufs`]));
+    assert.equal(report.layers[1].added, 1);
   });
 
   it('refuses --from out of range and writes nothing', () => {

@@ -66,6 +66,8 @@ export interface AnalyzeReport {
   /** Shared-library packages installed in more than one version. */
   duplicateLibraries: string[][];
   savings: Savings;
+  /** What the layers do that unpacking tolerates but should not be there (a whiteout of a path no lower layer has). */
+  warnings: string[];
 }
 
 export interface AnalyzeOptions {
@@ -128,6 +130,7 @@ export async function analyzeImage(image: Image, reference: string, options: Ana
   const history = layerHistory(image.config);
   const layers: LayerAnalysis[] = [];
   const waste: Waste[] = [];
+  const warnings: string[] = [];
   // Database files, the latest of each path only (an rpmdb rewritten by every layer is held once).
   const captured = new Map<string, { layer: number; entry: number; bytes: Buffer }>();
   const view = await ImageFilesystem.read(image, reference, {
@@ -138,6 +141,7 @@ export async function analyzeImage(image: Image, reference: string, options: Ana
       captured.set(path, { layer, entry: record.index, bytes: Buffer.concat(chunks) });
     },
     onDrop: ({ size, ...dropped }) => waste.push({ ...dropped, bytes: size }),
+    onMissingWhiteout: (message) => warnings.push(message),
     onLayer: (index, changes) => {
       const layer = image.layers[index]!;
       const createdBy = history[index]?.created_by;
@@ -186,6 +190,7 @@ export async function analyzeImage(image: Image, reference: string, options: Ana
     packages,
     duplicateLibraries: database?.duplicateLibraries ?? [],
     savings,
+    warnings,
   };
   return { report, ...(options.tree ? { tree: fileTree(view, entries, database?.owners ?? new Map()) } : {}) };
 }

@@ -26,6 +26,7 @@ export function formatAnalyze(r: AnalyzeReport): string {
     for (const group of r.duplicateLibraries) lines.push(`  several versions of one library: ${group.join(', ')}`);
   }
   if (r.packageNote) lines.push('', `Packages: ${r.packageNote}`);
+  if (r.warnings.length) lines.push('', ...r.warnings.map((w) => `Warning: ${w}`));
   lines.push('', `Slimming would save: docs ${MB(r.savings.docs)}, man pages ${MB(r.savings.man)}, locales ${MB(r.savings.locales)}, caches and logs ${MB(r.savings.caches)}`);
   return lines.join('\n');
 }

@@ -2,6 +2,9 @@ import { Readable } from 'node:stream';
 import { normalizeEntryPath, normalizeLinkTarget, sortByEntryPath, UnsafePathError } from '../entries/path.js';
 import { UserError } from '../errors.js';
 import { classifyWhiteout, WHITEOUT_PREFIX } from '../layer/whiteout.js';
+
+/** aufs' metadata names (`.wh..wh.plnk`, `.wh..wh.aufs`, `.wh..wh.orph`), which Docker's unpacking skips. */
+const AUFS_META_PREFIX = `${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`;
 import { openUncompressed, type Layer } from '../layer/layer.js';
 import type { Entry, EntryHeader } from '../tar/entry.js';
 import { readTar, TarFormatError, type TarRecord } from '../tar/reader.js';
@@ -67,6 +70,11 @@ export interface ReadOptions {
   onRecord?: (layer: number, path: string, record: TarRecord) => Promise<void> | void;
   /** Told of each file whose last name a later layer removes or replaces. */
   onDrop?: (dropped: DroppedFile) => void;
+  /**
+   * A whiteout of a path no lower layer has: an error unless this is given (analyze reports it; some
+   * builders emit such whiteouts, and unpackers ignore them).
+   */
+  onMissingWhiteout?: (message: string) => void;
   /** Called once a layer is applied, with the view up to that layer. */
   onLayer?: (layer: number, changes: LayerChanges, view: ImageFilesystem) => void;
 }
@@ -74,6 +82,12 @@ export interface ReadOptions {
 function implicitDir(path: string, layer: number): Node {
   // A layer that writes below a folder no layer made: as unpacking does, the folder is created.
   return { header: { path, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0 }, layer, children: new Map() };
+}
+
+/** `a/b/c` → `a`, `a/b`. */
+function ancestors(path: string): string[] {
+  const parts = split(path);
+  return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
 }
 
 function split(path: string): string[] {
@@ -104,6 +118,8 @@ export class ImageFilesystem {
   private constructor(readonly image: Image, readonly name: string) {}
 
   private onDrop: ReadOptions['onDrop'];
+  /** aufs' hardlink folder (`.wh..wh.plnk/…`): files hardlinks may point at, never in the view itself. */
+  private readonly aufsLinks = new Map<string, Inode>();
 
   /**
    * The filesystem of the image's layers (or of the first `layerCount`), read once, streaming. Hooks let
@@ -124,9 +140,15 @@ export class ImageFilesystem {
         await opts.onRecord?.(index, path, record);
         const wh = classifyWhiteout(path);
         if (wh?.kind === 'opaque') opaque.push(wh.dir);
-        // `.wh..wh.*` other than the opaque marker is aufs bookkeeping (hardlink folders): nothing to apply.
-        else if (wh?.kind === 'whiteout') {
-          if (!wh.target.split('/').pop()!.startsWith(WHITEOUT_PREFIX)) whiteouts.push({ target: wh.target, origin: origin(record.index, record.rawPath) });
+        // Names starting `.wh..wh.` other than the opaque marker are aufs bookkeeping: not part of the
+        // filesystem (as Docker skips them), but files in its hardlink folder can be linked to.
+        else if (path.split('/').some((part) => part.startsWith(AUFS_META_PREFIX))) {
+          if (record.header.type === 'file') {
+            fs.aufsLinks.set(path, { header: { ...record.header, path }, content: { layer: index, entry: record.index }, names: 0, path });
+            changes.fileBytes += record.header.size;
+          }
+        } else if (wh?.kind === 'whiteout') {
+          whiteouts.push({ target: wh.target, origin: origin(record.index, record.rawPath) });
         } else if (path !== '') {
           records.push({ header: { ...record.header, path }, entry: record.index, rawPath: record.rawPath });
           if (record.header.type === 'file') changes.fileBytes += record.header.size;
@@ -134,7 +156,13 @@ export class ImageFilesystem {
       });
       // Whiteouts and opaque markers hide what lower layers have, never the entries of their own layer:
       // they are applied first (whiteouts before opaque folders, which may hold them).
-      for (const w of whiteouts) changes.removed += fs.remove(w.target, index, w.origin);
+      const removed = new Set<string>();
+      for (const w of whiteouts) {
+        // A whiteout below a folder this layer already whited out has nothing left to hide.
+        if (ancestors(w.target).some((a) => removed.has(a))) continue;
+        changes.removed += fs.remove(w.target, index, w.origin, opts.onMissingWhiteout);
+        removed.add(w.target);
+      }
       for (const dir of opaque) changes.removed += fs.clear(dir, index);
       for (const r of records) changes[fs.apply(r.header, index, r.entry, origin(r.entry, r.rawPath))]++;
       opts.onLayer?.(index, changes, fs);
@@ -204,21 +232,27 @@ export class ImageFilesystem {
     return count;
   }
 
-  /** A whiteout: `path` must be in the view (through symlinked parent folders, as overlayfs made it). */
-  private remove(path: string, layer: number, origin: string): number {
+  /** A whiteout: `path` must be in the view (its parent folders resolved through symlinks, as unpacking does). */
+  private remove(path: string, layer: number, origin: string, onMissing: ReadOptions['onMissingWhiteout']): number {
     const parts = split(path);
     const base = parts.pop()!;
     const parent = this.resolve(parts.join('/'), true);
     const dir = parent === undefined ? undefined : this.lookup(parent);
     const node = dir?.children?.get(base);
-    if (!dir || !node) throw new UserError(`${this.name}: ${origin} deletes "/${path}", which no lower layer has`);
+    if (!dir || !node) {
+      const message = `${this.name}: ${origin} deletes "/${path}", which no lower layer has`;
+      if (!onMissing) throw new UserError(message);
+      onMissing(message);
+      return 0;
+    }
     dir.children!.delete(base);
     return this.drop(node, layer, 'deleted');
   }
 
   /** An opaque marker: the folder's children from lower layers go (a folder new in this layer has none). */
   private clear(path: string, layer: number): number {
-    const node = this.lookup(path);
+    const resolved = this.resolve(path, true);
+    const node = resolved === undefined ? undefined : this.lookup(resolved);
     let count = 0;
     for (const child of node?.children?.values() ?? []) count += this.drop(child, layer, 'deleted');
     node?.children?.clear();
@@ -260,7 +294,7 @@ export class ImageFilesystem {
       } catch (err) {
         throw new UserError(`${this.name}: ${origin}: hardlink target ${(err as Error).message}`);
       }
-      const linked = this.lookup(target)?.inode;
+      const linked = this.lookup(target)?.inode ?? this.aufsLinks.get(target);
       if (!linked) throw new UserError(`${this.name}: ${origin}: hardlink to "${target}", which is not a file at that point`);
       // Counted before the old name goes, so relinking a name to its own inode drops nothing.
       linked.names++;
