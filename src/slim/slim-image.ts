@@ -12,7 +12,8 @@ import { classifyWhiteout } from '../layer/whiteout.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { ImageConfig } from '../oci/config.js';
 import type { Entry } from '../tar/entry.js';
-import { DPKG_STATUS, dpkgRecordEdits, SLIM_DPKG_CONFIG, type FileEdit } from './dpkg.js';
+import { collectGarbage } from './collect-garbage.js';
+import { contentKey, DPKG_CONFIG_DIR, DPKG_RECORD, DPKG_STATUS, dpkgRecordEdits, SLIM_DPKG_CONFIG, type FileEdit } from './dpkg.js';
 import { planSlim, type PlanLayer } from './plan.js';
 import { classifyPath, dpkgSlimConfig, SERVICES_PATH, SLIM_CATEGORIES, slimServices } from './rules.js';
 import { layerName, verifiedLayerRecords } from './verified-layer.js';
@@ -68,15 +69,16 @@ interface Scan {
   /** The first entry found in a multiarch library folder, and ld.so.conf names that add folders. */
   multiarch?: string;
   ldConfig?: string;
-  hasDpkg: boolean;
   /** Rewritten /etc/services files, and how many bytes each sheds. */
   services: (FileEdit & { saved: number })[];
+  /** The bytes of every dpkg file list and checksum file, by `contentKey` (small; saves reading the layers again). */
+  dpkgRecords: Map<string, Buffer>;
   /** Where the top layer has slim's dpkg configuration file already. */
   topConfigEntry?: { index: number; type: string };
 }
 
 async function scanLayers(image: Image, name: string, keep: ReadonlySet<string>): Promise<Scan> {
-  const scan: Scan = { layers: [], hardlinks: [], hasDpkg: false, services: [] };
+  const scan: Scan = { layers: [], hardlinks: [], services: [], dpkgRecords: new Map() };
   const top = image.layers.length - 1;
   for (let i = 0; i <= top; i++) {
     const layer: PlanLayer = { records: [], whiteouts: [] };
@@ -105,7 +107,7 @@ async function scanLayers(image: Image, name: string, keep: ReadonlySet<string>)
         const text = (await readBody(record.body())).toString('utf8');
         if (text.split('\n').some((l) => l.trim() !== '' && !/^\s*(#|include\s)/.test(l))) scan.ldConfig ??= path;
       }
-      if (path === DPKG_STATUS) scan.hasDpkg = true;
+      if (header.type === 'file' && header.size <= SMALL && DPKG_RECORD.test(path)) scan.dpkgRecords.set(contentKey(i, record.index), await readBody(record.body()));
       if (i === top && path === SLIM_DPKG_CONFIG) scan.topConfigEntry = { index: record.index, type: header.type };
       if (!keep.has('services') && path === SERVICES_PATH && header.type === 'file' && header.size <= SMALL) {
         const content = Buffer.from(slimServices((await readBody(record.body())).toString('utf8')));
@@ -117,10 +119,9 @@ async function scanLayers(image: Image, name: string, keep: ReadonlySet<string>)
   return scan;
 }
 
-/** The names /etc/localtime leads through to its zone file: they stay when zoneinfo goes. */
-function localtimeChain(fs: ImageFilesystem): Set<string> {
-  const chain = new Set<string>();
-  let path = 'etc/localtime';
+/** The names a symlink leads through to what it finds (resolved in the image), added to `chain`. */
+function symlinkChain(fs: ImageFilesystem, start: string, chain: Set<string>): void {
+  let path = start;
   for (let hops = 0; hops < 40; hops++) {
     const real = fs.resolve(path, false);
     if (real === undefined) break;
@@ -134,7 +135,6 @@ function localtimeChain(fs: ImageFilesystem): Set<string> {
       break;
     }
   }
-  return chain;
 }
 
 async function fileContent(fs: ImageFilesystem, path: string, work: string): Promise<Buffer | undefined> {
@@ -142,6 +142,84 @@ async function fileContent(fs: ImageFilesystem, path: string, work: string): Pro
   if (entry?.type !== 'file') return undefined;
   const [spooled] = await fs.spoolContent([entry], work);
   return spooled?.open ? readBody(spooled.open()) : Buffer.alloc(0);
+}
+
+/** What slim changes in which layer, and what it saves. */
+interface Changes {
+  /** Per layer: entries dropped (by index in the tar), with their category ('' for whiteouts). */
+  dropped: Map<number, string>[];
+  edits: FileEdit[];
+  /** Entries added to the top layer. */
+  appended: Entry[];
+  savedBytes: Map<string, number>;
+  droppedEntries: Map<string, number>;
+  droppedWhiteouts: number;
+  dpkg?: SlimResult['dpkg'];
+  notes: string[];
+}
+
+/**
+ * Reads the layers' headers and the merged filesystem and decides every change. Kept apart from the
+ * writing so that the headers and the merged view are garbage by the time layers are written again.
+ */
+async function planChanges(image: Image, name: string, options: SlimOptions, work: string): Promise<Changes> {
+  const { keep } = options;
+  const notes: string[] = [];
+  const scan = await scanLayers(image, name, keep);
+  if (!keep.has('ld.so.cache') && (scan.multiarch || scan.ldConfig)) {
+    const why = scan.multiarch
+      ? `${name} keeps libraries in /${scan.multiarch}, which the dynamic loader finds only through /etc/ld.so.cache`
+      : `${name} names library folders in /${scan.ldConfig}, which the dynamic loader finds only through /etc/ld.so.cache`;
+    throw new UserError(`--remove ld.so.cache: ${why}; without it, programs linked to those libraries would not start`);
+  }
+
+  const fs = await ImageFilesystem.read(image, name);
+  collectGarbage(); // what reading the layers left behind
+  // What kept links lead to stays: the zone /etc/localtime names, and the targets of the symlinks a
+  // category keeps (zoneinfo's UTC -> Etc/UTC, posixrules -> America/New_York).
+  const protectedPaths = new Set<string>();
+  if (!keep.has('zoneinfo')) symlinkChain(fs, 'etc/localtime', protectedPaths);
+  for (const layer of scan.layers) {
+    for (const r of layer.records) {
+      const c = r.type === 'symlink' ? classifyPath(r.path, r.type) : undefined;
+      if (c?.exception && !keep.has(c.category.name)) symlinkChain(fs, r.path, protectedPaths);
+    }
+  }
+  const plan = planSlim({ layers: scan.layers, hardlinks: scan.hardlinks, keep, protectedPaths });
+  const savedBytes = new Map(plan.savedBytes);
+  if (!keep.has('services')) savedBytes.set('services', scan.services.reduce((n, s) => n + s.saved, 0));
+
+  const created = image.config.created ? Math.floor(Date.parse(image.config.created) / 1000) : 0;
+  const mtime = options.sourceDateEpoch ?? (Number.isFinite(created) ? created : 0);
+  const top = image.layers.length - 1;
+  const edits: FileEdit[] = scan.services.map(({ saved: _saved, ...edit }) => edit);
+  const appended: Entry[] = [];
+  let dpkg: SlimResult['dpkg'];
+  if (fs.get(DPKG_STATUS)) {
+    const records = await dpkgRecordEdits(fs, plan.removes, scan.dpkgRecords, work);
+    edits.push(...records.edits);
+    for (const path of records.skipped) notes.push(`dpkg: /${path} is a hardlink to bytes elsewhere; left as it is`);
+    dpkg = { editedFiles: records.edits.length, removedLines: records.lines };
+    const config = dpkgSlimConfig(keep);
+    const existing = await fileContent(fs, SLIM_DPKG_CONFIG, work);
+    if (config !== undefined && !existing?.equals(Buffer.from(config))) {
+      const blocked = ['etc', 'etc/dpkg', 'etc/dpkg/dpkg.cfg.d', SLIM_DPKG_CONFIG].find((p) => {
+        const e = fs.get(p);
+        return e !== undefined && e.type !== (p === SLIM_DPKG_CONFIG ? 'file' : 'directory');
+      });
+      if (blocked) notes.push(`dpkg: /${blocked} is not a ${blocked === SLIM_DPKG_CONFIG ? 'file' : 'folder'}; no /${SLIM_DPKG_CONFIG} written`);
+      else if (scan.topConfigEntry?.type === 'file') edits.push({ layer: top, entry: scan.topConfigEntry.index, path: SLIM_DPKG_CONFIG, content: Buffer.from(config) });
+      else {
+        for (const dir of ['etc', 'etc/dpkg', DPKG_CONFIG_DIR]) if (!fs.get(dir)) appended.push(dirEntry(dir, { mtime }));
+        appended.push(fileEntry(SLIM_DPKG_CONFIG, config, { mtime }));
+      }
+      if (!blocked) dpkg.config = `/${SLIM_DPKG_CONFIG}`;
+    }
+  }
+  return {
+    dropped: plan.dropped, edits, appended, savedBytes, droppedEntries: plan.droppedEntries, droppedWhiteouts: plan.droppedWhiteouts,
+    ...(dpkg ? { dpkg } : {}), notes,
+  };
 }
 
 /**
@@ -155,59 +233,18 @@ async function fileContent(fs: ImageFilesystem, path: string, work: string): Pro
 export async function slimImage(image: Image, name: string, options: SlimOptions, work: string): Promise<SlimResult> {
   const { keep } = options;
   if (image.layers.length === 0) throw new UserError(`${name} has no layers to slim`);
-  const notes: string[] = [];
-  const scan = await scanLayers(image, name, keep);
-  if (!keep.has('ld.so.cache') && (scan.multiarch || scan.ldConfig)) {
-    const why = scan.multiarch
-      ? `${name} keeps libraries in /${scan.multiarch}, which the dynamic loader finds only through /etc/ld.so.cache`
-      : `${name} names library folders in /${scan.ldConfig}, which the dynamic loader finds only through /etc/ld.so.cache`;
-    throw new UserError(`--remove ld.so.cache: ${why}; without it, programs linked to those libraries would not start`);
-  }
+  const changes = await planChanges(image, name, options, work);
+  // The headers and the merged view just became garbage: give their memory back before writing
+  // (bin/fromscratch runs node with --expose-gc).
+  collectGarbage();
 
-  const zoneinfoGoes = !keep.has('zoneinfo');
-  const fs = scan.hasDpkg || zoneinfoGoes ? await ImageFilesystem.read(image, name) : undefined;
-  const plan = planSlim({
-    layers: scan.layers,
-    hardlinks: scan.hardlinks,
-    keep,
-    protectedPaths: zoneinfoGoes && fs ? localtimeChain(fs) : new Set(),
-  });
-
-  const created = image.config.created ? Math.floor(Date.parse(image.config.created) / 1000) : 0;
-  const mtime = options.sourceDateEpoch ?? (Number.isFinite(created) ? created : 0);
   const top = image.layers.length - 1;
-  const edits: FileEdit[] = [...scan.services];
-  const appended: Entry[] = [];
-  let dpkg: SlimResult['dpkg'];
-  if (fs && fs.get(DPKG_STATUS)) {
-    const records = await dpkgRecordEdits(fs, plan.removes, work);
-    edits.push(...records.edits);
-    for (const path of records.skipped) notes.push(`dpkg: /${path} is a hardlink to bytes elsewhere; left as it is`);
-    dpkg = { editedFiles: records.edits.length, removedLines: records.lines };
-    const config = dpkgSlimConfig(keep);
-    const existing = await fileContent(fs, SLIM_DPKG_CONFIG, work);
-    if (config !== undefined && !existing?.equals(Buffer.from(config))) {
-      const entry = fileEntry(SLIM_DPKG_CONFIG, config, { mtime });
-      const blocked = ['etc', 'etc/dpkg', 'etc/dpkg/dpkg.cfg.d', SLIM_DPKG_CONFIG].find((p) => {
-        const e = fs.get(p);
-        return e !== undefined && e.type !== (p === SLIM_DPKG_CONFIG ? 'file' : 'directory');
-      });
-      if (blocked) notes.push(`dpkg: /${blocked} is not a ${blocked === SLIM_DPKG_CONFIG ? 'file' : 'folder'}; no /${SLIM_DPKG_CONFIG} written`);
-      else if (scan.topConfigEntry?.type === 'file') edits.push({ layer: top, entry: scan.topConfigEntry.index, path: SLIM_DPKG_CONFIG, content: Buffer.from(config) });
-      else {
-        for (const dir of ['etc', 'etc/dpkg', 'etc/dpkg/dpkg.cfg.d']) if (!fs.get(dir)) appended.push(dirEntry(dir, { mtime }));
-        appended.push(entry);
-      }
-      if (!blocked) dpkg.config = `/${SLIM_DPKG_CONFIG}`;
-    }
-  }
-
   const layers: Layer[] = [];
   const reports: SlimLayerReport[] = [];
   for (const [i, layer] of image.layers.entries()) {
-    const dropped = plan.dropped[i]!;
-    const replaced = new Map(edits.filter((e) => e.layer === i).map((e) => [e.entry, e]));
-    const extra = i === top ? appended : [];
+    const dropped = changes.dropped[i]!;
+    const replaced = new Map(changes.edits.filter((e) => e.layer === i).map((e) => [e.entry, e]));
+    const extra = i === top ? changes.appended : [];
     if (dropped.size === 0 && replaced.size === 0 && extra.length === 0) {
       layers.push(layer);
       reports.push({ index: i, before: layer.descriptor, after: layer.descriptor, rewritten: false, droppedEntries: 0 });
@@ -223,12 +260,8 @@ export async function slimImage(image: Image, name: string, options: SlimOptions
   const entries: Record<string, number> = {};
   for (const c of SLIM_CATEGORIES) {
     if (keep.has(c.name)) continue;
-    categories[c.name] = plan.savedBytes.get(c.name) ?? 0;
-    entries[c.name] = plan.droppedEntries.get(c.name) ?? 0;
-  }
-  if (!keep.has('services')) {
-    categories['services'] = scan.services.reduce((n, s) => n + s.saved, 0);
-    entries['services'] = 0;
+    categories[c.name] = changes.savedBytes.get(c.name) ?? 0;
+    entries[c.name] = changes.droppedEntries.get(c.name) ?? 0;
   }
   const config: ImageConfig = { ...image.config, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffID) } };
   return {
@@ -236,10 +269,10 @@ export async function slimImage(image: Image, name: string, options: SlimOptions
     savedBytes: Object.values(categories).reduce((a, b) => a + b, 0),
     categories,
     entries,
-    droppedWhiteouts: plan.droppedWhiteouts,
+    droppedWhiteouts: changes.droppedWhiteouts,
     layers: reports,
-    ...(dpkg ? { dpkg } : {}),
-    notes,
+    ...(changes.dpkg ? { dpkg: changes.dpkg } : {}),
+    notes: changes.notes,
   };
 }
 
