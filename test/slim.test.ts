@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, linkSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readHostSources } from '../src/packages/deb/apt-sources.js';
@@ -290,6 +290,33 @@ describe('slim: an image of several layers', () => {
     assert.equal(readFileSync(join(work, 'unpacked/rootfs/usr/share/guide'), 'utf8'), 'g'.repeat(2000));
     // Bytes: layer 0 lost README, man, locale, .deb and lists; layer 2 NEWS and b.mo.
     assert.deepEqual(summary.categories, { docs: 1000 + 3000, man: 300, info: 0, locales: 400 + 600, caches: 5000 + 700, logs: 0, cracklib: 0, sln: 0, ldconfig: 0 });
+  });
+
+  it('removes the categories kept by default when asked, but what kept links lead to', () => {
+    const tree = join(work, 'optional');
+    for (const d of ['etc', 'var/lib/rpm', 'usr/share/zoneinfo/Europe', 'usr/share/zoneinfo/America', 'usr/share/zoneinfo/Asia', 'usr/share/zoneinfo/Etc']) mkdirSync(join(tree, d), { recursive: true });
+    writeFileSync(join(tree, 'etc/services'), '# Network services\n\nssh\t\t22/tcp\t\t\t# SSH\nhttp\t\t80/tcp\t\twww\nhttp-alt\t8080/tcp\twebcache\n');
+    writeFileSync(join(tree, 'etc/ld.so.cache'), 'c'.repeat(100));
+    writeFileSync(join(tree, 'var/lib/rpm/rpmdb.sqlite'), 'r'.repeat(200));
+    for (const zone of ['Europe/Berlin', 'America/New_York', 'Asia/Tokyo', 'Etc/UTC']) writeFileSync(join(tree, 'usr/share/zoneinfo', zone), `TZif ${zone}`);
+    symlinkSync('America/New_York', join(tree, 'usr/share/zoneinfo/posixrules'));
+    symlinkSync('Etc/UTC', join(tree, 'usr/share/zoneinfo/UTC'));
+    symlinkSync('/usr/share/zoneinfo/Asia/Tokyo', join(tree, 'etc/localtime'));
+    const image = join(work, 'optional-img');
+    cliOk(['import', tree, `oci:${image}:x`, '--owner', '0:0']);
+    const r = cli(['slim', `oci:${image}:x`, `oci:${image}:slim`, '--remove', 'services,ld.so.cache,pkgdb,zoneinfo', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const { rootfs, tree: after } = unpack(image, 'slim', join(work, 'optional-unpacked'));
+    assert.equal(readFileSync(join(rootfs, 'etc/services'), 'utf8'), 'ssh 22/tcp\nhttp 80/tcp www\n');
+    assert.ok(!after.has('etc/ld.so.cache') && !after.has('var/lib/rpm/rpmdb.sqlite') && after.has('var/lib/rpm'));
+    const zones = [...after.values()].filter((e) => e.path.startsWith('usr/share/zoneinfo/') && e.type !== 'dir').map((e) => e.path).sort();
+    assert.deepEqual(zones, ['usr/share/zoneinfo/America/New_York', 'usr/share/zoneinfo/Asia/Tokyo', 'usr/share/zoneinfo/Etc/UTC', 'usr/share/zoneinfo/UTC', 'usr/share/zoneinfo/posixrules']);
+    assert.ok(!after.has('usr/share/zoneinfo/Europe'));
+    const s = JSON.parse(r.stdout) as SlimSummary;
+    assert.equal(s.categories['services'], readFileSync(join(tree, 'etc/services')).length - 'ssh 22/tcp\nhttp 80/tcp www\n'.length);
+    assert.equal(s.categories['ld.so.cache'], 100);
+    assert.equal(s.categories['pkgdb'], 200);
+    assert.equal(s.categories['zoneinfo'], 'TZif Europe/Berlin'.length);
   });
 
   it('refuses an unknown category, naming the valid ones', () => {
