@@ -167,5 +167,5 @@ export function planSlim(input: PlanInput): SlimPlan {
     }
     return out;
   });
-  return { dropped, removes: (path, type) => classifyPath(path, type) !== undefined && drops(path, type) !== undefined, savedBytes, droppedEntries, droppedWhiteouts };
+  return { dropped, removes: (path, type) => drops(path, type) !== undefined, savedBytes, droppedEntries, droppedWhiteouts };
 }

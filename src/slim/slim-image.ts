@@ -80,6 +80,7 @@ interface Scan {
 async function scanLayers(image: Image, name: string, keep: ReadonlySet<string>): Promise<Scan> {
   const scan: Scan = { layers: [], hardlinks: [], services: [], dpkgRecords: new Map() };
   const top = image.layers.length - 1;
+  const ldCacheGoes = !keep.has('ld.so.cache');
   for (let i = 0; i <= top; i++) {
     const layer: PlanLayer = { records: [], whiteouts: [] };
     for await (const record of verifiedLayerRecords(image, name, i)) {
@@ -101,11 +102,13 @@ async function scanLayers(image: Image, name: string, keep: ReadonlySet<string>)
       }
       if (linkname !== undefined) scan.hardlinks.push({ path, linkname });
       if (classifyPath(path, header.type)) layer.records.push({ index: record.index, path, type: header.type, size: header.size });
-      if (scan.multiarch === undefined && MULTIARCH_LIB.test(path)) scan.multiarch = parentPath(path).split('/').slice(0, path.startsWith('usr/') ? 3 : 2).join('/');
-      if (path.startsWith('etc/ld.so.conf.d/') && header.type === 'file' && header.size > 0) scan.ldConfig ??= path;
-      if (path === 'etc/ld.so.conf' && header.type === 'file' && header.size <= SMALL) {
-        const text = (await readBody(record.body())).toString('utf8');
-        if (text.split('\n').some((l) => l.trim() !== '' && !/^\s*(#|include\s)/.test(l))) scan.ldConfig ??= path;
+      if (ldCacheGoes) {
+        if (scan.multiarch === undefined && MULTIARCH_LIB.test(path)) scan.multiarch = parentPath(path).split('/').slice(0, path.startsWith('usr/') ? 3 : 2).join('/');
+        if (path.startsWith('etc/ld.so.conf.d/') && header.type === 'file' && header.size > 0) scan.ldConfig ??= path;
+        if (path === 'etc/ld.so.conf' && header.type === 'file' && header.size <= SMALL) {
+          const text = (await readBody(record.body())).toString('utf8');
+          if (text.split('\n').some((l) => l.trim() !== '' && !/^\s*(#|include\s)/.test(l))) scan.ldConfig ??= path;
+        }
       }
       if (header.type === 'file' && header.size <= SMALL && DPKG_RECORD.test(path)) scan.dpkgRecords.set(contentKey(i, record.index), await readBody(record.body()));
       if (i === top && path === SLIM_DPKG_CONFIG) scan.topConfigEntry = { index: record.index, type: header.type };
