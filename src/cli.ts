@@ -9,6 +9,7 @@ import { errorMessage, UserError } from './errors.js';
 import { removeAllTempsSync, withTempDir } from './fs/temp.js';
 import { sourceDateEpoch } from './image/image.js';
 import { parsePlatform } from './oci/platform.js';
+import { keptCategories, SLIM_CATEGORIES } from './slim/rules.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -342,6 +343,61 @@ program
     );
     process.stdout.write(`${result}\n`);
   });
+
+program
+  .command('slim')
+  .description("remove docs, man pages, locales, package caches... from every layer of an image (febootstrap-minimize, debuerreotype's slim), keeping copyright files, the layers and their history")
+  .argument('<source>', 'image reference to read, e.g. oci:app:latest')
+  .argument('<destination>', 'image reference to write, e.g. oci:app:slim')
+  .option('--keep <categories>', 'categories to leave in the image (comma-separated, repeatable)', list)
+  .option('--remove <categories>', 'categories to remove that are kept by default (comma-separated, repeatable)', list)
+  .option('--platform <os/arch[/variant]>', 'which image of a multi-platform index (default: this host)')
+  .addOption(new Option('--compression <kind>', 'compression of the layers written again').choices(['gzip', 'zstd', 'none']).default('gzip'))
+  .option('--json', 'print a JSON summary on standard output')
+  .addHelpText('after', () => slimHelp())
+  .action(async (source: string, destination: string, o: { keep?: string[]; remove?: string[]; platform?: string; compression: 'gzip' | 'zstd' | 'none'; json?: boolean }) => {
+    const { slimImage } = await import('./slim/slim-image.js');
+    const { withImage, writeImage } = await import('./transport/transports.js');
+    const keep = keptCategories({ ...(o.keep ? { keep: o.keep } : {}), ...(o.remove ? { remove: o.remove } : {}) });
+    const epoch = sourceDateEpoch();
+    const summary = await withImage(
+      source,
+      (image) =>
+        withTempDir('slim', async (work) => {
+          const result = await slimImage(image, source, { keep, compression: { compression: o.compression }, ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}) }, work);
+          const digest = await writeImage(destination, result.image);
+          const before = image.layers.reduce((n, l) => n + l.descriptor.size, 0);
+          const after = result.image.layers.reduce((n, l) => n + l.descriptor.size, 0);
+          const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+          const width = Math.max(...Object.keys(result.categories).map((c) => c.length));
+          for (const [category, bytes] of Object.entries(result.categories)) {
+            process.stderr.write(`slim: ${category.padEnd(width)} ${String(bytes).padStart(11)} bytes (${mb(bytes)}), ${result.entries[category]} entries\n`);
+          }
+          const rewritten = result.layers.filter((l) => l.rewritten).length;
+          process.stderr.write(`slim: ${'total'.padEnd(width)} ${String(result.savedBytes).padStart(11)} bytes (${mb(result.savedBytes)}); ${rewritten} of ${result.layers.length} layers written again, ${result.droppedWhiteouts} whiteouts dropped; ${mb(before)} → ${mb(after)} compressed\n`);
+          if (result.dpkg) {
+            const config = result.dpkg.config ? `; ${result.dpkg.config} keeps them out of packages installed later` : '';
+            process.stderr.write(`slim: dpkg: ${result.dpkg.removedLines} removed paths taken out of ${result.dpkg.editedFiles} .list/.md5sums files${config}\n`);
+          }
+          for (const note of result.notes) process.stderr.write(`slim: ${note}\n`);
+          return {
+            digest, savedBytes: result.savedBytes, categories: result.categories, entries: result.entries,
+            compressedBefore: before, compressedAfter: after, droppedWhiteouts: result.droppedWhiteouts,
+            layers: result.layers.map((l) => ({ index: l.index, before: l.before.digest, after: l.after.digest, rewritten: l.rewritten, droppedEntries: l.droppedEntries })),
+            ...(result.dpkg ? { dpkg: result.dpkg } : {}),
+          };
+        }),
+      o.platform ? { platform: parsePlatform(o.platform) } : {},
+    );
+    process.stdout.write(o.json ? `${JSON.stringify(summary, null, 2)}\n` : `${summary.digest}\n`);
+  });
+
+/** The category table under `slim --help`. */
+function slimHelp(): string {
+  const lines = ['', 'Categories (removed by default unless marked "kept"):'];
+  for (const c of SLIM_CATEGORIES) lines.push(`  ${c.name.padEnd(17)}${c.removedByDefault ? '' : '(kept) '}${c.description}`);
+  return lines.join('\n');
+}
 
 program
   .command('schema')

@@ -23,3 +23,5 @@ export { parseReference, formatReference, type ImageReference } from './transpor
 export { withImage, writeImage, type SourceOptions } from './transport/transports.js';
 export { importImage, type ImportOptions, type ImportResult } from './commands/import.js';
 export { inspectImage, formatInspect, type InspectReport, type LayerReport } from './commands/inspect.js';
+export { slimImage, type SlimOptions, type SlimResult } from './slim/slim-image.js';
+export { SLIM_CATEGORIES, keptCategories, slimCategory, type SlimCategory } from './slim/rules.js';
