@@ -126,6 +126,9 @@ describe('slim: a Debian bookworm minbase image', () => {
     assert.ok(total > 30e6, `${total} bytes`);
     assert.match(stderr, new RegExp(`^slim: total +${total} bytes`, 'm'));
     assert.match(stderr, new RegExp(`^slim: docs +${summary.categories['docs']} bytes`, 'm'));
+    // analyze predicts it by the same rules.
+    const report = JSON.parse(cliOk(['analyze', '--json', `oci:${layout}:bookworm`]));
+    for (const [name, bytes] of Object.entries(summary.categories)) assert.equal(report.savings[name], bytes, name);
     const m = manifestOf(layout, 'slim');
     assert.ok(m.layers[0]!.size < manifestOf(layout, 'bookworm').layers[0]!.size - 10e6);
     assert.match(stderr, /MB → [\d.]+ MB compressed/);

@@ -3,6 +3,7 @@ import { ImageFilesystem, type DroppedFile } from '../image/filesystem.js';
 import type { Image } from '../image/image.js';
 import { layerHistory } from '../oci/config.js';
 import type { InstalledPackage } from '../packages/installed.js';
+import { keptCategories, SLIM_CATEGORIES, slimCategory } from '../slim/rules.js';
 import { withImage, type SourceOptions } from '../transport/transports.js';
 import { fileTree, type FileTreeNode } from './file-tree.js';
 import { isDatabaseFile, readPackageDatabase, type PackageManager } from './package-database.js';
@@ -33,13 +34,11 @@ export interface WastePair {
   advice: string;
 }
 
-/** Bytes the `slim` cleanups would take out of the final filesystem, by category. */
-export interface Savings {
-  docs: number;
-  man: number;
-  locales: number;
-  caches: number;
-}
+/**
+ * Bytes `fromscratch slim` (its default categories) would take out of the final filesystem, by category:
+ * docs, man, info, locales, caches, logs, cracklib, sln, ldconfig.
+ */
+export type Savings = { docs: number; man: number; locales: number; caches: number } & Record<string, number>;
 
 export interface AnalyzeReport {
   reference: string;
@@ -79,17 +78,6 @@ export interface Analysis {
   report: AnalyzeReport;
   /** The final filesystem by size, for the treemap (when asked for). */
   tree?: FileTreeNode;
-}
-
-/** Which slim category a path of the final filesystem falls in (copyright files and locale.alias stay). */
-function savingsCategory(path: string): keyof Savings | undefined {
-  if (/^usr\/share\/doc\/[^/]+\/copyright$/.test(path) || path === 'usr/share/locale/locale.alias') return undefined;
-  if (/^usr\/share\/(doc|info|lintian\/overrides|linda)\//.test(path)) return 'docs';
-  if (/^usr\/share\/(man|groff)\//.test(path)) return 'man';
-  // Translations and locale sources; not the compiled locales in /usr/lib/locale (C.utf8 is libc's own).
-  if (/^usr\/share\/(locale|i18n)\//.test(path)) return 'locales';
-  if (/^var\/cache\/(apt|debconf|man|ldconfig)\/./.test(path) || /^var\/lib\/apt\/lists\/./.test(path) || /^var\/cache\/(dnf|yum|apk)\/./.test(path) || /^var\/log\/./.test(path)) return 'caches';
-  return undefined;
 }
 
 export const MB = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
@@ -152,13 +140,16 @@ export async function analyzeImage(image: Image, reference: string, options: Ana
   const wastedBytes = waste.reduce((n, w) => n + w.bytes, 0);
   const userBytes = totalBytes - (layers[0]?.fileBytes ?? 0);
 
+  // slim's own rules, so this is what it would save (up to the files it keeps because a kept link needs them).
+  const keep = keptCategories();
   const savings: Savings = { docs: 0, man: 0, locales: 0, caches: 0 };
+  for (const c of SLIM_CATEGORIES) if (!keep.has(c.name)) savings[c.name] = 0;
   const databasePaths: string[] = [];
   const entries = view.list('');
   for (const e of entries) {
     if (e.type !== 'file') continue;
-    const category = savingsCategory(e.path);
-    if (category) savings[category] += e.size;
+    const category = slimCategory(e.path, keep, e.type);
+    if (category) savings[category] = (savings[category] ?? 0) + e.size;
     if (isDatabaseFile(e.path)) databasePaths.push(e.path);
   }
   const { database, note } = await readPackageDatabase(

@@ -27,6 +27,7 @@ export function formatAnalyze(r: AnalyzeReport): string {
   }
   if (r.packageNote) lines.push('', `Packages: ${r.packageNote}`);
   if (r.warnings.length) lines.push('', ...r.warnings.map((w) => `Warning: ${w}`));
-  lines.push('', `Slimming would save: docs ${MB(r.savings.docs)}, man pages ${MB(r.savings.man)}, locales ${MB(r.savings.locales)}, caches and logs ${MB(r.savings.caches)}`);
+  const saved = Object.entries(r.savings).filter(([, n]) => n > 0);
+  lines.push('', `Slimming would save: ${saved.length ? saved.map(([name, n]) => `${name} ${MB(n)}`).join(', ') : 'nothing'} (fromscratch slim)`);
   return lines.join('\n');
 }
