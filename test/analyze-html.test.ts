@@ -10,28 +10,7 @@ import type { Analysis, AnalyzeReport } from '../src/analyze/analyze.js';
 import type { FileTreeNode } from '../src/analyze/file-tree.js';
 import { pageTree, renderHtmlReport, scriptJson } from '../src/analyze/html-report.js';
 import type { PageNode } from '../src/analyze/treemap-page.js';
-import { cli, cliOk, must, python, tempDir } from './helpers.js';
-
-/** Appends a layer written by Python's tarfile (entries as [name, kind, size-or-text]) with umoci. */
-function addLayer(image: string, tar: string, createdBy: string, entries: [string, 'file' | 'dir', string | number][]): void {
-  python(
-    `
-import io, json, os, sys, tarfile
-t = tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT)
-for name, kind, arg in json.loads(sys.argv[2]):
-    i = tarfile.TarInfo(name); i.mtime = 1600000200; i.mode = 0o644
-    data = None
-    if kind == 'dir': i.type = tarfile.DIRTYPE; i.mode = 0o755
-    else:
-        b = os.urandom(arg) if isinstance(arg, int) else arg.encode()
-        i.size = len(b); data = io.BytesIO(b)
-    t.addfile(i, data)
-t.close()
-`,
-    [tar, JSON.stringify(entries)],
-  );
-  must('umoci', ['raw', 'add-layer', '--image', image, '--history.created_by', createdBy, tar]);
-}
+import { addLayer, cli, cliOk, tempDir } from './helpers.js';
 
 function put(root: string, path: string, content: Buffer | string): void {
   mkdirSync(join(root, path, '..'), { recursive: true });
@@ -193,12 +172,12 @@ describe('analyze --html: the page in headless Chromium', { timeout: 300_000 }, 
     const layout = join(work, 'img');
     cliOk(['import', tree, `oci:${layout}:app`, '--owner', '0:0']);
     // Layer 1 adds a build cache and a tool; layer 2 deletes the cache: 4 MB of waste.
-    addLayer(`${layout}:app`, join(work, 'l1.tar'), '/bin/sh -c make && cp tool /usr/local/bin', [
+    addLayer(`${layout}:app`, join(work, 'l1.tar'), [
       ['srv', 'dir', 0], ['srv/cache', 'dir', 0], ['srv/cache/build.o', 'file', 4_000_000],
       ['usr/local', 'dir', 0], ['usr/local/bin', 'dir', 0], ['usr/local/bin/tool', 'file', 2_500_000],
-    ]);
+    ], '/bin/sh -c make && cp tool /usr/local/bin');
     // Its step ends the script element if the page's JSON is not escaped.
-    addLayer(`${layout}:app`, join(work, 'l2.tar'), `/bin/sh -c rm -rf /srv/cache # ${nasty}`, [['srv/.wh.cache', 'file', '']]);
+    addLayer(`${layout}:app`, join(work, 'l2.tar'), [['srv/.wh.cache', 'file', '']], `/bin/sh -c rm -rf /srv/cache # ${nasty}`);
     html = join(work, 'report.html');
     const r = cli(['analyze', `oci:${layout}:app`, '--html', html]);
     assert.equal(r.status, 0, r.stderr);

@@ -86,6 +86,35 @@ export function python(script: string, args: string[] = [], input?: Buffer): str
   return must('python3', ['-c', script, ...args], input ? { input } : {});
 }
 
+/** A layer entry for `addLayer`: name, kind, and the content (text, or a count of random bytes) or link target. */
+export type LayerEntrySpec = [string, 'file' | 'dir' | 'hard' | 'sym', string | number];
+
+/**
+ * Appends a layer written by Python's tarfile (not our writer) to an OCI image with umoci, as a build
+ * step would; `createdBy` goes into its history entry.
+ */
+export function addLayer(image: string, tar: string, entries: LayerEntrySpec[], createdBy?: string): void {
+  python(
+    `
+import io, json, os, sys, tarfile
+t = tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT)
+for name, kind, arg in json.loads(sys.argv[2]):
+    i = tarfile.TarInfo(name); i.mtime = 1600000200; i.mode = 0o644
+    data = None
+    if kind == 'dir': i.type = tarfile.DIRTYPE; i.mode = 0o755
+    elif kind == 'hard': i.type = tarfile.LNKTYPE; i.linkname = arg
+    elif kind == 'sym': i.type = tarfile.SYMTYPE; i.linkname = arg
+    else:
+        b = os.urandom(arg) if isinstance(arg, int) else arg.encode()
+        i.size = len(b); data = io.BytesIO(b)
+    t.addfile(i, data)
+t.close()
+`,
+    [tar, JSON.stringify(entries)],
+  );
+  must('umoci', ['raw', 'add-layer', '--image', image, ...(createdBy ? ['--history.created_by', createdBy] : []), tar]);
+}
+
 /** Every name in a folder and below it, for "nothing was left behind" checks. */
 export function listTree(dir: string): string[] {
   const out: string[] = [];

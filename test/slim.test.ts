@@ -3,7 +3,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, symlinkSync, truncateSyn
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readHostSources } from '../src/packages/deb/apt-sources.js';
-import { cli, cliOk, must, Podman, python, sharedDir, tempDir } from './helpers.js';
+import { addLayer, cli, cliOk, must, Podman, python, sharedDir, tempDir } from './helpers.js';
 
 /** One name of an unpacked root filesystem, as Python's os.lstat sees it. */
 interface TreeEntry {
@@ -198,26 +198,6 @@ describe('slim: a Debian bookworm minbase image', () => {
     assert.ok(!existsSync(dest));
   });
 });
-
-/** Appends a layer written by Python's tarfile (entries as [name, kind, data-or-link]) with umoci. */
-function addLayer(image: string, tar: string, entries: [string, 'file' | 'dir' | 'hard', string][]): void {
-  python(
-    `
-import io, json, sys, tarfile
-t = tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT)
-for name, kind, arg in json.loads(sys.argv[2]):
-    i = tarfile.TarInfo(name); i.mtime = 1600000200; i.mode = 0o644
-    data = None
-    if kind == 'dir': i.type = tarfile.DIRTYPE; i.mode = 0o755
-    elif kind == 'hard': i.type = tarfile.LNKTYPE; i.linkname = arg
-    else: b = arg.encode(); i.size = len(b); data = io.BytesIO(b)
-    t.addfile(i, data)
-t.close()
-`,
-    [tar, JSON.stringify(entries)],
-  );
-  must('umoci', ['raw', 'add-layer', '--image', image, tar]);
-}
 
 function layerNames(layout: string, digest: string): string[] {
   return must('tar', ['-tzf', blobPath(layout, digest)]).trim().split('\n').map((n) => n.replace(/\/$/, '')).sort();

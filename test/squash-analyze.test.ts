@@ -4,30 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { duplicateLibraries, installedPackages } from '../src/packages/deb/installed-packages.js';
-import { busyboxRootfs, cli, cliOk, must, Podman, python, tempDir } from './helpers.js';
-
-/** Appends a layer written by Python's tarfile (entries as [name, kind, data-or-link]) with umoci. */
-function addLayer(image: string, tar: string, entries: [string, 'file' | 'dir' | 'hard' | 'sym', string | number][]): void {
-  python(
-    `
-import io, json, os, sys, tarfile
-t = tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT)
-for name, kind, arg in json.loads(sys.argv[2]):
-    i = tarfile.TarInfo(name); i.mtime = 1600000200; i.mode = 0o644
-    data = None
-    if kind == 'dir': i.type = tarfile.DIRTYPE; i.mode = 0o755
-    elif kind == 'hard': i.type = tarfile.LNKTYPE; i.linkname = arg
-    elif kind == 'sym': i.type = tarfile.SYMTYPE; i.linkname = arg
-    else:
-        b = os.urandom(arg) if isinstance(arg, int) else arg.encode()
-        i.size = len(b); data = io.BytesIO(b)
-    t.addfile(i, data)
-t.close()
-`,
-    [tar, JSON.stringify(entries)],
-  );
-  must('umoci', ['raw', 'add-layer', '--image', image, tar]);
-}
+import { addLayer, busyboxRootfs, cli, cliOk, must, Podman, python, tempDir } from './helpers.js';
 
 /** What a container would see: every path with its type, mode, owner, size, link target or content hash, and hardlink groups. */
 function rootfsListing(layout: string, tag: string, dir: string): string {
