@@ -145,8 +145,7 @@ export async function analyzeImage(image: Image, reference: string, options: Ana
   const savings: Savings = { docs: 0, man: 0, locales: 0, caches: 0 };
   for (const c of SLIM_CATEGORIES) if (!keep.has(c.name)) savings[c.name] = 0;
   const databasePaths: string[] = [];
-  const entries = view.list('');
-  for (const e of entries) {
+  for (const e of view.walk()) {
     if (e.type !== 'file') continue;
     const category = slimCategory(e.path, keep, e.type);
     if (category) savings[category] = (savings[category] ?? 0) + e.size;
@@ -183,7 +182,7 @@ export async function analyzeImage(image: Image, reference: string, options: Ana
     savings,
     warnings,
   };
-  return { report, ...(options.tree ? { tree: fileTree(view, entries, database?.owners ?? new Map()) } : {}) };
+  return { report, ...(options.tree ? { tree: fileTree(view, database?.owners ?? new Map()) } : {}) };
 }
 
 export async function analyze(reference: string, options: SourceOptions & AnalyzeOptions = {}): Promise<Analysis> {

@@ -1,4 +1,4 @@
-import type { ImageFilesystem, ImageFsEntry } from '../image/filesystem.js';
+import type { ImageFilesystem } from '../image/filesystem.js';
 
 /** The final filesystem as a tree of sizes: what the HTML report draws as a treemap. */
 export interface FileTreeNode {
@@ -13,11 +13,11 @@ export interface FileTreeNode {
 }
 
 /**
- * Builds the tree from the merged view's entries (`view.list('')`). `owners` maps a path to its package; package databases list the
+ * Builds the tree from the merged view. `owners` maps a path to its package; package databases list the
  * paths packages were installed under (/bin/ls on a merged-/usr system, where the file is usr/bin/ls),
  * so both the name and its real location are looked up.
  */
-export function fileTree(view: ImageFilesystem, entries: readonly ImageFsEntry[], owners: ReadonlyMap<string, string>): FileTreeNode {
+export function fileTree(view: ImageFilesystem, owners: ReadonlyMap<string, string>): FileTreeNode {
   const byRealPath = new Map<string, string>();
   for (const [path, pkg] of owners) {
     const slash = path.lastIndexOf('/');
@@ -26,7 +26,7 @@ export function fileTree(view: ImageFilesystem, entries: readonly ImageFsEntry[]
   }
   const root: FileTreeNode = { name: '/', size: 0, children: [] };
   const dirs = new Map<string, FileTreeNode>([['', root]]);
-  for (const e of entries) {
+  for (const e of view.walk()) {
     const slash = e.path.lastIndexOf('/');
     const parent = dirs.get(slash === -1 ? '' : e.path.slice(0, slash));
     if (!parent) continue;

@@ -42,6 +42,15 @@ export interface ImageFsEntry extends EntryHeader {
   content?: ContentRef;
 }
 
+/** A name of the view as `walk` gives it: no header beyond what sizes need. */
+export interface WalkedEntry {
+  path: string;
+  type: EntryHeader['type'];
+  size: number;
+  layer: number;
+  content?: ContentRef;
+}
+
 /** What one layer did to the view below it. */
 export interface LayerChanges {
   /** Names the layer added, and names it replaced (or, for folders, whose metadata it changed). */
@@ -369,6 +378,25 @@ export class ImageFilesystem {
       delete link.xattrs;
       return link;
     });
+  }
+
+  /**
+   * Every name of the view, parents before their children (in no set order otherwise), without copying
+   * the view: for callers that only add sizes up. A hardlinked file is a `file` at the first name met and
+   * a `hardlink` (size 0) at the others.
+   */
+  *walk(): Generator<WalkedEntry> {
+    const seen = new Set<Inode>();
+    const stack: [string, Node][] = [...this.root.children!].reverse();
+    while (stack.length) {
+      const [path, node] = stack.pop()!;
+      if (node.inode) {
+        const first = !seen.has(node.inode);
+        seen.add(node.inode);
+        yield { path, type: first ? 'file' : 'hardlink', size: first ? node.inode.header.size : 0, layer: node.layer, content: node.inode.content };
+      } else yield { path, type: node.header.type, size: 0, layer: node.layer };
+      if (node.children) for (const [name, child] of [...node.children].reverse()) stack.push([`${path}/${name}`, child]);
+    }
   }
 
   private asEntry(node: Node, path: string): ImageFsEntry {
