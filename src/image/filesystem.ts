@@ -130,6 +130,12 @@ export class ImageFilesystem {
   /** aufs' hardlink folder (`.wh..wh.plnk/…`): files hardlinks may point at, never in the view itself. */
   private readonly aufsLinks = new Map<string, Inode>();
 
+  /** Set once every layer is applied: from then on the view no longer changes. */
+  private complete = false;
+
+  /** The whole view as `list('')` gives it, kept once the view is complete: callers often want it twice. */
+  private listing: ImageFsEntry[] | undefined;
+
   /**
    * The filesystem of the image's layers (or of the first `layerCount`), read once, streaming. Hooks let
    * a caller see entries, dropped files and each layer's view without a second read.
@@ -176,6 +182,10 @@ export class ImageFilesystem {
       for (const r of records) changes[fs.apply(r.header, index, r.entry, origin(r.entry, r.rawPath))]++;
       opts.onLayer?.(index, changes, fs);
     }
+    fs.complete = true;
+    // What streamed through (on a large image, tens of MB of buffers V8 has promoted and not yet freed)
+    // is garbage now: collected, when the CLI allows (--expose-gc), before callers build their listings.
+    (globalThis as { gc?: () => void }).gc?.();
     return fs;
   }
 
@@ -354,11 +364,17 @@ export class ImageFilesystem {
   /**
    * `path` and everything below it, in the canonical order. Names that share an inode inside the
    * selection stay hardlinks (to the first of them); a name linked to a file outside it becomes a file.
+   * The entries may be shared between calls: callers copy them to change them.
    */
   list(path: string): ImageFsEntry[] {
     const start = normalizeEntryPath(path.replace(/^\/+/, ''));
     const top = this.lookup(start);
     if (!top) return [];
+    if (top === this.root && this.complete) return [...(this.listing ??= this.collect(top))];
+    return this.collect(top);
+  }
+
+  private collect(top: Node): ImageFsEntry[] {
     const nodes: Node[] = [];
     const walk = (node: Node) => {
       if (node !== this.root) nodes.push(node);
