@@ -53,7 +53,7 @@ describe('rpm: the sqlite package database', { skip: hasRpm ? false : 'rpm, rpmb
     dbArgs = ['--dbpath', '/var/lib/rpm'];
     if (must('rpm', ['--eval', '%_db_backend']).trim() !== 'sqlite') dbArgs.push('--define', '_db_backend sqlite');
     const work = tempDir('rpmdb');
-    must('sh', [join(ROOT, '../shared/fixtures/rpm/make-rpm-fixtures.sh'), join(work, 'fixtures')]);
+    must('sh', [join(ROOT, 'test/fixtures/rpm/make-rpm-fixtures.sh'), join(work, 'fixtures')]);
     const top = join(work, 'top');
     mkdirSync(join(top, 'SPECS'), { recursive: true });
     for (const [name, body] of Object.entries(EXTRA_SPECS)) {
