@@ -9,7 +9,9 @@ import { sniffCompression, type ArchiveCompression } from './detect.js';
 function decompressor(kind: ArchiveCompression): Duplex | undefined {
   switch (kind) {
     case 'gzip':
-      return createGunzip();
+      // 256 KiB output chunks, not zlib's 16 KiB: each chunk is a round trip between the pool thread
+      // and the main thread and a trip through every stream stage behind it (analyze: ~15% less time).
+      return createGunzip({ chunkSize: 1 << 18 });
     case 'zstd':
       return new DecompressStream();
     case 'xz':

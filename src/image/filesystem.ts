@@ -103,6 +103,15 @@ function split(path: string): string[] {
   return path === '' ? [] : path.split('/');
 }
 
+/**
+ * Names in UTF-8 byte order, as the canonical order compares them. Without surrogates (characters past
+ * U+FFFF), JavaScript's UTF-16 comparison gives the same order; names that have them are compared as bytes.
+ */
+function sortNames(names: string[]): string[] {
+  if (!names.some((n) => /[\uD800-\uDFFF]/.test(n))) return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return sortByEntryPath(names.map((path) => ({ path }))).map((n) => n.path);
+}
+
 /** The reason a layer's blob fails its digest check, or undefined when it passes (or is not checked). */
 async function digestMismatch(layer: Layer): Promise<string | undefined> {
   try {
@@ -375,25 +384,31 @@ export class ImageFilesystem {
   }
 
   private collect(top: Node): ImageFsEntry[] {
-    const nodes: Node[] = [];
-    const walk = (node: Node) => {
-      if (node !== this.root) nodes.push(node);
-      for (const child of node.children?.values() ?? []) walk(child);
-    };
-    walk(top);
-    const ordered = sortByEntryPath(nodes.map((node) => ({ path: node.header.path, node })));
+    // Depth first with each folder's names in byte order is the canonical order (sortByEntryPath), and
+    // sorting names folder by folder keeps a listing of a large image from building a key per path.
+    const out: ImageFsEntry[] = [];
     const firstName = new Map<Inode, string>();
-    return ordered.map(({ path: p, node }) => {
-      if (!node.inode) return this.asEntry(node, p);
-      const first = firstName.get(node.inode);
-      if (first === undefined) {
-        firstName.set(node.inode, p);
-        return { ...node.inode.header, path: p, type: 'file', layer: node.layer, content: node.inode.content };
-      }
-      const link: ImageFsEntry = { ...node.inode.header, path: p, type: 'hardlink', linkname: first, size: 0, layer: node.layer };
-      delete link.xattrs;
-      return link;
-    });
+    const visit = (node: Node) => {
+      if (node !== this.root) out.push(this.listed(node, firstName));
+      if (!node.children?.size) return;
+      for (const name of sortNames([...node.children.keys()])) visit(node.children.get(name)!);
+    };
+    visit(top);
+    return out;
+  }
+
+  /** A node as `list` gives it: the first name of an inode is the file, later ones link to it. */
+  private listed(node: Node, firstName: Map<Inode, string>): ImageFsEntry {
+    const p = node.header.path;
+    if (!node.inode) return this.asEntry(node, p);
+    const first = firstName.get(node.inode);
+    if (first === undefined) {
+      firstName.set(node.inode, p);
+      return { ...node.inode.header, path: p, type: 'file', layer: node.layer, content: node.inode.content };
+    }
+    const link: ImageFsEntry = { ...node.inode.header, path: p, type: 'hardlink', linkname: first, size: 0, layer: node.layer };
+    delete link.xattrs;
+    return link;
   }
 
   /**
