@@ -28,6 +28,22 @@ describe('entry paths', () => {
     assert.deepEqual(sorted, ['B', 'a', 'a/b', 'a/b/c', 'a-c', 'a.d', 'z', 'é']);
     assert.deepEqual([...paths].sort(compareEntryPaths), sorted);
   });
+
+  it('compares as the UTF-8 bytes do, characters beyond U+FFFF included', () => {
+    // The reference: UTF-8 bytes with '/' as the lowest byte, compared by Buffer.compare.
+    const bytes = (p: string) => Buffer.from(p.replaceAll('/', '\0'), 'utf8');
+    const alphabet = ['/', '-', '.', 'a', 'B', 'é', '\u07ff', '\u0800', '\ud7ff', '\ue000', '\uffee', '\uffff', '😀', '\u{10000}', '\u{10ffff}'];
+    let seed = 42;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const paths = Array.from({ length: 400 }, () => Array.from({ length: 1 + random(6) }, () => alphabet[random(alphabet.length)]).join(''));
+    const sign = (n: number) => Math.sign(n);
+    for (let i = 0; i < paths.length; i++) {
+      const [a, b] = [paths[i]!, paths[(i * 7 + 3) % paths.length]!];
+      assert.equal(sign(compareEntryPaths(a, b)), sign(Buffer.compare(bytes(a), bytes(b))), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+    }
+    const expected = [...paths].sort((a, b) => Buffer.compare(bytes(a), bytes(b)));
+    assert.deepEqual(sortByEntryPath(paths.map((path) => ({ path }))).map((p) => p.path), expected);
+  });
 });
 
 describe('canonical entry sets', () => {

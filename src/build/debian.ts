@@ -36,6 +36,7 @@ import type { ProgressStatus } from '../progress/progress.js';
 import { applyInstallEffects } from '../packages/deb/effects/apply.js';
 import { installWithScripts } from '../packages/deb/script-install.js';
 import { fetchPackage } from '../packages/deb/fetcher.js';
+import { collectGarbage } from '../memory/garbage.js';
 
 export interface DebianBuildOptions {
   destination: string;
@@ -199,7 +200,7 @@ async function buildArchImage(options: ArchBuildOptions, work: string): Promise<
   const { packages, used, codename } = options.lockfile ? await lockedPackages(options.lockfile, options.arch, log) : await resolvePackages(options, store, log);
   // The parsed indexes (~60,000 packages, ~100 MB of heap) are garbage now; V8 would keep that heap
   // while the packages are decoded, so collect it here when the CLI allows (bin/fromscratch --expose-gc).
-  (globalThis as { gc?: () => void }).gc?.();
+  collectGarbage();
 
   let progress: UnpackProgress | undefined;
   const mb = (n: number) => (n / 1e6).toFixed(1);

@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { close, createWriteStream, openSync, read, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -23,10 +23,48 @@ interface Span {
   size: number;
 }
 
+const CHUNK = 1 << 20;
+
+/**
+ * The bytes of one span, read with positional reads from a descriptor the spool shares: tens of thousands
+ * of small files are read back, and a ReadStream each would open and close the spool file every time.
+ */
+class SpanReader extends Readable {
+  private position: number;
+  private left: number;
+
+  constructor(private readonly fd: () => number, span: Span) {
+    super({ highWaterMark: CHUNK });
+    this.position = span.start;
+    this.left = span.size;
+  }
+
+  override _read(): void {
+    if (this.left === 0) {
+      this.push(null);
+      return;
+    }
+    const want = Math.min(this.left, CHUNK);
+    let fd: number;
+    try {
+      fd = this.fd();
+    } catch (err) {
+      this.destroy(err as Error);
+      return;
+    }
+    read(fd, Buffer.allocUnsafe(want), 0, want, this.position, (err, got, buffer) => {
+      if (err) return this.destroy(err);
+      if (got === 0) return this.destroy(new Error(`spool file ended ${this.left} bytes early`));
+      this.position += got;
+      this.left -= got;
+      this.push(got === want ? buffer : buffer.subarray(0, got));
+    });
+  }
+}
+
 /** Several images may spool into one folder. */
 let spoolCounter = 0;
 
-const key = (ref: ContentRef) => `${ref.layer}:${ref.entry}`;
 
 /**
  * The bytes of layer entries copied to files in a folder (one file per layer and pass) as the layers
@@ -35,12 +73,15 @@ const key = (ref: ContentRef) => `${ref.layer}:${ref.entry}`;
  */
 export class ContentSpool {
   private readonly open = new Map<number, SpoolFile>();
-  private readonly spans = new Map<string, Span>();
+  /** Per layer, per entry index: numbers as keys, where a string per entry would cost more than its span. */
+  private readonly spans = new Map<number, Map<number, Span>>();
+  /** Descriptors of finished spool files, opened when first read, closed by `close`. */
+  private readonly fds = new Map<string, number>();
 
   constructor(private readonly dir: string, private readonly name: string) {}
 
   has(ref: ContentRef): boolean {
-    return this.spans.has(key(ref));
+    return this.spans.get(ref.layer)?.has(ref.entry) ?? false;
   }
 
   /** Copies one entry's bytes (all of `body`) to the spool. */
@@ -61,7 +102,9 @@ export class ContentSpool {
       if (!file.out.write(chunk)) await once(file.out, 'drain').catch(() => {});
     }
     if (file.failed) throw this.failure(file);
-    this.spans.set(key(ref), { file: file.path, start, size: file.size - start });
+    let layer = this.spans.get(ref.layer);
+    if (!layer) this.spans.set(ref.layer, (layer = new Map()));
+    layer.set(ref.entry, { file: file.path, start, size: file.size - start });
   }
 
   /** Ends the files being written; what was added can be read once this is done. */
@@ -82,9 +125,29 @@ export class ContentSpool {
 
   /** The bytes of an entry added before the last `finish`; undefined when it was never added. */
   opener(ref: ContentRef): (() => Readable) | undefined {
-    const span = this.spans.get(key(ref));
+    const span = this.spans.get(ref.layer)?.get(ref.entry);
     if (!span) return undefined;
     if (span.size === 0) return () => Readable.from([]);
-    return () => createReadStream(span.file, { start: span.start, end: span.start + span.size - 1, highWaterMark: 1 << 20 });
+    return () => new SpanReader(() => this.descriptor(span.file), span);
+  }
+
+  private descriptor(file: string): number {
+    let fd = this.fds.get(file);
+    if (fd === undefined) {
+      fd = openSync(file, 'r');
+      this.fds.set(file, fd);
+      spoolDescriptors.register(this, fd, this);
+    }
+    return fd;
+  }
+
+  /** Closes the spool files opened for reading (a later read opens them again). */
+  close(): void {
+    for (const fd of this.fds.values()) close(fd, () => {});
+    this.fds.clear();
+    spoolDescriptors.unregister(this);
   }
 }
+
+/** Closes what a spool that nobody closed left open, once it is collected. */
+const spoolDescriptors = new FinalizationRegistry<number>((fd) => close(fd, () => {}));

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
-import { normalizeEntryPath, normalizeLinkTarget, sortByEntryPath, UnsafePathError } from '../entries/path.js';
+import { compareEntryPaths, normalizeEntryPath, normalizeLinkTarget, UnsafePathError } from '../entries/path.js';
 import { UserError } from '../errors.js';
+import { collectGarbage } from '../memory/garbage.js';
 import { classifyWhiteout, WHITEOUT_PREFIX } from '../layer/whiteout.js';
 
 /** aufs' metadata names (`.wh..wh.plnk`, `.wh..wh.aufs`, `.wh..wh.orph`), which Docker's unpacking skips. */
@@ -18,21 +19,46 @@ export type { ContentRef };
  * made to, even when a later layer replaces or deletes the name it was linked to.
  */
 interface Inode {
-  header: EntryHeader;
-  content: ContentRef;
+  meta: Meta;
+  /** Where its bytes are (a ContentRef, kept as two numbers: the view has one inode per file). */
+  layer: number;
+  entry: number;
   /** Names the file has in the view; when the last goes, its bytes ship but are never seen. */
   names: number;
-  /** The name it was made with. */
-  path: string;
 }
+
+/**
+ * An entry's header without its path: a node's path is where it sits in the tree, and is made only when
+ * the view is listed. Keeping it per node would keep, for every name, the string the layer gave and the
+ * ones resolving it made (about half of the view's memory on an image of many small files).
+ */
+type Meta = Omit<EntryHeader, 'path'>;
 
 interface Node {
   /** Metadata as the layer gave it (for hardlinked files, the inode's). */
-  header: EntryHeader;
+  meta: Meta;
   /** Index of the layer the entry came from (0 = the bottom one). */
   layer: number;
-  inode?: Inode;
-  children?: Map<string, Node>;
+  inode: Inode | undefined;
+  children: Map<string, Node> | undefined;
+}
+
+/** A node; every field set from the start, so V8 keeps them all inside the object. */
+function newNode(meta: Meta, layer: number, inode?: Inode, children?: Map<string, Node>): Node {
+  return { meta, layer, inode, children };
+}
+
+function contentOf(inode: Inode): ContentRef {
+  return { layer: inode.layer, entry: inode.entry };
+}
+
+/** A layer's entry waiting for its layer's whiteouts to be applied first. */
+interface PendingRecord {
+  path: string;
+  meta: Meta;
+  entry: number;
+  /** The name as the tar has it, kept for hardlinks only: an error names it. */
+  rawPath?: string;
 }
 
 /** An entry of the merged view: path relative to the root, the layer it came from. */
@@ -64,7 +90,7 @@ export interface LayerChanges {
 
 /** A file (an inode: all its hardlinked names) that a later layer deleted or overwrote. */
 export interface DroppedFile {
-  /** The name it was made with. */
+  /** Its last name: the one whose removal made its bytes unreachable. */
   path: string;
   size: number;
   addedBy: number;
@@ -88,9 +114,37 @@ export interface ReadOptions {
   onLayer?: (layer: number, changes: LayerChanges, view: ImageFilesystem) => void;
 }
 
-function implicitDir(path: string, layer: number): Node {
+function implicitDir(layer: number): Node {
   // A layer that writes below a folder no layer made: as unpacking does, the folder is created.
-  return { header: { path, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0 }, layer, children: new Map() };
+  return newNode({ type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0 }, layer, undefined, new Map());
+}
+
+/** Owner names, one string each however many entries carry them. */
+const ownerNames = new Map<string, string>();
+function ownerName(name: string): string {
+  let shared = ownerNames.get(name);
+  if (shared === undefined) ownerNames.set(name, (shared = name));
+  return shared;
+}
+
+/** The header as the view keeps it: one shape for every node, owner names shared. */
+function metaOf(h: EntryHeader): Meta {
+  // Most entries carry both owner names: made in one literal, their fields stay inside the object.
+  const meta: Meta =
+    h.uname !== undefined && h.gname !== undefined
+      ? { type: h.type, mode: h.mode, uid: h.uid, gid: h.gid, mtime: h.mtime, size: h.size, uname: ownerName(h.uname), gname: ownerName(h.gname) }
+      : { type: h.type, mode: h.mode, uid: h.uid, gid: h.gid, mtime: h.mtime, size: h.size };
+  if (h.uname !== undefined && meta.uname === undefined) meta.uname = ownerName(h.uname);
+  if (h.gname !== undefined && meta.gname === undefined) meta.gname = ownerName(h.gname);
+  if (h.linkname !== undefined) meta.linkname = h.linkname;
+  if (h.devmajor !== undefined) meta.devmajor = h.devmajor;
+  if (h.devminor !== undefined) meta.devminor = h.devminor;
+  if (h.xattrs !== undefined) meta.xattrs = h.xattrs;
+  return meta;
+}
+
+function join(dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`;
 }
 
 /** `a/b/c` → `a`, `a/b`. */
@@ -101,15 +155,6 @@ function ancestors(path: string): string[] {
 
 function split(path: string): string[] {
   return path === '' ? [] : path.split('/');
-}
-
-/**
- * Names in UTF-8 byte order, as the canonical order compares them. Without surrogates (characters past
- * U+FFFF), JavaScript's UTF-16 comparison gives the same order; names that have them are compared as bytes.
- */
-function sortNames(names: string[]): string[] {
-  if (!names.some((n) => /[\uD800-\uDFFF]/.test(n))) return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return sortByEntryPath(names.map((path) => ({ path }))).map((n) => n.path);
 }
 
 /** The reason a layer's blob fails its digest check, or undefined when it passes (or is not checked). */
@@ -131,7 +176,7 @@ async function digestMismatch(layer: Layer): Promise<string | undefined> {
  * until `spoolContent` copies the ones a caller selects.
  */
 export class ImageFilesystem {
-  private readonly root: Node = implicitDir('', -1);
+  private readonly root: Node = implicitDir(-1);
 
   private constructor(readonly image: Image, readonly name: string) {}
 
@@ -139,11 +184,17 @@ export class ImageFilesystem {
   /** aufs' hardlink folder (`.wh..wh.plnk/…`): files hardlinks may point at, never in the view itself. */
   private readonly aufsLinks = new Map<string, Inode>();
 
+  /**
+   * The names in the tree while it is made, one string each: a name split off a path is a slice that
+   * keeps the whole path alive, and names repeat (every package's `index.js`, every locale's `LC_MESSAGES`).
+   */
+  private names: Map<string, string> | undefined = new Map();
+
   /** Set once every layer is applied: from then on the view no longer changes. */
   private complete = false;
 
   /** The whole view as `list('')` gives it, kept once the view is complete: callers often want it twice. */
-  private listing: ImageFsEntry[] | undefined;
+  private fullListing: ImageFsEntry[] | undefined;
 
   /**
    * The filesystem of the image's layers (or of the first `layerCount`), read once, streaming. Hooks let
@@ -154,7 +205,7 @@ export class ImageFilesystem {
     const fs = new ImageFilesystem(image, name);
     fs.onDrop = opts.onDrop;
     for (const [index, layer] of image.layers.slice(0, opts.layerCount ?? image.layers.length).entries()) {
-      const records: { header: EntryHeader; entry: number; rawPath: string }[] = [];
+      const records: PendingRecord[] = [];
       const whiteouts: { target: string; origin: string }[] = [];
       const opaque: string[] = [];
       const changes: LayerChanges = { added: 0, changed: 0, removed: 0, fileBytes: 0 };
@@ -168,13 +219,15 @@ export class ImageFilesystem {
         // filesystem (as Docker skips them), but files in its hardlink folder can be linked to.
         else if (path.split('/').some((part) => part.startsWith(AUFS_META_PREFIX))) {
           if (record.header.type === 'file') {
-            fs.aufsLinks.set(path, { header: { ...record.header, path }, content: { layer: index, entry: record.index }, names: 0, path });
+            fs.aufsLinks.set(path, { meta: metaOf(record.header), layer: index, entry: record.index, names: 0 });
             changes.fileBytes += record.header.size;
           }
         } else if (wh?.kind === 'whiteout') {
           whiteouts.push({ target: wh.target, origin: origin(record.index, record.rawPath) });
         } else if (path !== '') {
-          records.push({ header: { ...record.header, path }, entry: record.index, rawPath: record.rawPath });
+          const pending: PendingRecord = { path, meta: metaOf(record.header), entry: record.index };
+          if (record.header.type === 'hardlink') pending.rawPath = record.rawPath;
+          records.push(pending);
           if (record.header.type === 'file') changes.fileBytes += record.header.size;
         }
       });
@@ -188,13 +241,15 @@ export class ImageFilesystem {
         removed.add(w.target);
       }
       for (const dir of opaque) changes.removed += fs.clear(dir, index);
-      for (const r of records) changes[fs.apply(r.header, index, r.entry, origin(r.entry, r.rawPath))]++;
+      for (const r of records) changes[fs.apply(r, index, () => origin(r.entry, r.rawPath ?? r.path))]++;
+      records.length = 0;
       opts.onLayer?.(index, changes, fs);
     }
     fs.complete = true;
+    fs.names = undefined;
     // What streamed through (on a large image, tens of MB of buffers V8 has promoted and not yet freed)
     // is garbage now: collected, when the CLI allows (--expose-gc), before callers build their listings.
-    (globalThis as { gc?: () => void }).gc?.();
+    collectGarbage();
     return fs;
   }
 
@@ -243,6 +298,17 @@ export class ImageFilesystem {
     return new UserError(`${this.name}: layer ${index} (${layer.descriptor.digest})${entry ? `, ${entry}` : ''}: ${message}`, { cause: err });
   }
 
+  private key(name: string): string {
+    let key = this.names?.get(name);
+    if (key === undefined) {
+      // A copy of its own (JSON's parser makes new strings, lone surrogates included); V8 copies names
+      // shorter than 13 characters when splitting already.
+      key = name.length < 13 ? name : (JSON.parse(JSON.stringify(name)) as string);
+      this.names?.set(key, key);
+    }
+    return key;
+  }
+
   private lookup(path: string): Node | undefined {
     let node: Node | undefined = this.root;
     for (const part of split(path)) node = node?.children?.get(part);
@@ -250,13 +316,13 @@ export class ImageFilesystem {
   }
 
   /** Takes a name out of the view (a folder with everything below); returns how many names went. */
-  private drop(node: Node, layer: number, how: DroppedFile['how']): number {
+  private drop(node: Node, path: string, layer: number, how: DroppedFile['how']): number {
     let count = 1;
     const inode = node.inode;
-    if (inode && --inode.names === 0 && inode.header.size > 0) {
-      this.onDrop?.({ path: inode.path, size: inode.header.size, addedBy: inode.content.layer, removedBy: layer, how });
+    if (inode && --inode.names === 0 && inode.meta.size > 0) {
+      this.onDrop?.({ path, size: inode.meta.size, addedBy: inode.layer, removedBy: layer, how });
     }
-    for (const child of node.children?.values() ?? []) count += this.drop(child, layer, how);
+    if (node.children) for (const [name, child] of node.children) count += this.drop(child, join(path, name), layer, how);
     return count;
   }
 
@@ -274,7 +340,7 @@ export class ImageFilesystem {
       return 0;
     }
     dir.children!.delete(base);
-    return this.drop(node, layer, 'deleted');
+    return this.drop(node, join(parent!, base), layer, 'deleted');
   }
 
   /** An opaque marker: the folder's children from lower layers go (a folder new in this layer has none). */
@@ -282,62 +348,67 @@ export class ImageFilesystem {
     const resolved = this.resolve(path, true);
     const node = resolved === undefined ? undefined : this.lookup(resolved);
     let count = 0;
-    for (const child of node?.children?.values() ?? []) count += this.drop(child, layer, 'deleted');
+    for (const [name, child] of node?.children ?? []) count += this.drop(child, join(resolved!, name), layer, 'deleted');
     node?.children?.clear();
     return count;
   }
 
-  private apply(given: EntryHeader, layer: number, entry: number, origin: string): 'added' | 'changed' {
-    let header = given;
-    const parts = split(header.path);
+  private apply(record: PendingRecord, layer: number, origin: () => string): 'added' | 'changed' {
+    const meta = record.meta;
+    const parts = split(record.path);
     const base = parts.pop()!;
     let dir = this.root;
-    let at = '';
-    for (const part of parts) {
+    // The real path of `dir`, made only when a symlinked folder on the way makes it differ from the given one.
+    let real: string | undefined;
+    // The real path of the i-th component, before a symlink there is followed.
+    const at = (i: number) => join(real ?? parts.slice(0, i).join('/'), parts[i]!);
+    for (const [i, part] of parts.entries()) {
       let next = dir.children!.get(part);
-      let real = at ? `${at}/${part}` : part;
-      if (next?.header.type === 'symlink') {
+      let nextReal = real === undefined ? undefined : join(real, part);
+      if (next?.meta.type === 'symlink') {
         // Unpacking writes through a symlink to a folder (inside the root); so does this view.
-        const resolved = this.resolve(real, true);
+        const resolved = this.resolve(at(i), true);
         const target = resolved === undefined ? undefined : this.lookup(resolved);
-        if (target?.children) [next, real] = [target, resolved!];
+        if (target?.children) [next, nextReal] = [target, resolved!];
       }
       if (!next?.children) {
-        if (next) this.drop(next, layer, 'overwritten');
-        next = implicitDir(real, layer);
-        dir.children!.set(part, next);
+        if (next) this.drop(next, at(i), layer, 'overwritten');
+        next = implicitDir(layer);
+        dir.children!.set(this.key(part), next);
       }
       dir = next;
-      at = real;
+      real = nextReal;
     }
-    header = { ...header, path: at ? `${at}/${base}` : base };
+    const path = real === undefined ? record.path : join(real, base);
     const existing = dir.children!.get(base);
-    const node: Node = { header, layer };
-    if (header.type === 'directory') node.children = existing?.children ?? new Map();
-    else if (header.type === 'file') node.inode = { header, content: { layer, entry }, names: 1, path: header.path };
-    else if (header.type === 'hardlink') {
+    const node = newNode(meta, layer);
+    if (meta.type === 'directory') node.children = existing?.children ?? new Map();
+    else if (meta.type === 'file') node.inode = { meta, layer, entry: record.entry, names: 1 };
+    else if (meta.type === 'hardlink') {
       let target: string;
       try {
-        target = normalizeLinkTarget(header.linkname ?? '');
+        target = normalizeLinkTarget(meta.linkname ?? '');
       } catch (err) {
-        throw new UserError(`${this.name}: ${origin}: hardlink target ${(err as Error).message}`);
+        throw new UserError(`${this.name}: ${origin()}: hardlink target ${(err as Error).message}`);
       }
       const linked = this.lookup(target)?.inode ?? this.aufsLinks.get(target);
-      if (!linked) throw new UserError(`${this.name}: ${origin}: hardlink to "${target}", which is not a file at that point`);
+      if (!linked) throw new UserError(`${this.name}: ${origin()}: hardlink to "${target}", which is not a file at that point`);
       // Counted before the old name goes, so relinking a name to its own inode drops nothing.
       linked.names++;
       node.inode = linked;
-      node.header = { ...linked.header, path: header.path };
+      node.meta = linked.meta;
     }
-    if (existing && !(node.children && existing.children)) this.drop(existing, layer, 'overwritten');
-    dir.children!.set(base, node);
+    if (existing && !(node.children && existing.children)) this.drop(existing, path, layer, 'overwritten');
+    if (existing) dir.children!.set(base, node);
+    else dir.children!.set(this.key(base), node);
     return existing ? 'changed' : 'added';
   }
 
   /** The entry at `path` (relative or absolute), without following symlinks. */
   get(path: string): ImageFsEntry | undefined {
-    const node = this.lookup(normalizeEntryPath(path.replace(/^\/+/, '')));
-    return node && node !== this.root ? this.asEntry(node, node.header.path) : undefined;
+    const normalized = normalizeEntryPath(path.replace(/^\/+/, ''));
+    const node = this.lookup(normalized);
+    return node && node !== this.root ? this.asEntry(node, normalized) : undefined;
   }
 
   /**
@@ -358,9 +429,9 @@ export class ImageFilesystem {
       }
       const node = this.lookup([...resolved, part].join('/'));
       if (!node) return undefined;
-      if (node.header.type === 'symlink' && (pending.length > 0 || followLast)) {
+      if (node.meta.type === 'symlink' && (pending.length > 0 || followLast)) {
         if (++hops > 40) return undefined; // ELOOP, as Linux counts
-        const target = node.header.linkname ?? '';
+        const target = node.meta.linkname ?? '';
         if (target.startsWith('/')) resolved.length = 0;
         pending.push(...target.split('/').reverse());
         continue;
@@ -377,36 +448,40 @@ export class ImageFilesystem {
    */
   list(path: string): ImageFsEntry[] {
     const start = normalizeEntryPath(path.replace(/^\/+/, ''));
-    const top = this.lookup(start);
-    if (!top) return [];
-    if (top === this.root && this.complete) return [...(this.listing ??= this.collect(top))];
-    return this.collect(top);
+    if (start === '' && this.complete) return [...(this.fullListing ??= [...this.listing('')])];
+    return [...this.listing(start)];
   }
 
-  private collect(top: Node): ImageFsEntry[] {
+  /**
+   * What `list` gives, made as it is taken: a caller that streams the view (squash writes it straight
+   * into a layer) holds none of it.
+   */
+  *listing(path: string): Generator<ImageFsEntry> {
+    const start = normalizeEntryPath(path.replace(/^\/+/, ''));
+    const top = this.lookup(start);
+    if (!top) return;
     // Depth first with each folder's names in byte order is the canonical order (sortByEntryPath), and
     // sorting names folder by folder keeps a listing of a large image from building a key per path.
-    const out: ImageFsEntry[] = [];
     const firstName = new Map<Inode, string>();
-    const visit = (node: Node) => {
-      if (node !== this.root) out.push(this.listed(node, firstName));
+    const self = this;
+    function* visit(node: Node, at: string): Generator<ImageFsEntry> {
+      if (node !== self.root) yield self.listed(node, at, firstName);
       if (!node.children?.size) return;
-      for (const name of sortNames([...node.children.keys()])) visit(node.children.get(name)!);
-    };
-    visit(top);
-    return out;
+      for (const name of [...node.children.keys()].sort(compareEntryPaths)) yield* visit(node.children.get(name)!, join(at, name));
+    }
+    yield* visit(top, start);
   }
 
   /** A node as `list` gives it: the first name of an inode is the file, later ones link to it. */
-  private listed(node: Node, firstName: Map<Inode, string>): ImageFsEntry {
-    const p = node.header.path;
+  private listed(node: Node, p: string, firstName: Map<Inode, string>): ImageFsEntry {
     if (!node.inode) return this.asEntry(node, p);
     const first = firstName.get(node.inode);
     if (first === undefined) {
-      firstName.set(node.inode, p);
-      return { ...node.inode.header, path: p, type: 'file', layer: node.layer, content: node.inode.content };
+      // Only a file with other names needs its first remembered.
+      if (node.inode.names > 1) firstName.set(node.inode, p);
+      return { path: p, ...node.inode.meta, type: 'file', layer: node.layer, content: contentOf(node.inode) };
     }
-    const link: ImageFsEntry = { ...node.inode.header, path: p, type: 'hardlink', linkname: first, size: 0, layer: node.layer };
+    const link: ImageFsEntry = { path: p, ...node.inode.meta, type: 'hardlink', linkname: first, size: 0, layer: node.layer };
     delete link.xattrs;
     return link;
   }
@@ -424,15 +499,15 @@ export class ImageFilesystem {
       if (node.inode) {
         const first = !seen.has(node.inode);
         seen.add(node.inode);
-        yield { path, type: first ? 'file' : 'hardlink', size: first ? node.inode.header.size : 0, layer: node.layer, content: node.inode.content };
-      } else yield { path, type: node.header.type, size: 0, layer: node.layer };
+        yield { path, type: first ? 'file' : 'hardlink', size: first ? node.inode.meta.size : 0, layer: node.layer, content: contentOf(node.inode) };
+      } else yield { path, type: node.meta.type, size: 0, layer: node.layer };
       if (node.children) for (const [name, child] of [...node.children].reverse()) stack.push([`${path}/${name}`, child]);
     }
   }
 
   private asEntry(node: Node, path: string): ImageFsEntry {
-    if (node.inode) return { ...node.inode.header, path, type: 'file', layer: node.layer, content: node.inode.content };
-    return { ...node.header, path, layer: node.layer };
+    if (node.inode) return { path, ...node.inode.meta, type: 'file', layer: node.layer, content: contentOf(node.inode) };
+    return { path, ...node.meta, layer: node.layer };
   }
 
   /**
@@ -442,9 +517,21 @@ export class ImageFilesystem {
    */
   async spoolContent<T extends ImageFsEntry>(entries: readonly T[], spool: string | ContentSpool): Promise<(T & Entry)[]> {
     const store = typeof spool === 'string' ? new ContentSpool(spool, this.name) : spool;
+    await this.spoolFiles(entries, store);
+    return entries.map((e) => {
+      if (e.type !== 'file' || !e.content) return { ...e };
+      return { ...e, open: this.opener(e, store) };
+    });
+  }
+
+  /**
+   * Copies the bytes of the given entries' files that `spool` does not hold yet out of their layers (each
+   * of those layers read once) and finishes the spool: from then on `opener` reads any of them.
+   */
+  async spoolFiles(entries: Iterable<ImageFsEntry>, spool: ContentSpool): Promise<void> {
     const wanted = new Map<number, Set<number>>();
     for (const e of entries) {
-      if (e.type !== 'file' || !e.content || e.size === 0 || store.has(e.content)) continue;
+      if (e.type !== 'file' || !e.content || e.size === 0 || spool.has(e.content)) continue;
       const set = wanted.get(e.content.layer) ?? new Set<number>();
       set.add(e.content.entry);
       wanted.set(e.content.layer, set);
@@ -453,21 +540,22 @@ export class ImageFilesystem {
       for (const [layer, indexes] of [...wanted].sort(([a], [b]) => a - b)) {
         // The whole layer is read, not only up to the last wanted entry, so its digest is checked.
         await this.readLayer(layer, async (record) => {
-          if (indexes.has(record.index)) await store.add({ layer, entry: record.index }, record.body());
+          if (indexes.has(record.index)) await spool.add({ layer, entry: record.index }, record.body());
         });
       }
     } catch (err) {
-      await store.finish().catch(() => {});
+      await spool.finish().catch(() => {});
       throw err;
     }
-    await store.finish();
-    return entries.map((e) => {
-      if (e.type !== 'file' || !e.content) return { ...e };
-      if (e.size === 0) return { ...e, open: () => Readable.from([]) };
-      const open = store.opener(e.content);
-      if (!open) throw new Error(`content of "${e.path}" was not found in layer ${e.content.layer}`);
-      return { ...e, open };
-    });
+    await spool.finish();
+  }
+
+  /** How to read a file entry's bytes from a spool that `spoolFiles` filled. */
+  opener(entry: ImageFsEntry, spool: ContentSpool): () => Readable {
+    if (entry.size === 0) return () => Readable.from([]);
+    const open = entry.content && spool.opener(entry.content);
+    if (!open) throw new Error(`content of "${entry.path}" was not found in layer ${entry.content?.layer}`);
+    return open;
   }
 }
 

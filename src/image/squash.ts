@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { CompressionOptions } from '../compression/compress.js';
-import type { SourcedEntry } from '../entries/entry-set.js';
-import { canonicalizeEntries } from '../entries/entry-set.js';
+import { compareEntryPaths, sortByEntryPath } from '../entries/path.js';
 import { UserError } from '../errors.js';
 import { fileLayer, type Layer } from '../layer/layer.js';
 import { writeLayer, type WrittenLayer } from '../layer/layer-writer.js';
@@ -66,87 +65,87 @@ function squashedHistory(config: ImageConfig, kept: number, entry: History): His
   return [...out, entry];
 }
 
-/**
- * The entries of one layer that turns the kept layers' filesystem into the whole image's: every entry
- * that a squashed layer made or changed, and a whiteout for each path of the kept layers that the
- * squashed ones removed (or replaced by another kind of file) — only those that still hide something.
- */
-function squashedEntries(lower: readonly ImageFsEntry[] | undefined, final: ImageFilesystem, kept: number, mtime: number): { changed: ImageFsEntry[]; whiteouts: SourcedEntry[]; lowerFiles: Set<string> } {
-  const all = final.list('');
-  const byPath = new Map(all.map((e) => [e.path, e]));
-  const changed = all.filter((e) => e.layer >= kept);
-  const emitted = new Set(changed.map((e) => e.path));
-  // A hardlink to a name the squashed layer does not carry stays a link when that name is a file the
-  // kept layers made and the squashed ones left alone (unpacking links to it); else it becomes a copy.
-  const lowerFiles = new Set<string>();
-  const resolved = changed.map((e) => {
-    if (e.type !== 'hardlink' || emitted.has(e.linkname!)) return e;
-    const target = byPath.get(e.linkname!)!;
-    if (target.layer < kept && target.type === 'file') {
-      lowerFiles.add(target.path);
-      return e;
-    }
-    return { ...target, path: e.path, layer: e.layer };
-  });
-  const whiteouts: SourcedEntry[] = [];
-  if (lower) {
-    let hidden: string | undefined;
-    for (const below of lower) {
-      if (hidden !== undefined && below.path.startsWith(`${hidden}/`)) continue;
-      const now = byPath.get(below.path);
-      if (now && (now.type === 'directory') === (below.type === 'directory')) continue;
-      whiteouts.push({ ...whiteoutEntry(below.path, mtime), origin: `squash: whiteout of "${below.path}"` });
-      hidden = below.path;
-    }
+/** The names of the kept layers' view, in the canonical order, and which of them are folders. */
+interface KeptNames {
+  paths: string[];
+  folders: boolean[];
+}
+
+function keptNames(view: ImageFilesystem): KeptNames {
+  const names: KeptNames = { paths: [], folders: [] };
+  for (const e of view.listing('')) {
+    names.paths.push(e.path);
+    names.folders.push(e.type === 'directory');
   }
-  return { changed: resolved, whiteouts, lowerFiles };
+  return names;
 }
 
 /**
- * Reads the image once and returns what the new layer carries, its bytes spooled to `work`: the entries
- * the squashed layers made or changed, whiteouts for what they removed from the kept ones, and the kept
- * files the entries may link to. Only those outlive this function: the merged tree and its listings are
- * garbage once it returns, before the entries are canonicalised and the layer is written.
+ * A whiteout for each name of the kept layers that the squashed ones removed or replaced by another kind
+ * of file (a folder by a file, or the other way), in the canonical order: only the top one of a removed
+ * folder, since it hides everything below.
  */
-async function squashedLayerContent(image: Image, name: string, kept: number, mtime: number, work: string): Promise<{ entries: SourcedEntry[]; whiteouts: number; lowerFiles: Set<string> }> {
-  // One read: the view of the kept layers is listed as it stands once the last of them is applied, and
-  // the bytes of the squashed layers' files are spooled as they stream by (those a later layer deletes
-  // too: that costs a copy, where reading the layers again to pick out the survivors would cost
-  // decompressing and hashing them all once more).
-  let lower: ImageFsEntry[] | undefined;
+function whiteoutsFor(kept: KeptNames, final: ImageFilesystem, mtime: number): Entry[] {
+  const out: Entry[] = [];
+  let hidden: string | undefined;
+  kept.paths.forEach((path, i) => {
+    if (hidden !== undefined && path.startsWith(`${hidden}/`)) return;
+    const now = final.get(path);
+    if (now && (now.type === 'directory') === kept.folders[i]) return;
+    out.push(whiteoutEntry(path, mtime));
+    hidden = path;
+  });
+  return sortByEntryPath(out);
+}
+
+/**
+ * The new layer's entries, in the canonical order, made as the layer is written: every name a squashed
+ * layer made or changed, merged with the whiteouts. The view's listing is already what a layer needs —
+ * one entry per name, none below a symlink, each hardlink to the first name of its file — and a link
+ * whose first name is not carried points at a file of a kept layer that the squashed ones left alone,
+ * so unpacking links to it.
+ */
+function* squashedEntries(final: ImageFilesystem, kept: number, whiteouts: readonly Entry[], spool: ContentSpool): Generator<Entry> {
+  let w = 0;
+  for (const e of final.listing('')) {
+    if (e.layer < kept) continue;
+    while (w < whiteouts.length && compareEntryPaths(whiteouts[w]!.path, e.path) < 0) yield whiteouts[w++]!;
+    const { layer: _layer, content: _content, ...entry } = e;
+    yield e.type === 'file' ? { ...entry, open: final.opener(e, spool) } : entry;
+  }
+  while (w < whiteouts.length) yield whiteouts[w++]!;
+}
+
+/**
+ * Reads the image once, spooling the bytes of the squashed layers' files to `work` as they stream by
+ * (those a later layer deletes too: that costs a copy, where reading the layers again to pick out the
+ * survivors would cost decompressing and hashing them all once more), and returns the new layer's
+ * entries, made as they are written: nothing per entry is held beyond the view's tree.
+ */
+async function squashedLayer(image: Image, name: string, kept: number, mtime: number, work: string): Promise<{ entries: Iterable<Entry>; whiteouts: number; spool: ContentSpool }> {
+  let lower: KeptNames | undefined;
   const spool = new ContentSpool(work, name);
   const final = await ImageFilesystem.read(image, name, {
     onRecord: async (index, _path, record) => {
       if (index >= kept && record.header.type === 'file' && record.header.size > 0) await spool.add({ layer: index, entry: record.index }, record.body());
     },
     onLayer: (index, _changes, view) => {
-      if (index === kept - 1) lower = view.list('');
+      if (index === kept - 1) lower = keptNames(view);
     },
   }).catch(async (err: unknown) => {
     await spool.finish().catch(() => {});
     throw err;
   });
-  const { changed, whiteouts, lowerFiles } = squashedEntries(lower, final, kept, mtime);
-  // Files of the squashed layers whose bytes a kept layer holds (a hardlink's last name) are read from it.
-  const spooled = await final.spoolContent(changed, spool);
-  const entries: SourcedEntry[] = [
-    ...spooled.map(({ layer, content: _content, ...e }) => ({ ...e, origin: `layer ${layer} of ${name}: "${e.path}"` })),
-    ...whiteouts,
-  ];
-  return { entries, whiteouts: whiteouts.length, lowerFiles };
+  const whiteouts = lower ? whiteoutsFor(lower, final, mtime) : [];
+  lower = undefined;
+  // A carried file whose bytes a kept layer holds (a name linked to a file there, whose first name a
+  // squashed layer removed) is copied out of that layer.
+  await final.spoolFiles(carried(final, kept), spool);
+  return { entries: { [Symbol.iterator]: () => squashedEntries(final, kept, whiteouts, spool) }, whiteouts: whiteouts.length, spool };
 }
 
-/** The new layer's entries, canonical, with nothing else of the read left reachable. */
-async function squashedLayerEntries(image: Image, name: string, kept: number, mtime: number, work: string): Promise<{ entries: Entry[]; whiteouts: number }> {
-  const { entries, whiteouts, lowerFiles } = await squashedLayerContent(image, name, kept, mtime, work);
-  // The merged tree and its listings are garbage now: V8 would otherwise size its heap after them (on a
-  // 2 GB image, ~150 MB, mostly dead) for the rest of the run. Collected when the CLI allows (--expose-gc).
-  collectGarbage();
-  return { entries: canonicalizeEntries(entries, { lowerFiles }), whiteouts };
-}
-
-function collectGarbage(): void {
-  (globalThis as { gc?: () => void }).gc?.();
+function* carried(final: ImageFilesystem, kept: number): Generator<ImageFsEntry> {
+  for (const e of final.listing('')) if (e.layer >= kept) yield e;
 }
 
 /**
@@ -162,11 +161,9 @@ export async function squashImage(image: Image, name: string, options: SquashOpt
   if (squashed === 0) throw new UserError(`${name} has no layers to squash`);
   const created = options.sourceDateEpoch !== undefined ? isoTime(options.sourceDateEpoch) : (image.config.created ?? isoTime(0));
   const mtime = Math.floor(Date.parse(created) / 1000) || 0;
-  const { entries, whiteouts } = await squashedLayerEntries(image, name, kept, mtime, work);
-  // The sources of the canonical entries are garbage too: collected before the write for the same reason.
-  collectGarbage();
+  const { entries, whiteouts, spool } = await squashedLayer(image, name, kept, mtime, work);
   const blob = join(work, 'squashed.layer');
-  const written = await writeLayer(entries, blob, options.compression);
+  const written = await writeLayer(entries, blob, options.compression).finally(() => spool.close());
   const newLayer: Layer = fileLayer(blob, written.descriptor, written.diffID);
   const first = kept;
   const last = image.layers.length - 1;

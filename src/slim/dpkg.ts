@@ -1,7 +1,7 @@
 import { parentPath } from '../entries/path.js';
 import type { ImageFilesystem, ImageFsEntry } from '../image/filesystem.js';
 import type { EntryType } from '../tar/entry.js';
-import { collectGarbage } from './collect-garbage.js';
+import { collectGarbage } from '../memory/garbage.js';
 
 /** dpkg's per-package file lists and checksums. */
 export const DPKG_RECORD = /^var\/lib\/dpkg\/info\/[^/]+\.(?:list|md5sums)$/;

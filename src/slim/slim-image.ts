@@ -12,7 +12,7 @@ import { classifyWhiteout } from '../layer/whiteout.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { ImageConfig } from '../oci/config.js';
 import type { Entry } from '../tar/entry.js';
-import { collectGarbage } from './collect-garbage.js';
+import { collectGarbage } from '../memory/garbage.js';
 import { contentKey, DPKG_CONFIG_DIR, DPKG_RECORD, DPKG_STATUS, dpkgRecordEdits, SLIM_DPKG_CONFIG, type FileEdit } from './dpkg.js';
 import { planSlim, type PlanLayer } from './plan.js';
 import { classifyPath, dpkgSlimConfig, SERVICES_PATH, SLIM_CATEGORIES, slimServices } from './rules.js';
