@@ -6,17 +6,19 @@
 #   squash   vs  `tar -C MERGED -cf - . | gzip -6`, MERGED being the image's filesystem unpacked once
 #                (untimed) by umoci: what writing the squashed layer costs at the least     target <= 1.2x
 #   analyze  vs  `gzip -dc` of every layer blob: what reading the layers costs at the least  target <= 1.5x
-# and the peak RSS of both, on that image and on one of RSS_SIZE_MB (default 2000; 0 skips it), target
-# < 300 MB. Reference and fromscratch runs alternate, REPEAT times each (default 1), and the best time of
+# and the peak RSS of both, on that image, on one of RSS_SIZE_MB (default 2000; 0 skips it) and on an
+# image of FILES_SIZE_MB (default 2000; 0 skips it) of small files only (make-image.sh's `files` shape:
+# about 200,000 names for 2 GB), target < 300 MB. Reference and fromscratch runs alternate, REPEAT times each (default 1), and the best time of
 # each counts: the machine may be shared, and a neighbour's burst should not decide a ratio. CPU seconds
 # (user + system) are printed too.
-# Usage: bench/layers.sh [SIZE_MB] [RSS_SIZE_MB]   (default 1000 2000)
+# Usage: bench/layers.sh [SIZE_MB] [RSS_SIZE_MB] [FILES_SIZE_MB]   (default 1000 2000 2000)
 #   REPEAT=N             runs of each command
 #   BENCH_IMAGES=DIR     keep the generated images in DIR and reuse them next time (they take 1-3 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-1000}
 rss_size=${2:-2000}
+files_size=${3:-2000}
 repeat=${REPEAT:-1}
 for tool in /usr/bin/time umoci pigz; do
   command -v "$tool" >/dev/null || { [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${tool##*/}" >/dev/null; } ||
@@ -28,9 +30,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 images=${BENCH_IMAGES:-$work/images}
 mkdir -p "$images"
-image() { # SIZE_MB: the layout's path, made unless it is there already
-  local dir="$images/layers-$1"
-  [ -f "$dir/index.json" ] || { rm -rf "$dir"; bench/make-image.sh "$dir" "$1" >&2; }
+image() { # SIZE_MB [SHAPE]: the layout's path, made unless it is there already
+  local shape=${2:-layers}
+  local dir="$images/$shape-$1"
+  [ -f "$dir/index.json" ] || { rm -rf "$dir"; bench/make-image.sh "$dir" "$1" bench "$shape" >&2; }
   echo "$dir"
 }
 measure() { # label, command...: runs it, keeps the best time of the label; prints nothing
@@ -73,15 +76,28 @@ if [ "$rss_size" != 0 ]; then
   measure big-analyze bin/fromscratch analyze --json "oci:$big:bench"
   big_bytes=$(blobs "$big" | xargs stat -c %s | awk '{ n += $1 } END { print n }')
 fi
+if [ "$files_size" != 0 ]; then
+  many=$(image "$files_size" files)
+  measure many-squash bin/fromscratch squash "oci:$many:bench" "oci:$work/many-squashed:bench"
+  rm -rf "$work/many-squashed"
+  measure many-analyze bin/fromscratch analyze --json "oci:$many:bench"
+  measure many-slim bin/fromscratch slim "oci:$many:bench" "oci:$work/many-slim:bench"
+  rm -rf "$work/many-slim"
+  many_bytes=$(blobs "$many" | xargs stat -c %s | awk '{ n += $1 } END { print n }')
+  many_names=$(node -e "const r = JSON.parse(require('fs').readFileSync('$work/many-analyze.out')); console.log(r.layers[0].added)" 2>/dev/null || echo '?')
+fi
 
 best() { [ -f "$work/$1.runs" ] && sort -n "$work/$1.runs" | head -1 || echo "0 0 0"; }
 peak() { [ -f "$work/$1.runs" ] && sort -k3 -n "$work/$1.runs" | tail -1 | cut -d' ' -f3 || echo 0; }
 node - "$size" "$rss_size" "$merged_bytes" "$merged_files" "$blob_bytes" "$squashed_bytes" "$ref_bytes" "${big_bytes:-0}" \
+  "$files_size" "${many_bytes:-0}" "${many_names:-0}" \
   $(best ref-squash) $(best squash) $(best ref-analyze) $(best analyze) $(best big-squash) $(best big-analyze) \
-  "$(peak squash)" "$(peak analyze)" "$(peak big-squash)" "$(peak big-analyze)" <<'JS'
-const [size, rssSize, merged, files, blobs, squashed, refOut, bigBlobs, ...t] = process.argv.slice(2).map(Number);
-const [refSq, refSqCpu, , sq, sqCpu, , refAn, refAnCpu, , an, anCpu, , bigSq, bigSqCpu, , bigAn, bigAnCpu, , ...kbs] = t;
-const [sqKb, anKb, bigSqKb, bigAnKb] = kbs;
+  $(best many-squash) $(best many-analyze) $(best many-slim) \
+  "$(peak squash)" "$(peak analyze)" "$(peak big-squash)" "$(peak big-analyze)" "$(peak many-squash)" "$(peak many-analyze)" "$(peak many-slim)" <<'JS'
+const [size, rssSize, merged, files, blobs, squashed, refOut, bigBlobs, filesSize, manyBlobs, manyNames, ...t] = process.argv.slice(2).map(Number);
+const [refSq, refSqCpu, , sq, sqCpu, , refAn, refAnCpu, , an, anCpu, , bigSq, bigSqCpu, , bigAn, bigAnCpu, , ...rest] = t;
+const [manySq, manySqCpu, , manyAn, manyAnCpu, , manySl, manySlCpu, , ...kbs] = rest;
+const [sqKb, anKb, bigSqKb, bigAnKb, manySqKb, manyAnKb, manySlKb] = kbs;
 const mb = (n) => `${(n / 1e6).toFixed(0)} MB`;
 const time = (label, s, cpu, extra = '') => console.log(`${label.padEnd(40)}${s.toFixed(2).padStart(7)} s  (cpu ${cpu.toFixed(1)} s)${extra}`);
 const ratio = (label, ours, ref, target) => console.log(`${label.padEnd(40)}${(ours / ref).toFixed(2).padStart(7)}x (target <= ${target}x) ${ours / ref <= target ? 'ok' : 'MISSED'}`);
@@ -101,5 +117,14 @@ if (rssSize) {
   time('fromscratch analyze --json:', bigAn, bigAnCpu);
   rss('squash peak RSS:', bigSqKb);
   rss('analyze peak RSS:', bigAnKb);
+}
+if (filesSize) {
+  console.log(`image: ${filesSize} MB asked of small files (${Number.isNaN(manyNames) ? '?' : manyNames} entries in its first layer), 4 layers of ${mb(manyBlobs)} (gzip)`);
+  time('fromscratch squash:', manySq, manySqCpu);
+  time('fromscratch analyze --json:', manyAn, manyAnCpu);
+  time('fromscratch slim:', manySl, manySlCpu);
+  rss('squash peak RSS:', manySqKb);
+  rss('analyze peak RSS:', manyAnKb);
+  rss('slim peak RSS:', manySlKb);
 }
 JS

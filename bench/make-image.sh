@@ -8,13 +8,18 @@
 #   2 cleanup: overwrites a fifth of the base's small files, deletes a tenth of them and the cache
 #              (whiteouts), empties one folder (opaque marker) and deletes one large file of layer 1
 #   3 app:     more small files, a large random file, and a new version of a large file of layer 1
+# With SHAPE `files`, the image is what a large node_modules or /usr makes instead: small files only
+# (200 B-40 KB, about 10 KB on average: some 200,000 for 2 GB) in a deep tree whose file names repeat from
+# folder to folder; layer 1 overwrites a tenth of them and deletes a twentieth, layers 2 and 3 are small.
 # Text compresses about 3:1 with gzip -6, random data not at all; together the layers are about half
 # their content size. Layer tars come from GNU tar (sorted, fixed mtime and owner) and pigz -6 -n.
-# Usage: bench/make-image.sh DIR [SIZE_MB] [TAG]   (prints the layout's size)
+# Usage: bench/make-image.sh DIR [SIZE_MB] [TAG] [SHAPE]   (SHAPE: layers (default) or files; prints the layout's size)
 set -euo pipefail
 dir=${1:?usage: make-image.sh DIR [SIZE_MB] [TAG]}
 size_mb=${2:-1000}
 tag=${3:-bench}
+shape=${4:-layers}
+case $shape in layers|files) ;; *) echo "make-image: SHAPE is layers or files, not $shape" >&2; exit 1 ;; esac
 for tool in pigz sha256sum; do
   command -v "$tool" >/dev/null || { [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -q pigz >/dev/null; } ||
     { echo "make-image: needs $tool" >&2; exit 1; }
@@ -26,11 +31,11 @@ trap 'rm -rf "$src"' EXIT
 
 # Content: a seeded PRNG picks names, sizes and kinds; text is cut from a pool of pseudo-words (Zipf-like
 # word frequencies, so gzip finds what it finds in real text), random data is an AES-CTR key stream.
-node - "$src" "$size_mb" <<'JS'
+node - "$src" "$size_mb" "$shape" <<'JS'
 const fs = require('node:fs');
 const path = require('node:path');
 const crypto = require('node:crypto');
-const [root, sizeMb] = [process.argv[2], Number(process.argv[3])];
+const [root, sizeMb, shape] = [process.argv[2], Number(process.argv[3]), process.argv[4]];
 const S = sizeMb * 1e6;
 let seed = 0x9e3779b9;
 const rand = () => { // mulberry32
@@ -74,6 +79,29 @@ function write(rel, size, kind) {
   fs.closeSync(fd);
 }
 const kind = (textShare) => (rand() < textShare ? 'text' : 'random');
+const wh = (layer, rel) => {
+  const file = path.join(root, layer, path.dirname(rel), `.wh.${path.basename(rel)}`);
+  mkdir(path.dirname(file));
+  fs.writeFileSync(file, '');
+};
+
+if (shape === 'files') {
+  const files = [];
+  for (let n = 0, i = 0; n < 0.97 * S; i++) {
+    const rel = `usr/lib/node_modules/p${i % 997}/lib/m${(i >> 3) % 17}/file-${i % 211}-${Math.floor(i / 997)}.js`;
+    const size = logUniform(1000, 40000);
+    write(`0/${rel}`, size, i % 5 ? 'text' : 'random');
+    files.push(rel);
+    n += size;
+  }
+  files.forEach((rel, i) => {
+    if (i % 10 === 3) write(`1/${rel}`, logUniform(1000, 40000), 'text');
+    else if (i % 20 === 5) wh('1', rel);
+  });
+  for (let i = 0; i < 50; i++) write(`2/etc/app/conf${i}`, logUniform(200, 4000), 'text');
+  for (let i = 0; i < 50; i++) write(`3/app/m${i}.js`, logUniform(200, 40000), 'text');
+  process.exit(0);
+}
 
 // Layer 0: small files in a two-level tree, medium files, hardlinks and symlinks.
 const small = [];
@@ -106,18 +134,13 @@ for (let n = 0, i = 0; n < 0.08 * S; i++) {
 }
 
 // Layer 2: overwrite, delete (whiteouts), empty a folder (opaque marker).
-const wh = (rel) => {
-  const file = path.join(root, '2', path.dirname(rel), `.wh.${path.basename(rel)}`);
-  mkdir(path.dirname(file));
-  fs.writeFileSync(file, '');
-};
 small.forEach((rel, i) => {
   if (rel.startsWith('usr/share/d05/')) return; // emptied below
   if (i % 5 === 1) write(`2/${rel}`, logUniform(200, 64000), i % 4 ? 'text' : 'random');
-  else if (i % 10 === 2) wh(rel);
+  else if (i % 10 === 2) wh('2', rel);
 });
-wh('var/cache/pkg');
-wh('opt/tools/big-random-1');
+wh('2', 'var/cache/pkg');
+wh('2', 'opt/tools/big-random-1');
 mkdir(path.join(root, '2/usr/share/d05'));
 fs.writeFileSync(path.join(root, '2/usr/share/d05/.wh..wh..opq'), '');
 write('2/usr/share/d05/replacement.txt', 100000, 'text');
