@@ -6,6 +6,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readHostSources, type AptSource } from '../src/packages/deb/apt-sources.js';
+import { DEBIAN_SLIM_CATEGORIES } from '../src/packages/deb/slim.js';
+import { SLIM_CATEGORIES } from '../src/slim/rules.js';
 import { cli, CLI, EPOCH, cliAsync, cliOk, debootstrapChroot, must, Podman, ROOT, sha256Hex, sharedDir, tempDir } from './helpers.js';
 
 /**
@@ -183,6 +185,15 @@ describe('build: Debian bookworm minbase', () => {
     const cfg = must('tar', ['-xzOf', join(out, 'blobs/sha256', slim.layers[0].digest.slice(7)), 'etc/dpkg/dpkg.cfg.d/docker']);
     assert.match(cfg, /^path-exclude \/usr\/share\/doc\/\*$/m);
     assert.match(cfg, /^path-include \/usr\/share\/doc\/\*\/copyright$/m);
+    // One table: the slim build leaves out in /usr/share what `fromscratch slim` takes from the full image
+    // for the same categories. base-files' postinst writes /usr/share/info/dir after dpkg's unpacking.
+    const others = SLIM_CATEGORIES.filter((c) => c.removedByDefault && !DEBIAN_SLIM_CATEGORIES.includes(c.name)).map((c) => c.name);
+    const slimmed = join(tempDir('build'), 'slimmed');
+    cliOk(['slim', `oci:${layout}:bookworm`, `oci:${slimmed}:slim`, '--keep', others.join(',')]);
+    const slimmedReport = JSON.parse(cliOk(['inspect', '--json', `oci:${slimmed}:slim`]));
+    const share = (layoutDir: string, digest: string) =>
+      must('tar', ['-tzf', join(layoutDir, 'blobs/sha256', digest.slice(7))]).split('\n').filter((p) => p.startsWith('usr/share/')).sort();
+    assert.deepEqual(share(out, slim.layers[0].digest).filter((p) => p !== 'usr/share/info/dir'), share(slimmed, slimmedReport.layers[0].digest));
   });
 
   it('builds the ~1 MB busybox image with a link for every applet, and it runs', () => {

@@ -237,7 +237,7 @@ async function buildArchImage(options: ArchBuildOptions, work: string): Promise<
   if (options.slim) {
     const slim = slimEntries(merged);
     merged = slim.entries;
-    const saved = [...slim.saved].map(([dir, bytes]) => `/${dir} ${(bytes / 1e6).toFixed(1)} MB`).join(', ');
+    const saved = [...slim.saved].map(([category, bytes]) => `${category} ${(bytes / 1e6).toFixed(1)} MB`).join(', ');
     log(`slim: left out ${saved || 'nothing'}`);
   }
   const system: Entry[] = mergedUsrEntries(usrDirs, epoch, (dir) => merged.some((e) => e.path.startsWith(`usr/${dir}/`)));

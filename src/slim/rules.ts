@@ -310,7 +310,7 @@ export function dpkgSlimConfig(keep: ReadonlySet<string>): string | undefined {
   const removed = SLIM_CATEGORIES.filter((c) => c.dpkg && !keep.has(c.name));
   if (removed.length === 0) return undefined;
   const lines = [
-    '# Written by fromscratch slim: files of these kinds were removed from this image,',
+    '# Written by fromscratch: files of these kinds were left out of this image,',
     '# and these rules keep packages installed later from bringing them back.',
   ];
   for (const c of removed) {

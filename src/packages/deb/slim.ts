@@ -1,61 +1,45 @@
 import { fileEntry } from '../../entries/synthetic.js';
 import type { SourcedEntry } from '../../entries/entry-set.js';
+import { planSlim, type PlanRecord } from '../../slim/plan.js';
+import { classifyPath, dpkgSlimConfig, SLIM_CATEGORY_NAMES } from '../../slim/rules.js';
 
-/** debuerreotype's slimify list: what its "slim" Debian images leave out. */
-export const SLIM_EXCLUDES = ['usr/share/doc', 'usr/share/groff', 'usr/share/info', 'usr/share/linda', 'usr/share/lintian/overrides', 'usr/share/locale', 'usr/share/man'];
+/**
+ * Debian's -slim variant as categories of `fromscratch slim`'s table: debuerreotype's slimify list is
+ * docs (with linda and lintian overrides), man pages (with groff), info and locales. One table, so that
+ * a slim build leaves out exactly what `fromscratch slim` on the full image would take for these.
+ */
+export const DEBIAN_SLIM_CATEGORIES: readonly string[] = ['docs', 'man', 'info', 'locales'];
 
-/** Kept inside the excluded folders: licences (as debuerreotype) and the locale aliases glibc reads. */
-function alwaysKept(path: string): boolean {
-  return /^usr\/share\/doc\/[^/]+\/copyright$/.test(path) || path === 'usr/share/locale/locale.alias';
-}
-
-function under(path: string, dir: string): boolean {
-  return path.startsWith(`${dir}/`);
-}
+const KEPT: ReadonlySet<string> = new Set(SLIM_CATEGORY_NAMES.filter((name) => !DEBIAN_SLIM_CATEGORIES.includes(name)));
 
 export interface SlimResult {
   entries: SourcedEntry[];
-  /** Bytes of file content left out, per excluded folder. */
+  /** Bytes of file content left out, per category. */
   saved: Map<string, number>;
 }
 
 /**
- * Applies the slim list while the layer's entries stream by: every non-directory below an excluded folder
- * goes, except copyright files and locale.alias; folders left empty go too, except the man section
- * folders (/usr/share/man/man1...), which stay so that packages installing man-page alternatives later
- * (openjdk, famously) find them.
+ * Leaves the slim categories out of a merged package set, as slim's plan decides for one layer: the
+ * copyright files, locale.alias and the per-package doc links stay, with the names kept hardlinks
+ * need; folders left empty go, except the man section folders (/usr/share/man/man1...), which stay
+ * so that packages installing man-page alternatives later (openjdk, famously) find them.
  */
-export function slimEntries(entries: SourcedEntry[]): SlimResult {
-  const saved = new Map<string, number>();
-  const kept = entries.filter((e) => {
-    if (e.type === 'directory') return true;
-    const dir = SLIM_EXCLUDES.find((d) => under(e.path, d));
-    if (!dir || alwaysKept(e.path)) return true;
-    saved.set(dir, (saved.get(dir) ?? 0) + e.size);
-    return false;
+export function slimEntries(entries: readonly SourcedEntry[]): SlimResult {
+  const records: PlanRecord[] = [];
+  const hardlinks: { path: string; linkname: string }[] = [];
+  entries.forEach((e, index) => {
+    if (e.type === 'hardlink' && e.linkname !== undefined) hardlinks.push({ path: e.path, linkname: e.linkname });
+    if (classifyPath(e.path, e.type)) records.push({ index, path: e.path, type: e.type, size: e.size });
   });
-  // Folders that still hold something, directly or below: every ancestor of a kept non-directory.
-  const used = new Set<string>();
-  for (const e of kept) {
-    if (e.type === 'directory') continue;
-    for (let p = e.path; p.includes('/'); ) used.add((p = p.slice(0, p.lastIndexOf('/'))));
-  }
-  const keepDir = (path: string) =>
-    !SLIM_EXCLUDES.some((d) => under(path, d)) || used.has(path) || /^usr\/share\/man\/man[^/]+$/.test(path);
-  return { entries: kept.filter((e) => e.type !== 'directory' || keepDir(e.path)), saved };
+  const plan = planSlim({ layers: [{ records, whiteouts: [] }], hardlinks, keep: KEPT, protectedPaths: new Set() });
+  const dropped = plan.dropped[0]!;
+  return { entries: entries.filter((_, index) => !dropped.has(index)), saved: plan.savedBytes };
 }
 
-/** /etc/dpkg/dpkg.cfg.d/docker: the same exclusions for packages installed later in the image. */
+/**
+ * /etc/dpkg/dpkg.cfg.d/docker, the name Debian's own -slim images give it: the same categories kept
+ * out of packages installed later in the image (and out of those dpkg installs during a scripted build).
+ */
 export function slimDpkgConfig(mtime: number): SourcedEntry {
-  const lines = [
-    '# This is the "slim" variant of the Debian base image.',
-    '# Many files which are normally unnecessary in containers are excluded,',
-    '# and this configuration file keeps them that way.',
-    ...SLIM_EXCLUDES.map((d) => `path-exclude /${d}/*`),
-    '',
-    '# always include these files, especially for license compliance',
-    'path-include /usr/share/doc/*/copyright',
-    'path-include /usr/share/locale/locale.alias',
-  ];
-  return { ...fileEntry('etc/dpkg/dpkg.cfg.d/docker', `${lines.join('\n')}\n`, { mtime }), origin: 'slim (dpkg path-exclude)' };
+  return { ...fileEntry('etc/dpkg/dpkg.cfg.d/docker', dpkgSlimConfig(KEPT)!, { mtime }), origin: 'slim (dpkg path-exclude)' };
 }
