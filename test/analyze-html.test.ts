@@ -141,6 +141,15 @@ describe('analyze --html: the page data', () => {
     assert.ok(!/<\/script|<!--|\u2028|\u2029/i.test(json));
     assert.equal((JSON.parse(json) as { name: string }).name, nasty);
   });
+
+  it("lists every category slim would save in the summary, as the text report does", () => {
+    const analysis = fakeAnalysis({ name: '/', size: 10, children: [{ name: 'f', size: 10, layer: 0 }] }, 1);
+    analysis.report.savings = { docs: 2_000_000, man: 0, locales: 0, caches: 0, info: 531_391, logs: 40_000 };
+    const summary = /<dl class="summary">[\s\S]*?<\/dl>/.exec(renderHtmlReport(analysis))![0];
+    assert.match(summary, /<dt>Slimming would save<\/dt><dd>2\.6 MB: docs 2\.0 MB, info 531(\.4)? kB, logs 40(\.0)? kB<\/dd>/);
+    analysis.report.savings = { docs: 0, man: 0, locales: 0, caches: 0 };
+    assert.match(renderHtmlReport(analysis), /<dt>Slimming would save<\/dt><dd>nothing<\/dd>/);
+  });
 });
 
 describe('analyze --html: the page in headless Chromium', { timeout: 300_000 }, () => {

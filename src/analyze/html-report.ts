@@ -212,8 +212,10 @@ function summary(r: AnalyzeReport): string {
     ['Efficiency', pct(r.efficiency)],
   ];
   if (r.packageManager) rows.push(['Packages', `${num(r.packageCount)} (${esc(r.packageManager)}), ${humanBytes(r.packages.reduce((n, p) => n + p.installedBytes, 0))} installed`]);
-  const s = r.savings;
-  rows.push(['Slimming would save', `docs ${humanBytes(s.docs)}, man pages ${humanBytes(s.man)}, locales ${humanBytes(s.locales)}, caches and logs ${humanBytes(s.caches)}`]);
+  // Every category slim removes by default, as the text report lists them (info and logs included).
+  const saved = Object.entries(r.savings).filter(([, n]) => n > 0);
+  const total = saved.reduce((n, [, bytes]) => n + bytes, 0);
+  rows.push(['Slimming would save', saved.length ? `${humanBytes(total)}: ${saved.map(([name, n]) => `${esc(name)} ${humanBytes(n)}`).join(', ')}` : 'nothing']);
   return `<dl class="summary">\n${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('\n')}\n</dl>`;
 }
 
