@@ -11,7 +11,7 @@ import { writeLayer } from '../layer/layer-writer.js';
 import { classifyWhiteout } from '../layer/whiteout.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { ImageConfig } from '../oci/config.js';
-import type { Entry } from '../tar/entry.js';
+import type { Entry, EntryType } from '../tar/entry.js';
 import { collectGarbage } from '../memory/garbage.js';
 import { contentKey, DPKG_CONFIG_DIR, DPKG_RECORD, DPKG_STATUS, dpkgRecordEdits, SLIM_DPKG_CONFIG, type FileEdit } from './dpkg.js';
 import { planSlim, type PlanLayer } from './plan.js';
@@ -75,10 +75,15 @@ interface Scan {
   dpkgRecords: Map<string, Buffer>;
   /** Where the top layer has slim's dpkg configuration file already. */
   topConfigEntry?: { index: number; type: string };
+  /** Every entry directly in /etc/alternatives, where update-alternatives keeps its links. */
+  alternatives: { layer: number; index: number; path: string; type: string; linkname?: string }[];
 }
 
+/** update-alternatives' folder of links: each names the file chosen for an alternative. */
+const ALTERNATIVES_DIR = 'etc/alternatives';
+
 async function scanLayers(image: Image, name: string, keep: ReadonlySet<string>): Promise<Scan> {
-  const scan: Scan = { layers: [], hardlinks: [], services: [], dpkgRecords: new Map() };
+  const scan: Scan = { layers: [], hardlinks: [], services: [], dpkgRecords: new Map(), alternatives: [] };
   const top = image.layers.length - 1;
   const ldCacheGoes = !keep.has('ld.so.cache');
   for (let i = 0; i <= top; i++) {
@@ -112,6 +117,9 @@ async function scanLayers(image: Image, name: string, keep: ReadonlySet<string>)
       }
       if (header.type === 'file' && header.size <= SMALL && DPKG_RECORD.test(path)) scan.dpkgRecords.set(contentKey(i, record.index), await readBody(record.body()));
       if (i === top && path === SLIM_DPKG_CONFIG) scan.topConfigEntry = { index: record.index, type: header.type };
+      if (parentPath(path) === ALTERNATIVES_DIR) {
+        scan.alternatives.push({ layer: i, index: record.index, path, type: header.type, ...(header.type === 'symlink' ? { linkname: header.linkname ?? '' } : {}) });
+      }
       if (!keep.has('services') && path === SERVICES_PATH && header.type === 'file' && header.size <= SMALL) {
         const content = Buffer.from(slimServices((await readBody(record.body())).toString('utf8')));
         if (content.length < header.size) scan.services.push({ layer: i, entry: record.index, path, content, saved: header.size - content.length });
@@ -138,6 +146,32 @@ function symlinkChain(fs: ImageFilesystem, start: string, chain: Set<string>): v
       break;
     }
   }
+}
+
+/**
+ * The /etc/alternatives links whose file slim removes (awk.1.gz -> /usr/share/man/man1/mawk.1.gz once
+ * man pages go): update-alternatives makes no link to a missing file, which is what an image built slim
+ * has, so they go too rather than dangle. Only a link one layer alone holds is taken out; dropping one
+ * that overwrites or is overwritten in another layer would change what that layer shows.
+ */
+function orphanedAlternatives(fs: ImageFilesystem, entries: Scan['alternatives'], removes: (path: string, type: EntryType) => boolean): { layer: number; index: number; category: string }[] {
+  const layersOf = new Map<string, number>();
+  for (const e of entries) layersOf.set(e.path, (layersOf.get(e.path) ?? 0) + 1);
+  const out: { layer: number; index: number; category: string }[] = [];
+  for (const e of entries) {
+    if (e.type !== 'symlink' || layersOf.get(e.path) !== 1 || fs.get(e.path)?.layer !== e.layer) continue;
+    let target: string;
+    try {
+      target = normalizeEntryPath(e.linkname!.startsWith('/') ? e.linkname!.slice(1) : `${ALTERNATIVES_DIR}/${e.linkname}`);
+    } catch {
+      continue;
+    }
+    const real = fs.resolve(target, false);
+    const found = real === undefined ? undefined : fs.get(real);
+    if (!found || found.type === 'directory' || !removes(real!, found.type)) continue;
+    out.push({ layer: e.layer, index: e.index, category: classifyPath(real!, found.type)!.category.name });
+  }
+  return out;
 }
 
 async function fileContent(fs: ImageFilesystem, path: string, work: string): Promise<Buffer | undefined> {
@@ -189,6 +223,10 @@ async function planChanges(image: Image, name: string, options: SlimOptions, wor
     }
   }
   const plan = planSlim({ layers: scan.layers, hardlinks: scan.hardlinks, keep, protectedPaths });
+  for (const link of orphanedAlternatives(fs, scan.alternatives, plan.removes)) {
+    plan.dropped[link.layer]!.set(link.index, link.category);
+    plan.droppedEntries.set(link.category, (plan.droppedEntries.get(link.category) ?? 0) + 1);
+  }
   const savedBytes = new Map(plan.savedBytes);
   if (!keep.has('services')) savedBytes.set('services', scan.services.reduce((n, s) => n + s.saved, 0));
 
