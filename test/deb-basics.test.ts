@@ -4,6 +4,10 @@ import { parseControl } from '../src/packages/deb/control.js';
 import { parseRelations } from '../src/packages/deb/relation.js';
 import { compareVersions } from '../src/packages/deb/version.js';
 import { parseDeb822Sources, parseOneLineSources } from '../src/packages/deb/apt-sources.js';
+import { slimEntries } from '../src/packages/deb/slim.js';
+import type { SourcedEntry } from '../src/entries/entry-set.js';
+import { dirEntry, fileEntry, symlinkEntry } from '../src/entries/synthetic.js';
+import type { Entry } from '../src/tar/entry.js';
 import { run } from './helpers.js';
 
 describe('dpkg version ordering', () => {
@@ -80,5 +84,30 @@ describe('apt sources', () => {
     assert.deepEqual(s[0]!.suites, ['bookworm', 'bookworm-updates']);
     assert.deepEqual(s[0]!.uris, ['http://mirror.example.invalid/debian']);
     assert.equal(s[0]!.signedBy, '/usr/share/keyrings/debian-archive-keyring.gpg');
+  });
+});
+
+describe("build --slim's filter (slim's table for docs, man, info and locales)", () => {
+  const at = (entry: Entry): SourcedEntry => ({ ...entry, origin: 'test' });
+  const o = { mtime: 0 };
+
+  it('keeps copyright files, the doc links and what they point at, the man section folders and locale.alias; prunes the rest', () => {
+    const entries = [
+      dirEntry('usr/share/doc', o), dirEntry('usr/share/doc/gcc-12-base', o), fileEntry('usr/share/doc/gcc-12-base/changelog.gz', 'x'.repeat(100), o),
+      symlinkEntry('usr/share/doc/libgcc-s1', 'gcc-12-base', o),
+      dirEntry('usr/share/doc/bash', o), fileEntry('usr/share/doc/bash/copyright', 'c', o), fileEntry('usr/share/doc/bash/CHANGES.gz', 'y'.repeat(50), o),
+      dirEntry('usr/share/doc/gone', o), fileEntry('usr/share/doc/gone/README', 'z', o),
+      dirEntry('usr/share/man', o), dirEntry('usr/share/man/man1', o), fileEntry('usr/share/man/man1/bash.1.gz', 'm'.repeat(10), o),
+      dirEntry('usr/share/man/de', o), dirEntry('usr/share/man/de/man1', o),
+      dirEntry('usr/share/locale', o), fileEntry('usr/share/locale/locale.alias', 'a', o), dirEntry('usr/share/locale/de', o),
+      fileEntry('usr/share/locale/de/bash.mo', 'l'.repeat(7), o),
+      dirEntry('usr/share/zoneinfo', o), fileEntry('usr/share/zoneinfo/Europe', 'tz', o),
+    ].map(at);
+    const { entries: kept, saved } = slimEntries(entries);
+    assert.deepEqual(kept.map((e) => e.path), [
+      'usr/share/doc', 'usr/share/doc/gcc-12-base', 'usr/share/doc/libgcc-s1', 'usr/share/doc/bash', 'usr/share/doc/bash/copyright',
+      'usr/share/man', 'usr/share/man/man1', 'usr/share/locale', 'usr/share/locale/locale.alias', 'usr/share/zoneinfo', 'usr/share/zoneinfo/Europe',
+    ]);
+    assert.deepEqual(Object.fromEntries(saved), { docs: 151, man: 10, locales: 7 });
   });
 });

@@ -154,22 +154,24 @@ function symlinkChain(fs: ImageFilesystem, start: string, chain: Set<string>): v
  * has, so they go too rather than dangle. Only a link one layer alone holds is taken out; dropping one
  * that overwrites or is overwritten in another layer would change what that layer shows.
  */
-function orphanedAlternatives(fs: ImageFilesystem, entries: Scan['alternatives'], removes: (path: string, type: EntryType) => boolean): { layer: number; index: number; category: string }[] {
+function orphanedAlternatives(fs: ImageFilesystem, entries: Scan['alternatives'], hardlinks: Scan['hardlinks'], removes: (path: string, type: EntryType) => boolean): { layer: number; index: number; category: string }[] {
   const layersOf = new Map<string, number>();
   for (const e of entries) layersOf.set(e.path, (layersOf.get(e.path) ?? 0) + 1);
+  // A name a hardlink entry points at must stay, or that layer would not unpack.
+  const linkedTo = new Set(hardlinks.map((h) => h.linkname));
   const out: { layer: number; index: number; category: string }[] = [];
   for (const e of entries) {
-    if (e.type !== 'symlink' || layersOf.get(e.path) !== 1 || fs.get(e.path)?.layer !== e.layer) continue;
-    let target: string;
-    try {
-      target = normalizeEntryPath(e.linkname!.startsWith('/') ? e.linkname!.slice(1) : `${ALTERNATIVES_DIR}/${e.linkname}`);
-    } catch {
-      continue;
+    if (e.type !== 'symlink' || layersOf.get(e.path) !== 1 || linkedTo.has(e.path) || fs.get(e.path)?.layer !== e.layer) continue;
+    // Every name the link leads through: update-alternatives follows the whole chain.
+    const chain = new Set<string>();
+    symlinkChain(fs, e.path, chain);
+    chain.delete(e.path);
+    for (const name of chain) {
+      const found = fs.get(name);
+      if (!found || found.type === 'directory' || !removes(name, found.type)) continue;
+      out.push({ layer: e.layer, index: e.index, category: classifyPath(name, found.type)!.category.name });
+      break;
     }
-    const real = fs.resolve(target, false);
-    const found = real === undefined ? undefined : fs.get(real);
-    if (!found || found.type === 'directory' || !removes(real!, found.type)) continue;
-    out.push({ layer: e.layer, index: e.index, category: classifyPath(real!, found.type)!.category.name });
   }
   return out;
 }
@@ -223,7 +225,7 @@ async function planChanges(image: Image, name: string, options: SlimOptions, wor
     }
   }
   const plan = planSlim({ layers: scan.layers, hardlinks: scan.hardlinks, keep, protectedPaths });
-  for (const link of orphanedAlternatives(fs, scan.alternatives, plan.removes)) {
+  for (const link of orphanedAlternatives(fs, scan.alternatives, scan.hardlinks, plan.removes)) {
     plan.dropped[link.layer]!.set(link.index, link.category);
     plan.droppedEntries.set(link.category, (plan.droppedEntries.get(link.category) ?? 0) + 1);
   }

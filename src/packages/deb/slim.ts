@@ -1,3 +1,4 @@
+import { normalizeEntryPath, parentPath } from '../../entries/path.js';
 import { fileEntry } from '../../entries/synthetic.js';
 import type { SourcedEntry } from '../../entries/entry-set.js';
 import { planSlim, type PlanRecord } from '../../slim/plan.js';
@@ -27,11 +28,23 @@ export interface SlimResult {
 export function slimEntries(entries: readonly SourcedEntry[]): SlimResult {
   const records: PlanRecord[] = [];
   const hardlinks: { path: string; linkname: string }[] = [];
+  // What a kept symlink points at stays (usr/share/doc/libgcc-s1 -> gcc-12-base), as slim keeps it.
+  const protectedPaths = new Set<string>();
   entries.forEach((e, index) => {
     if (e.type === 'hardlink' && e.linkname !== undefined) hardlinks.push({ path: e.path, linkname: e.linkname });
-    if (classifyPath(e.path, e.type)) records.push({ index, path: e.path, type: e.type, size: e.size });
+    const c = classifyPath(e.path, e.type);
+    if (!c) return;
+    records.push({ index, path: e.path, type: e.type, size: e.size });
+    if (e.type === 'symlink' && c.exception && e.linkname) {
+      const target = e.linkname.startsWith('/') ? e.linkname.slice(1) : `${parentPath(e.path)}/${e.linkname}`;
+      try {
+        protectedPaths.add(normalizeEntryPath(target));
+      } catch {
+        // A link out of the root protects nothing in it.
+      }
+    }
   });
-  const plan = planSlim({ layers: [{ records, whiteouts: [] }], hardlinks, keep: KEPT, protectedPaths: new Set() });
+  const plan = planSlim({ layers: [{ records, whiteouts: [] }], hardlinks, keep: KEPT, protectedPaths });
   const dropped = plan.dropped[0]!;
   return { entries: entries.filter((_, index) => !dropped.has(index)), saved: plan.savedBytes };
 }
