@@ -30,6 +30,14 @@ export function normalizeLinkTarget(raw: string): string {
   return normalizeEntryPath(raw.replace(/^\/+/, ''));
 }
 
+/**
+ * The name a symlink at `path` with target `linkname` points at, in entry form: an absolute target from
+ * the root, a relative one from the link's folder. Throws UnsafePathError when it leaves the root.
+ */
+export function symlinkTarget(path: string, linkname: string): string {
+  return normalizeEntryPath(linkname.startsWith('/') ? linkname.slice(1) : `${parentPath(path)}/${linkname}`);
+}
+
 export function parentPath(path: string): string {
   const i = path.lastIndexOf('/');
   return i === -1 ? '' : path.slice(0, i);

@@ -107,8 +107,7 @@ function whiteoutsFor(kept: KeptNames, final: ImageFilesystem, mtime: number): E
  */
 function* squashedEntries(final: ImageFilesystem, kept: number, whiteouts: readonly Entry[], spool: ContentSpool): Generator<Entry> {
   let w = 0;
-  for (const e of final.listing('')) {
-    if (e.layer < kept) continue;
+  for (const e of carried(final, kept)) {
     while (w < whiteouts.length && compareEntryPaths(whiteouts[w]!.path, e.path) < 0) yield whiteouts[w++]!;
     const { layer: _layer, content: _content, ...entry } = e;
     yield e.type === 'file' ? { ...entry, open: final.opener(e, spool) } : entry;
@@ -144,6 +143,7 @@ async function squashedLayer(image: Image, name: string, kept: number, mtime: nu
   return { entries: { [Symbol.iterator]: () => squashedEntries(final, kept, whiteouts, spool) }, whiteouts: whiteouts.length, spool };
 }
 
+/** The names of the view that the squashed layers made or changed, in the canonical order. */
 function* carried(final: ImageFilesystem, kept: number): Generator<ImageFsEntry> {
   for (const e of final.listing('')) if (e.layer >= kept) yield e;
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { CompressionOptions } from '../compression/compress.js';
-import { normalizeEntryPath, normalizeLinkTarget, parentPath, UnsafePathError } from '../entries/path.js';
+import { normalizeEntryPath, normalizeLinkTarget, parentPath, symlinkTarget, UnsafePathError } from '../entries/path.js';
 import { dirEntry, fileEntry } from '../entries/synthetic.js';
 import { UserError } from '../errors.js';
 import { ImageFilesystem } from '../image/filesystem.js';
@@ -76,7 +76,7 @@ interface Scan {
   /** Where the top layer has slim's dpkg configuration file already. */
   topConfigEntry?: { index: number; type: string };
   /** Every entry directly in /etc/alternatives, where update-alternatives keeps its links. */
-  alternatives: { layer: number; index: number; path: string; type: string; linkname?: string }[];
+  alternatives: { layer: number; index: number; path: string; type: EntryType }[];
 }
 
 /** update-alternatives' folder of links: each names the file chosen for an alternative. */
@@ -117,9 +117,7 @@ async function scanLayers(image: Image, name: string, keep: ReadonlySet<string>)
       }
       if (header.type === 'file' && header.size <= SMALL && DPKG_RECORD.test(path)) scan.dpkgRecords.set(contentKey(i, record.index), await readBody(record.body()));
       if (i === top && path === SLIM_DPKG_CONFIG) scan.topConfigEntry = { index: record.index, type: header.type };
-      if (parentPath(path) === ALTERNATIVES_DIR) {
-        scan.alternatives.push({ layer: i, index: record.index, path, type: header.type, ...(header.type === 'symlink' ? { linkname: header.linkname ?? '' } : {}) });
-      }
+      if (parentPath(path) === ALTERNATIVES_DIR) scan.alternatives.push({ layer: i, index: record.index, path, type: header.type });
       if (!keep.has('services') && path === SERVICES_PATH && header.type === 'file' && header.size <= SMALL) {
         const content = Buffer.from(slimServices((await readBody(record.body())).toString('utf8')));
         if (content.length < header.size) scan.services.push({ layer: i, entry: record.index, path, content, saved: header.size - content.length });
@@ -141,7 +139,7 @@ function symlinkChain(fs: ImageFilesystem, start: string, chain: Set<string>): v
     if (entry?.type !== 'symlink') break;
     const target = entry.linkname ?? '';
     try {
-      path = normalizeEntryPath(target.startsWith('/') ? target.slice(1) : `${parentPath(real)}/${target}`);
+      path = symlinkTarget(real, target);
     } catch {
       break;
     }

@@ -1,4 +1,4 @@
-import { normalizeEntryPath, parentPath } from '../../entries/path.js';
+import { symlinkTarget } from '../../entries/path.js';
 import { fileEntry } from '../../entries/synthetic.js';
 import type { SourcedEntry } from '../../entries/entry-set.js';
 import { planSlim, type PlanRecord } from '../../slim/plan.js';
@@ -36,9 +36,8 @@ export function slimEntries(entries: readonly SourcedEntry[]): SlimResult {
     if (!c) return;
     records.push({ index, path: e.path, type: e.type, size: e.size });
     if (e.type === 'symlink' && c.exception && e.linkname) {
-      const target = e.linkname.startsWith('/') ? e.linkname.slice(1) : `${parentPath(e.path)}/${e.linkname}`;
       try {
-        protectedPaths.add(normalizeEntryPath(target));
+        protectedPaths.add(symlinkTarget(e.path, e.linkname));
       } catch {
         // A link out of the root protects nothing in it.
       }
