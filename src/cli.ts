@@ -160,15 +160,16 @@ function withPackageOptions(command: Command): Command {
 }
 
 /**
- * Spec file and flags (flags win) as build options; `destination` is filled by the caller. The spec's
- * `copy` list is read (from its images, into a spool folder) only when a build calls `readCopies`.
+ * Spec file and flags (flags win) as a Debian request and build options; `destination` is filled by the
+ * caller. The spec's `copy` list is read (from its images, into a spool folder) only when a build calls
+ * `readCopies`.
  */
 async function debianOptions(specFile: string | undefined, o: Record<string, unknown>, log: ((line: string) => void) | undefined) {
-  const { BUSYBOX_CONFIG, DEFAULT_CONFIG } = await import('./build/debian.js');
+  const { debianDefaultConfig } = await import('./packages/deb/ecosystem.js');
   const { hostPlatform } = await import('./oci/platform.js');
-  const { loadSpec } = await import('./spec/load.js');
-  const { specAccounts, specConfig, specCopies, specPaths } = await import('./spec/to-build.js');
-  const { spec, dir, locate } = specFile ? await loadSpec(specFile) : { spec: { contents: {} } as import('./spec/schema.js').Spec, dir: '.', locate: () => '' };
+  const { loadSpec } = await import('./build-spec/load.js');
+  const { specAccounts, specConfig, specCopies, specPaths } = await import('./build-spec/to-build.js');
+  const { spec, dir, locate } = specFile ? await loadSpec(specFile) : { spec: { contents: {} } as import('./build-spec/schema.js').Spec, dir: '.', locate: () => '' };
   const c = spec.contents;
   const { debianArch } = await import('./packages/deb/architecture.js');
   const archs = (o['arch'] as string[] | undefined) ?? spec.archs ?? [debianArch(hostPlatform())];
@@ -176,7 +177,7 @@ async function debianOptions(specFile: string | undefined, o: Record<string, unk
   const mtime = epoch ?? Math.floor(Date.now() / 1000);
   const flagSuites = o['suite'] as string[] | undefined;
   const preset = (o['preset'] as 'minbase' | 'busybox' | undefined) ?? c.preset ?? 'minbase';
-  return {
+  const request: import('./packages/deb/ecosystem.js').DebianRequest = {
     suites: flagSuites ?? [...(c.suite ? [c.suite] : []), ...(c.suites ?? [])],
     components: (o['components'] as string[] | undefined) ?? c.components,
     mirror: (o['mirror'] as string | undefined) ?? c.repositories?.[0],
@@ -185,17 +186,22 @@ async function debianOptions(specFile: string | undefined, o: Record<string, unk
     include: [...(c.packages ?? []), ...((o['include'] as string[] | undefined) ?? [])],
     exclude: [...(c.exclude ?? []), ...((o['exclude'] as string[] | undefined) ?? [])],
     recommends: Boolean(o['recommends']) || Boolean(c.recommends),
-    archs,
-    offline: Boolean(o['offline']),
-    sourceDateEpoch: epoch,
-    config: specConfig(spec, preset === 'busybox' ? BUSYBOX_CONFIG : DEFAULT_CONFIG),
-    accounts: specAccounts(spec),
-    paths: await specPaths(spec, dir, mtime),
+    slim: Boolean(o['slim']) || Boolean(spec.slim),
+    scripts: Boolean(o['scripts']) || Boolean(spec.scripts),
+  };
+  return {
+    request,
+    options: {
+      archs,
+      offline: Boolean(o['offline']),
+      sourceDateEpoch: epoch,
+      config: specConfig(spec, debianDefaultConfig(request)),
+      accounts: specAccounts(spec),
+      paths: await specPaths(spec, dir, mtime),
+      ...(spec.annotations ? { annotations: spec.annotations } : {}),
+      log,
+    },
     readCopies: (spool: string) => specCopies(spec, dir, spool, mtime, locate),
-    ...(spec.annotations ? { annotations: spec.annotations } : {}),
-    slim: Boolean(spec.slim),
-    scripts: Boolean(spec.scripts),
-    log,
   };
 }
 
@@ -221,24 +227,21 @@ withPackageOptions(
   .addOption(new Option('--compression <kind>', 'layer compression').choices(['gzip', 'zstd', 'none']).default('gzip'))
   .option('--json', 'print a JSON summary')
   .action(async (first: string | undefined, second: string | undefined, o: Record<string, unknown>) => {
-    const { buildDebian } = await import('./build/debian.js');
+    const { buildImage } = await import('./builder/pipeline.js');
+    const { debian } = await import('./packages/deb/ecosystem.js');
     const [specFile, destination] = specAndTarget(first, second, 'build needs a DESTINATION image reference, e.g. oci:debian:bookworm;');
     const json = Boolean(o['json']);
     const started = Date.now();
     const { plainProgress, terminalProgress } = await import('./progress/progress.js');
     const display = json ? undefined : process.stderr.isTTY ? terminalProgress(process.stderr) : plainProgress((t) => process.stderr.write(t));
-    const { readCopies, ...options } = await debianOptions(specFile, o, display && ((line) => display.line(line)));
-    const scripts = Boolean(o['scripts']) || options.scripts;
-    // Before anything is read or downloaded: a sandbox that cannot start fails the build anyway.
-    if (scripts && options.preset === 'busybox') throw new UserError('--scripts does not apply to --preset busybox, which has no package scripts or database');
-    if (scripts) for (const arch of options.archs) await (await import('./packages/deb/script-install.js')).checkScriptInstall(arch);
+    const { request, options, readCopies } = await debianOptions(specFile, o, display && ((line) => display.line(line)));
     const labels = keyValues('--label', o['label'] as string[] | undefined);
     const annotations = keyValues('--annotation', o['annotation'] as string[] | undefined);
     // Files copied from other images are spooled here and written from here into the layer.
     const result = await withTempDir('copy', async (copySpool) => {
       // Copies are read before any package is fetched, so a wrong source fails fast.
       const copies = await readCopies(copySpool);
-      return buildDebian({
+      return buildImage(debian, request, {
         ...options,
         paths: [...options.paths, ...copies.entries],
         parents: copies.parents,
@@ -248,8 +251,6 @@ withPackageOptions(
         destination,
         compression: o['compression'] as 'gzip',
         ...(o['lockfile'] ? { lockfile: o['lockfile'] as string } : {}),
-        slim: Boolean(o['slim']) || options.slim,
-        scripts,
       });
     });
     display?.end();
@@ -264,10 +265,11 @@ withPackageOptions(
     .argument('[spec]', 'a YAML build spec; flags override it')
     .argument('[lockfile]', 'where to write, e.g. fromscratch.lock.json'),
 ).action(async (first: string | undefined, second: string | undefined, o: Record<string, unknown>) => {
-  const { lockDebian } = await import('./build/debian.js');
+  const { lockPackages } = await import('./builder/pipeline.js');
+  const { debian } = await import('./packages/deb/ecosystem.js');
   const [specFile, lockfile] = specAndTarget(first, second, 'lock needs a LOCKFILE to write, e.g. fromscratch.lock.json;');
-  const options = await debianOptions(specFile, o, (line) => process.stderr.write(`${line}\n`));
-  const lock = await lockDebian(options, lockfile);
+  const { request, options } = await debianOptions(specFile, o, (line) => process.stderr.write(`${line}\n`));
+  const lock = await lockPackages(debian, request, options, lockfile);
   process.stdout.write(`${lockfile}: ${lock.packages.length} packages\n`);
 });
 
@@ -403,7 +405,7 @@ program
   .command('schema')
   .description('print the JSON Schema of build specs (for editors; also in schema/fromscratch.schema.json)')
   .action(async () => {
-    const { specJsonSchema } = await import('./spec/schema.js');
+    const { specJsonSchema } = await import('./build-spec/schema.js');
     process.stdout.write(`${JSON.stringify(specJsonSchema(), null, 2)}\n`);
   });
 

@@ -5,9 +5,8 @@ import { before, describe, it } from 'node:test';
 import { scanDirectory } from '../src/entries/directory-source.js';
 import { readElfDynamic, readElfHeader, EM_X86_64 } from '../src/elf/elf.js';
 import { libcmp } from '../src/elf/ld-cache.js';
-import { parseControl } from '../src/packages/deb/control.js';
-import { EffectContext } from '../src/packages/deb/effects/context.js';
-import { ldSoCache } from '../src/packages/deb/effects/ld-so-cache.js';
+import { EffectContext } from '../src/packages/effects/context.js';
+import { ldSoCache } from '../src/packages/effects/ld-so-cache.js';
 import { cliOk, EPOCH, must, sharedDir, tempDir } from './helpers.js';
 
 /** The root filesystem of a built OCI image (one layer), unpacked as root with owners and links. */
@@ -79,9 +78,8 @@ describe('ld.so.cache: written like ldconfig would', () => {
     symlinkSync('libmore.so.7', join(root, 'opt/t/more/libz.so.1')); // already right: left alone
 
     const scan = await scanDirectory(root);
-    const libcBin = { control: parseControl(`Package: libc-bin\nVersion: ${versionOf(root, 'libc-bin')}\n`)[0]!, controlFiles: new Map(), files: [], md5: new Map() };
-    const ctx = new EffectContext(scan.entries, [libcBin], Number(EPOCH), 'amd64');
-    await ldSoCache(ctx);
+    const ctx = new EffectContext(scan.entries, new Map(), Number(EPOCH), 'amd64');
+    await ldSoCache(ctx, { vendor: 'Debian', version: versionOf(root, 'libc-bin') });
     const cacheEntry = ctx.added.find((e) => e.path === 'etc/ld.so.cache')!;
     const chunks: Buffer[] = [];
     for await (const c of cacheEntry.open!()) chunks.push(c as Buffer);

@@ -3,7 +3,7 @@ import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync,
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ImageFilesystem } from '../src/image/filesystem.js';
-import { parseSpec } from '../src/spec/load.js';
+import { parseSpec } from '../src/build-spec/load.js';
 import { withImage } from '../src/transport/transports.js';
 import { cli, cliOk, listTree, must, python, sha256Hex, tempDir } from './helpers.js';
 

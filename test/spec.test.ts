@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseSpec } from '../src/spec/load.js';
-import { specJsonSchema } from '../src/spec/schema.js';
-import { specAccounts, specConfig } from '../src/spec/to-build.js';
+import { parseSpec } from '../src/build-spec/load.js';
+import { specJsonSchema } from '../src/build-spec/schema.js';
+import { specAccounts, specConfig } from '../src/build-spec/to-build.js';
 import { ROOT } from './helpers.js';
 
 describe('build specs', () => {

@@ -16,7 +16,7 @@ import { debianArch } from './architecture.js';
 import { sandboxIdMap, spawnInSandbox, SandboxUnavailableError, type IdMap } from '../../sandbox/user-namespace.js';
 import { writeTar } from '../../tar/writer.js';
 import type { Paragraph } from './control.js';
-import { EffectContext } from './effects/context.js';
+import { debEffectContext } from './effects/deb-context.js';
 import { aptSources, type UsedRepository } from './effects/image-apt-sources.js';
 import type { UnpackedPackage } from './dpkg-database.js';
 import { installOrder } from './install-order.js';
@@ -203,7 +203,7 @@ async function removeInSandbox(path: string, ids: IdMap): Promise<void> {
 
 /** The spec's paths and the image's apt sources over the finished root. */
 function overlay(entries: SourcedEntry[], options: ScriptInstallOptions): SourcedEntry[] {
-  const ctx = new EffectContext(entries.map((e) => ({ ...e, path: normalizeEntryPath(e.path) })), options.installed, options.epoch, options.arch);
+  const ctx = debEffectContext(entries.map((e) => ({ ...e, path: normalizeEntryPath(e.path) })), options.installed, options.epoch, options.arch);
   aptSources(ctx, options.repositories);
   const spec = options.paths ?? [];
   const replaced = new Set(spec.map((e) => normalizeEntryPath(e.path)));

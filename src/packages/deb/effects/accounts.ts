@@ -1,4 +1,4 @@
-import type { EffectContext } from './context.js';
+import type { DebEffectContext } from './deb-context.js';
 
 /**
  * Users and groups, as the maintainer scripts leave them:
@@ -9,7 +9,7 @@ import type { EffectContext } from './context.js';
  * - login's postinst creates empty /etc/subuid, /etc/subgid and /var/log/faillog.
  * Extra users and groups from the spec are added by the caller before shadow files are written.
  */
-export async function accounts(ctx: EffectContext, extra: { users?: string[]; groups?: string[] } = {}): Promise<void> {
+export async function accounts(ctx: DebEffectContext, extra: { users?: string[]; groups?: string[] } = {}): Promise<void> {
   const hasBase = ctx.has('base-passwd');
   // Without base-passwd (a distroless-style image) only root and nobody are there, and only if the spec
   // asks for accounts at all.

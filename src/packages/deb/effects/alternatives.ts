@@ -1,4 +1,4 @@
-import type { EffectContext } from './context.js';
+import { maintainerScript, type DebEffectContext } from './deb-context.js';
 
 interface Alternative {
   link: string;
@@ -32,10 +32,10 @@ const strip = (p: string) => p.replace(/^\/+/, '');
  * mode); LINK -> /etc/alternatives/NAME -> PATH, the same for slaves whose target exists, and the state
  * file /var/lib/dpkg/alternatives/NAME in update-alternatives' format.
  */
-export function alternatives(ctx: EffectContext): void {
+export function alternatives(ctx: DebEffectContext): void {
   const byName = new Map<string, Alternative[]>();
   for (const pkg of [...ctx.packages.keys()].sort()) {
-    for (const alt of parseAlternatives(pkg, ctx.script(pkg, 'postinst'))) {
+    for (const alt of parseAlternatives(pkg, maintainerScript(ctx, pkg, 'postinst'))) {
       if (!ctx.exists(strip(alt.path))) continue;
       byName.set(alt.name, [...(byName.get(alt.name) ?? []), alt]);
     }

@@ -3,12 +3,12 @@ import type { UnpackedPackage } from '../dpkg-database.js';
 import { accounts } from './accounts.js';
 import { alternatives } from './alternatives.js';
 import { baseFiles } from './base-files.js';
-import { EffectContext } from './context.js';
+import { debEffectContext, debianLibc } from './deb-context.js';
 import { systemFiles } from './system-files.js';
 import { aptSources, type UsedRepository } from './image-apt-sources.js';
 import { pamAuthUpdate } from './pam.js';
 import { caCertificates } from './ca-certificates.js';
-import { ldSoCache } from './ld-so-cache.js';
+import { ldSoCache } from '../../effects/ld-so-cache.js';
 import type { Entry } from '../../../tar/entry.js';
 
 export interface InstallContext {
@@ -36,7 +36,7 @@ export interface InstallEffects {
  * reproduced or skipped is in docs/maintainer-scripts.md.
  */
 export async function applyInstallEffects(context: InstallContext): Promise<InstallEffects> {
-  const ctx = new EffectContext(context.entries, context.installed, context.epoch, context.arch, context.locate);
+  const ctx = debEffectContext(context.entries, context.installed, context.epoch, context.arch, context.locate);
   await baseFiles(ctx);
   await accounts(ctx, context.accounts ?? {});
   for (const home of context.accounts?.homes ?? []) ctx.dir(home.path, 'spec accounts (home)', 0o755, home.uid, home.gid);
@@ -46,6 +46,7 @@ export async function applyInstallEffects(context: InstallContext): Promise<Inst
   await caCertificates(ctx);
   aptSources(ctx, context.repositories);
   // Last: libc-bin's ldconfig trigger runs after every package is configured.
-  await ldSoCache(ctx, context.layout);
+  const libc = debianLibc(ctx);
+  if (libc) await ldSoCache(ctx, libc, context.layout);
   return { entries: ctx.result(), notes: ctx.notes };
 }

@@ -1,11 +1,11 @@
-import type { EffectContext } from './context.js';
+import type { DebEffectContext } from './deb-context.js';
 
 /**
  * base-files' postinst on a first install: default dotfiles and /etc files copied from
  * /usr/share/base-files, the FHS directories it creates with their modes and groups, /var/spool/mail
  * and /usr/local/man links, and the login accounting files (empty, group utmp).
  */
-export async function baseFiles(ctx: EffectContext): Promise<void> {
+export async function baseFiles(ctx: DebEffectContext): Promise<void> {
   if (!ctx.has('base-files')) return;
   const origin = 'base-files postinst';
   const defaults: [string, string][] = [

@@ -1,5 +1,5 @@
 import { isRehashed, rehashLinks, type DirectoryFile } from '../../../x509/rehash.js';
-import type { EffectContext } from './context.js';
+import type { DebEffectContext } from './deb-context.js';
 
 const CONF_HEADER = `# This file lists certificates that you wish to use or to ignore to be
 # installed in /etc/ssl/certs.
@@ -21,7 +21,7 @@ const CONF_HEADER = `# This file lists certificates that you wish to use or to i
  * bundle /etc/ssl/certs/ca-certificates.crt (each certificate, newline-terminated, in that order), and
  * the `openssl rehash .` it runs in /etc/ssl/certs: the OpenSSL subject-hash links (HASH.N).
  */
-export async function caCertificates(ctx: EffectContext): Promise<void> {
+export async function caCertificates(ctx: DebEffectContext): Promise<void> {
   if (!ctx.has('ca-certificates')) return;
   const root = 'usr/share/ca-certificates/';
   const certs = ctx
@@ -47,7 +47,7 @@ export async function caCertificates(ctx: EffectContext): Promise<void> {
 }
 
 /** What `openssl rehash DIR` adds to a directory without hash links; returns how many links. */
-async function hashLinks(ctx: EffectContext, dir: string, origin: string): Promise<number> {
+async function hashLinks(ctx: DebEffectContext, dir: string, origin: string): Promise<number> {
   const files: DirectoryFile[] = [];
   for (const e of ctx.result()) {
     const name = e.path.slice(dir.length + 1);

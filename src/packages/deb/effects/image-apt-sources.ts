@@ -1,4 +1,4 @@
-import type { EffectContext } from './context.js';
+import type { DebEffectContext } from './deb-context.js';
 
 export interface UsedRepository {
   uri: string;
@@ -11,7 +11,7 @@ export interface UsedRepository {
  * /etc/apt/sources.list.d/debian.sources (the form Debian's images use), one stanza per mirror, signed
  * by the archive keyring the image itself carries when debian-archive-keyring (or ubuntu-keyring) is in it.
  */
-export function aptSources(ctx: EffectContext, repositories: UsedRepository[]): void {
+export function aptSources(ctx: DebEffectContext, repositories: UsedRepository[]): void {
   if (!ctx.has('apt')) return;
   const byUri = new Map<string, UsedRepository[]>();
   for (const r of repositories) byUri.set(r.uri, [...(byUri.get(r.uri) ?? []), r]);

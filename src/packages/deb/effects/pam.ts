@@ -1,4 +1,4 @@
-import type { EffectContext } from './context.js';
+import type { DebEffectContext } from './deb-context.js';
 
 type Profile = Map<string, string>;
 
@@ -43,7 +43,7 @@ function mergeOneLine(line: string, count: number): string {
  * `success=end` jumps resolved to line counts and the `-Initial` variant for the first module of a
  * block; plus the saved selections in /var/lib/pam.
  */
-export async function pamAuthUpdate(ctx: EffectContext): Promise<void> {
+export async function pamAuthUpdate(ctx: DebEffectContext): Promise<void> {
   if (!ctx.has('libpam-runtime') || !ctx.exists('usr/share/pam/common-auth')) return;
   const profiles = new Map<string, Profile>();
   for (const e of ctx.result()) {

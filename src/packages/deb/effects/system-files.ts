@@ -1,4 +1,4 @@
-import type { EffectContext } from './context.js';
+import type { DebEffectContext } from './deb-context.js';
 
 /**
  * Smaller effects of the minbase set's maintainer scripts:
@@ -11,7 +11,7 @@ import type { EffectContext } from './context.js';
  * - libc-bin: /etc/nsswitch.conf from /usr/share/libc-bin/nsswitch.conf;
  * - base-files: /etc/dpkg/origins/default -> debian (it ships the origins, dpkg's postinst links).
  */
-export async function systemFiles(ctx: EffectContext): Promise<void> {
+export async function systemFiles(ctx: DebEffectContext): Promise<void> {
   if (ctx.has('debianutils') && ctx.exists('usr/share/debianutils/shells')) {
     const shells: string[] = [];
     const add = (s: string) => {

@@ -1,20 +1,23 @@
 import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
-import type { ContentStore } from '../fetch/store.js';
-import { fetchPackage } from './fetcher.js';
-import type { LockedPackage } from './lockfile.js';
-import { UnpackedCache, type UnpackedDeb } from './unpacked-cache.js';
+import type { Ecosystem, UnpackedPackage } from './ecosystem.js';
+import { fetchPackage, storeKey } from './fetch/package-fetcher.js';
+import type { ContentStore } from './fetch/store.js';
+import { UnpackedCache } from './unpacked-cache.js';
 
 export interface UnpackProgress {
   /** Packages ready (from the unpacked cache, or fetched and decoded). */
   done: number;
   count: number;
-  /** Bytes downloaded so far, and the bytes of the .debs not found in the store or the unpacked cache. */
+  /** Bytes downloaded so far, and the bytes of the packages not found in the store or the unpacked cache. */
   downloaded: number;
   toDownload: number;
   /** Packages served by the unpacked cache (neither fetched nor decoded). */
   cached: number;
 }
+
+/** The part of an ecosystem that turns its package files into entries. */
+export type PackageDecoder<P> = Pick<Ecosystem<never, P, unknown>, 'id' | 'decoderVersion' | 'ref' | 'decode' | 'verifyPart'>;
 
 export interface UnpackOptions {
   store: ContentStore;
@@ -24,18 +27,14 @@ export interface UnpackOptions {
   onProgress?: (p: UnpackProgress) => void;
 }
 
-export function debDisplayName(pkg: Pick<LockedPackage, 'name' | 'version' | 'architecture'>): string {
-  return `${pkg.name}_${pkg.version}_${pkg.architecture}.deb`;
-}
-
 /**
  * Every package as entries, in the order given: from the unpacked cache when it has them, else fetched
  * (verified) and decoded. Downloads and decoding overlap — a package is decoded as soon as it has
  * arrived, while others are still downloading — each with its own bound (decoding runs on the thread
  * pool, one per core plus one to keep a core busy while another reads).
  */
-export async function unpackPackages(packages: readonly LockedPackage[], options: UnpackOptions): Promise<UnpackedDeb[]> {
-  const cache = new UnpackedCache(options.store);
+export async function unpackPackages<P>(packages: readonly P[], decoder: PackageDecoder<P>, options: UnpackOptions): Promise<UnpackedPackage[]> {
+  const cache = new UnpackedCache(options.store, decoder.id, decoder.decoderVersion);
   const download = pLimit(options.downloads ?? 6);
   // availableParallelism honours a container's CPU limit; each decode holds an xz dictionary (8+ MiB).
   const decode = pLimit(Math.min(4, Math.max(2, availableParallelism() + 1)));
@@ -43,25 +42,31 @@ export async function unpackPackages(packages: readonly LockedPackage[], options
   const progress: UnpackProgress = { done: 0, count: packages.length, downloaded: 0, toDownload: 0, cached: 0 };
   const report = () => options.onProgress?.(progress);
   let failed = false;
-  const one = async (pkg: LockedPackage): Promise<UnpackedDeb> => {
-    const hit = await lookup(() => (failed ? undefined : cache.get(pkg.sha256)));
+  const one = async (pkg: P): Promise<UnpackedPackage> => {
+    const ref = decoder.ref(pkg);
+    const hit = await lookup(async () => {
+      if (failed) return undefined;
+      const key = await storeKey(ref, options.store);
+      return key === undefined ? undefined : cache.get(key);
+    });
     if (hit) {
       progress.cached++;
       progress.done++;
       report();
       return hit;
     }
-    progress.toDownload += pkg.size;
-    const path = await download(() => {
+    progress.toDownload += ref.size;
+    const verifyPart = decoder.verifyPart?.bind(decoder);
+    const fetched = await download(() => {
       if (failed) throw new Error('cancelled');
-      return fetchPackage(pkg, options, (n) => {
+      return fetchPackage(ref, { store: options.store, ...(options.offline ? { offline: true } : {}), ...(verifyPart ? { verifyPart: (file: string) => verifyPart(file, pkg) } : {}) }, (n) => {
         progress.downloaded += n;
         report();
       });
     });
     const unpacked = await decode(() => {
       if (failed) throw new Error('cancelled');
-      return cache.put(pkg.sha256, path, debDisplayName(pkg));
+      return cache.put(fetched.sha256, (spoolDir) => decoder.decode(fetched.path, pkg, spoolDir));
     });
     progress.done++;
     report();

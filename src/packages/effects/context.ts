@@ -1,25 +1,25 @@
 import { posix } from 'node:path';
-import { dirEntry, fileEntry, symlinkEntry } from '../../../entries/synthetic.js';
-import type { SourcedEntry } from '../../../entries/entry-set.js';
-import type { UnpackedPackage } from '../dpkg-database.js';
+import { dirEntry, fileEntry, symlinkEntry } from '../../entries/synthetic.js';
+import type { SourcedEntry } from '../../entries/entry-set.js';
 
-/** What an effect sees: the unpacked files (merged-/usr paths), the packages, and the build time. */
-export class EffectContext {
+/**
+ * What an install effect sees: the unpacked files (paths as in the image), the installed packages by name
+ * (each ecosystem's own record of them, `P`), and the build time; and what it adds or replaces.
+ */
+export class EffectContext<P = unknown> {
   private readonly byPath = new Map<string, SourcedEntry>();
-  readonly packages: Map<string, UnpackedPackage>;
   readonly added: SourcedEntry[] = [];
   readonly notes: string[] = [];
 
   constructor(
     entries: SourcedEntry[],
-    installed: UnpackedPackage[],
+    readonly packages: ReadonlyMap<string, P>,
     readonly epoch: number,
     readonly arch: string,
-    /** Maps a path as scripts name it (/bin/more) to where it is in the image (usr/bin/more). */
+    /** Maps a path as scripts name it (/bin/more) to where it is in the image (usr/bin/more on merged /usr). */
     private readonly locate: (path: string) => string = (p) => p,
   ) {
     for (const e of entries) this.byPath.set(e.path, e);
-    this.packages = new Map(installed.map((p) => [p.control.get('Package')!, p]));
   }
 
   has(pkg: string): boolean {
@@ -67,10 +67,6 @@ export class EffectContext {
       } else return undefined;
     }
     return undefined;
-  }
-
-  script(pkg: string, name: 'postinst' | 'preinst'): string {
-    return this.packages.get(pkg)?.controlFiles.get(name)?.toString('utf8') ?? '';
   }
 
   private push(entry: SourcedEntry): void {

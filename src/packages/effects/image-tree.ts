@@ -1,4 +1,4 @@
-import type { Entry } from '../../../tar/entry.js';
+import type { Entry } from '../../tar/entry.js';
 
 /**
  * A read-only view of the image's entries as a filesystem, for effects that must look things up the

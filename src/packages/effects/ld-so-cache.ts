@@ -1,9 +1,9 @@
-import { EM_386, EM_X86_64, ET_DYN, isElf, readElfDynamic, readElfHeader, type ElfDynamicInfo } from '../../../elf/elf.js';
+import { EM_386, EM_X86_64, ET_DYN, isElf, readElfDynamic, readElfHeader, type ElfDynamicInfo } from '../../elf/elf.js';
 import {
   FLAG_AARCH64_LIB64, FLAG_ARM_LIBHF, FLAG_ARM_LIBSF, FLAG_ELF, FLAG_ELF_LIBC5, FLAG_ELF_LIBC6, FLAG_LIBC4, FLAG_X8664_LIB64, FLAG_X8664_LIBX32,
   LdCache, libcmp,
-} from '../../../elf/ld-cache.js';
-import type { Entry } from '../../../tar/entry.js';
+} from '../../elf/ld-cache.js';
+import type { Entry } from '../../tar/entry.js';
 import type { EffectContext } from './context.js';
 import { ImageTree } from './image-tree.js';
 
@@ -87,6 +87,14 @@ interface Library {
 /** elf/dl-is_dso.h. */
 const isDso = (name: string) => ((name.startsWith('lib') || name.startsWith('ld-')) && name.includes('.so')) || name.startsWith('ld.so.') || name.startsWith('ld64.so.');
 
+/** The glibc whose ldconfig the cache stands for: it writes its own version string into the cache. */
+export interface LibcBuild {
+  /** The distribution's name in ldconfig's version line (`Debian`). */
+  vendor: string;
+  /** The package version, e.g. `2.36-9+deb12u4`. */
+  version: string;
+}
+
 /**
  * libc-bin's trigger runs `ldconfig`: it reads /etc/ld.so.conf (and what it includes), adds the system
  * folders, reads each library's ELF header and writes /etc/ld.so.cache. Done here from the entries so
@@ -96,16 +104,14 @@ const isDso = (name: string) => ((name.startsWith('lib') || name.startsWith('ld-
  * Not reproduced: legacy hwcap subfolders (tls/, haswell/, ...: none in Debian 12 packages), removing
  * stale `*.so.*` symlinks, and /var/cache/ldconfig/aux-cache (inode and ctime keyed, not reproducible).
  */
-export async function ldSoCache(ctx: EffectContext, layout: Entry[] = []): Promise<void> {
-  if (!ctx.has('libc-bin')) return;
+export async function ldSoCache(ctx: EffectContext, libc: LibcBuild, layout: Entry[] = []): Promise<void> {
   const arch = ARCHES[ctx.arch];
   if (!arch) {
     ctx.notes.push(`ldconfig: no rules for architecture ${ctx.arch}, /etc/ld.so.cache not written (the dynamic linker searches the system folders without it)`);
     return;
   }
-  const version = ctx.packages.get('libc-bin')!.control.get('Version') ?? '';
-  const upstream = version.replace(/^\d+:/, '').replace(/-[^-]*$/, '');
-  const cache = new LdCache({ littleEndian: true, signedChar: arch.signedChar, generator: `ldconfig (Debian GLIBC ${version}) stable release version ${upstream}` });
+  const upstream = libc.version.replace(/^\d+:/, '').replace(/-[^-]*$/, '');
+  const cache = new LdCache({ littleEndian: true, signedChar: arch.signedChar, generator: `ldconfig (${libc.vendor} GLIBC ${libc.version}) stable release version ${upstream}` });
   const tree = new ImageTree([...ctx.result(), ...layout.filter((e) => !ctx.entry(e.path))]);
   const dirs = await searchDirs(tree, cache, arch);
   const skipped: string[] = [];
