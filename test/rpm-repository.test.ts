@@ -292,6 +292,8 @@ print(json.dumps(dict(repos=sorted(out, key=lambda r: r['id']), tsflags=list(c.t
       ['[main]\n[r]\nbaseurl=ftp://x.invalid/\n', 3, /not an http:\/\/, https:\/\/ or file:\/\/ URL/],
       ['[main]\n[bad id!]\nbaseurl=http://x.invalid/\n', 2, /not a valid repository id/],
       ['[main]\n=value\n', 2, /without a key/],
+      ['[main]\n[r]\nbaseurl=http://x.invalid/\nhttp://y.invalid/\n', 4, /a URL continuing the line above must be indented/],
+      ['[main]\n[r]\nbaseurl=http://x.invalid/\nhttp://y.invalid/?a=b\n', 4, /expected "key=value"/],
       ['[main]\n[r]\nbaseurl=http://x.invalid/\n[r]\n', 4, /defined twice/],
     ];
     for (const [i, [text, line, pattern]] of cases.entries()) {
@@ -318,6 +320,26 @@ print(json.dumps(dict(repos=sorted(out, key=lambda r: r['id']), tsflags=list(c.t
     assert.equal(substituteVars('$a${a}$ab${b:-d}${a:+p}${b:+q}$', { a: 'A' }), 'AA$abdp$');
     // libdnf's default and alternative forms (newer than the dnf 4.14 the other test compares with).
     assert.equal(substituteVars('${missing:-fall$a}/${a:+set}/${a:-unused}', { a: 'A' }), 'fallA/set/A');
+  });
+
+  it('never fails otherwise than with a UserError on random or damaged input', () => {
+    const good = readFileSync(join(root, 'etc/yum.repos.d/centos.repo'));
+    const alphabet = '[]=:#; \t\nabc$/{}-_.,\r';
+    for (let i = 0; i < 500; i++) {
+      const damaged = Buffer.from(good);
+      for (let j = 0; j <= i % 5; j++) {
+        const at = (i * 7919 + j * 104729) % damaged.length;
+        damaged[at] = alphabet.charCodeAt((i + j) % alphabet.length);
+      }
+      const inputs = [damaged.toString('utf8'), randomBytes(i % 200).toString('latin1'), good.toString('utf8').slice(0, i % good.length)];
+      for (const text of inputs) {
+        try {
+          parseIni(text, 'f.repo');
+        } catch (err) {
+          assert.ok(err instanceof UserError && err.message.startsWith('f.repo:'), String(err));
+        }
+      }
+    }
   });
 
   it('makes --rpm-repo repositories with a deterministic id', () => {
@@ -683,6 +705,16 @@ describe('opening repositories', () => {
       assert.equal(offline.repomdSha256, repo.repomdSha256);
       // A key given by the caller asks for a signature even without repo_gpgcheck.
       const keys = await readRpmKeys(readFileSync(pubKey), 'key');
+      // Key files holding several armoured blocks (as RPM-GPG-KEY files may), or binary keys.
+      const otherKey = must('gpg', ['--batch', '--homedir', other, '--armor', '--export']);
+      assert.equal((await readRpmKeys(Buffer.from(otherKey + readFileSync(pubKey, 'utf8')), 'two')).length, 2);
+      must('gpg', ['--batch', '--homedir', gnupg, '--yes', '--export', '-o', join(gnupg, 'public.gpg')]);
+      const binary = readFileSync(join(gnupg, 'public.gpg'));
+      assert.equal((await readRpmKeys(binary, 'binary'))[0]!.getFingerprint(), keys[0]!.getFingerprint());
+      await rejectsUser(readRpmKeys(Buffer.from('not a key'), 'the-key-url'), 'the-key-url', 'no readable OpenPGP public key');
+      const both = join(gnupg, 'both.asc');
+      writeFileSync(both, otherKey + readFileSync(pubKey, 'utf8'));
+      assert.equal((await openRpmRepository(signedRepo({ gpgkey: [pathToFileURL(both).href] }), options(newStore()))).signed, true);
       assert.equal((await openRpmRepository(repoAt(`${server.url}/signed`), options(newStore(), { keys }))).signed, true);
       await rejectsUser(openRpmRepository(repoAt(`${server.url}/repo`), options(newStore(), { keys })), `${server.url}/repo/repodata/repomd.xml`, '.asc is missing');
     });

@@ -55,13 +55,16 @@ export function parseIni(text: string, file: string): IniSection[] {
       last = undefined;
       continue;
     }
-    const match = /^([^=:]*?)\s*[=:]\s*(.*)$/.exec(trimmed);
+    const match = /^([^=:]*?)\s*([=:])\s*(.*)$/.exec(trimmed);
     if (!match) throw new UserError(`${where}: expected "key=value", a [section] or a comment, got "${trimmed}"`);
     const key = match[1]!.toLowerCase();
     if (!key) throw new UserError(`${where}: a value without a key ("${trimmed}")`);
+    if (!/^[a-z0-9_.-]+$/.test(key) || (match[2] === ':' && match[3]!.startsWith('//'))) {
+      throw new UserError(`${where}: expected "key=value", got "${trimmed}" (a URL continuing the line above must be indented)`);
+    }
     if (!section) throw new UserError(`${where}: "${key}" comes before any [section]`);
     if (section.entries.has(key)) throw new UserError(`${where}: "${key}" is set twice in [${section.name}]`);
-    last = { value: match[2]!, line: i + 1 };
+    last = { value: match[3]!, line: i + 1 };
     section.entries.set(key, last);
   }
   return sections;

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import * as openpgp from 'openpgp';
 import { openDecompressed } from '../../compression/decompress.js';
@@ -257,11 +257,6 @@ async function mirrorsOf(repo: RpmRepoConfig, http?: HttpOptions): Promise<Mirro
   return repo.metalink ? parseMetalink(text, list) : parseMirrorlist(text, list);
 }
 
-/** Failures worth trying the next mirror for: the mirror is unreachable or lacks the file. */
-function isUnavailable(err: unknown): boolean {
-  return err instanceof NotFoundError || (err instanceof UserError && / could not be downloaded |: cannot be read /.test(err.message));
-}
-
 async function openRepomd(repo: RpmRepoConfig, v: Verification, options: RpmRepositoryOptions): Promise<{ fetched: FetchedRepomd; repomd: Repomd }> {
   const identities = repo.baseurl.length ? repo.baseurl.map(trimSlash) : [repo.metalink ?? repo.mirrorlist!];
   if (options.offline) {
@@ -281,7 +276,8 @@ async function openRepomd(repo: RpmRepoConfig, v: Verification, options: RpmRepo
     try {
       fetched = await downloadRepomd(baseUrl, v, options.http);
     } catch (err) {
-      if (!isUnavailable(err)) throw err;
+      // Only downloads happen here, so any UserError means this mirror is unreachable or lacks the file.
+      if (!(err instanceof UserError)) throw err;
       failures.push(errorMessage(err));
       if (mirrors.baseUrls.length > 1) options.log?.(`repository "${repo.id}": ${errorMessage(err)}; trying the next mirror`);
       continue;
@@ -328,6 +324,21 @@ async function fetchMetadata(baseUrl: string, data: RepomdData, options: RpmRepo
 /** comps as createrepo_c and modifyrepo_c list it, compressed forms first (smaller to fetch). */
 const GROUP_TYPES = ['group_gz', 'group_xz', 'group_zst', 'group'];
 
+/** comps, in the first form listed that the mirror has. */
+async function fetchGroup(baseUrl: string, repomd: Repomd, options: RpmRepositoryOptions): Promise<RpmMetadataFile | undefined> {
+  const groups = GROUP_TYPES.map((t) => repomd.data.get(t)).filter((d): d is RepomdData => d !== undefined);
+  for (const [i, data] of groups.entries()) {
+    try {
+      return await fetchMetadata(baseUrl, data, options);
+    } catch (err) {
+      // A form the mirror lacks is worth another form of the same comps; a bad file is not.
+      if (!(err instanceof NotFoundError) || i === groups.length - 1) throw err;
+      options.log?.(`${errorMessage(err)}; using the repository's ${groups[i + 1]!.type} instead`);
+    }
+  }
+  return undefined;
+}
+
 /**
  * Opens a YUM/DNF repository: repomd.xml fetched (from the first mirror that has it) and, when the
  * repository says repo_gpgcheck=1 or `keys` are given, verified against its detached signature; then
@@ -350,20 +361,14 @@ export async function openRpmRepository(repo: RpmRepoConfig, options: RpmReposit
   const filelistsData = repomd.data.get('filelists');
   if (!primaryData) throw new UserError(`${repomdUrl}: lists no primary metadata`);
   if (!filelistsData) throw new UserError(`${repomdUrl}: lists no filelists metadata`);
-  const primary = await fetchMetadata(fetched.baseUrl, primaryData, options);
-  const filelists = await fetchMetadata(fetched.baseUrl, filelistsData, options);
-  let group: RpmMetadataFile | undefined;
-  const groups = GROUP_TYPES.map((t) => repomd.data.get(t)).filter((d): d is RepomdData => d !== undefined);
-  for (const [i, data] of groups.entries()) {
-    try {
-      group = await fetchMetadata(fetched.baseUrl, data, options);
-      break;
-    } catch (err) {
-      // A form the mirror lacks is worth another form of the same comps; a bad file is not.
-      if (!(err instanceof NotFoundError) || i === groups.length - 1) throw err;
-      options.log?.(`${errorMessage(err)}; using the repository's ${groups[i + 1]!.type} instead`);
-    }
-  }
+  // Fetched side by side; all settle before a failure is reported, so none is left half-written.
+  const fetches = [
+    fetchMetadata(fetched.baseUrl, primaryData, options),
+    fetchMetadata(fetched.baseUrl, filelistsData, options),
+    fetchGroup(fetched.baseUrl, repomd, options),
+  ] as const;
+  await Promise.allSettled(fetches);
+  const [primary, filelists, group] = await Promise.all(fetches);
 
   const repository: RpmRepository = {
     config: repo,
@@ -423,6 +428,6 @@ export async function openMetadata(file: RpmMetadataFile): Promise<Readable> {
   const { stream } = await openDecompressed(createReadStream(file.path, { highWaterMark: 1 << 20 }), file.url);
   if (!file.openChecksum && file.openSize === undefined) return stream;
   const verifier = new OpenChecksumVerifier(file, file.openChecksum);
-  stream.on('error', (err) => verifier.destroy(err));
-  return stream.pipe(verifier);
+  // pipeline, not pipe: a consumer that stops early (destroys the result) also closes the file.
+  return pipeline(stream, verifier, () => {});
 }
