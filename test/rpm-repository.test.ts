@@ -641,10 +641,15 @@ describe('opening repositories', () => {
     write(join(fixture, 'mirrors.txt'), `# mirrors\nhttp://127.0.0.1:9/dead/\n${server.url}/repo/\n`);
     const notes: string[] = [];
     const base = { ...repoAt('http://unused.invalid'), baseurl: [] };
-    const viaList = await openRpmRepository({ ...base, mirrorlist: `${server.url}/mirrors.txt` }, options(newStore(), { log: (m) => notes.push(m) }));
+    const listStore = newStore();
+    const listed = { ...base, mirrorlist: `${server.url}/mirrors.txt` };
+    const viaList = await openRpmRepository(listed, options(listStore, { log: (m) => notes.push(m) }));
     assert.equal(viaList.baseUrl, `${server.url}/repo`);
     assert.equal(notes.length, 1);
     assert.match(notes[0]!, /127\.0\.0\.1:9\/dead\/repodata\/repomd\.xml.*trying the next mirror/);
+    // Offline, the repository is found again by its mirrorlist URL.
+    assert.deepEqual(await openRpmRepository(listed, options(listStore, { offline: true })), viaList);
+    await rejectsUser(openRpmRepository(listed, options(newStore(), { offline: true })), `repomd.xml (from ${server.url}/mirrors.txt) is not in the cache`);
 
     const repomdBytes = readFileSync(join(repoDir, 'repodata/repomd.xml'));
     const metalink = (sha: string) => `<?xml version="1.0"?><metalink version="3.0" xmlns="http://www.metalinker.org/"><files><file name="repomd.xml">

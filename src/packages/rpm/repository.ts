@@ -200,9 +200,9 @@ interface SavedRepomd {
 }
 
 function isSavedRepomd(value: unknown): value is SavedRepomd {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return typeof v['baseUrl'] === 'string' && typeof v['repomd'] === 'string' && (v['signature'] === undefined || typeof v['signature'] === 'string');
+  if (typeof value !== 'object' || value === null || !('baseUrl' in value) || !('repomd' in value)) return false;
+  const signature = 'signature' in value ? value.signature : undefined;
+  return typeof value.baseUrl === 'string' && typeof value.repomd === 'string' && (signature === undefined || typeof signature === 'string');
 }
 
 /** Saved under the URL the repository is known by: its base URL, or its mirrorlist or metalink. */
@@ -257,6 +257,17 @@ async function mirrorsOf(repo: RpmRepoConfig, http?: HttpOptions): Promise<Mirro
   return repo.metalink ? parseMetalink(text, list) : parseMirrorlist(text, list);
 }
 
+/** The URL a repository is known by for the saved repomd.xml: the mirror's base URL, or the list's URL. */
+function identityOf(repo: RpmRepoConfig, baseUrl: string): string {
+  return repo.baseurl.length ? baseUrl : (repo.metalink ?? repo.mirrorlist!);
+}
+
+async function saveRepomd(store: ContentStore, repo: RpmRepoConfig, fetched: FetchedRepomd): Promise<void> {
+  const record: SavedRepomd = { baseUrl: fetched.baseUrl, repomd: fetched.bytes.toString('base64') };
+  if (fetched.signature) record.signature = fetched.signature.toString('base64');
+  await tryWriteChecked(savedRepomdPath(store, identityOf(repo, fetched.baseUrl)), record);
+}
+
 async function openRepomd(repo: RpmRepoConfig, v: Verification, options: RpmRepositoryOptions): Promise<{ fetched: FetchedRepomd; repomd: Repomd }> {
   const identities = repo.baseurl.length ? repo.baseurl.map(trimSlash) : [repo.metalink ?? repo.mirrorlist!];
   if (options.offline) {
@@ -267,7 +278,8 @@ async function openRepomd(repo: RpmRepoConfig, v: Verification, options: RpmRepo
       if (saved.signature !== undefined) fetched.signature = Buffer.from(saved.signature, 'base64');
       return { fetched, repomd: await verifyRepomd(fetched, v) };
     }
-    throw new UserError(`repository "${repo.id}": ${identities[0]}/repodata/repomd.xml is not in the cache, and --offline forbids downloading it`);
+    const shown = repo.baseurl.length ? `${identities[0]}/repodata/repomd.xml` : `repomd.xml (from ${identities[0]})`;
+    throw new UserError(`repository "${repo.id}": ${shown} is not in the cache, and --offline forbids downloading it`);
   }
   const mirrors = await mirrorsOf(repo, options.http);
   const failures: string[] = [];
@@ -279,15 +291,11 @@ async function openRepomd(repo: RpmRepoConfig, v: Verification, options: RpmRepo
       // Only downloads happen here, so any UserError means this mirror is unreachable or lacks the file.
       if (!(err instanceof UserError)) throw err;
       failures.push(errorMessage(err));
-      if (mirrors.baseUrls.length > 1) options.log?.(`repository "${repo.id}": ${errorMessage(err)}; trying the next mirror`);
+      if (baseUrl !== mirrors.baseUrls.at(-1)) options.log?.(`repository "${repo.id}": ${errorMessage(err)}; trying the next mirror`);
       continue;
     }
     // A mirror that serves a bad signature or a bad repomd is refused, not skipped: tampering is an error.
-    const repomd = await verifyRepomd(fetched, v, mirrors.repomdChecksums);
-    const record: SavedRepomd = { baseUrl, repomd: fetched.bytes.toString('base64') };
-    if (fetched.signature) record.signature = fetched.signature.toString('base64');
-    await tryWriteChecked(savedRepomdPath(options.store, repo.baseurl.length ? baseUrl : identities[0]!), record);
-    return { fetched, repomd };
+    return { fetched, repomd: await verifyRepomd(fetched, v, mirrors.repomdChecksums) };
   }
   throw new UserError(`repository "${repo.id}" (${repo.source}): repomd.xml is not available from any mirror (${failures.join('; ')})`);
 }
@@ -369,6 +377,8 @@ export async function openRpmRepository(repo: RpmRepoConfig, options: RpmReposit
   ] as const;
   await Promise.allSettled(fetches);
   const [primary, filelists, group] = await Promise.all(fetches);
+  // Saved only once its files are in the store: --offline then finds the last complete state.
+  if (!options.offline) await saveRepomd(options.store, repo, fetched);
 
   const repository: RpmRepository = {
     config: repo,
