@@ -612,6 +612,49 @@ describe('opening repositories', () => {
     assert.deepEqual(readFileSync(again.primary.path), good);
   });
 
+  it('refuses a tampered primary of a sha512 repository; nothing is stored for it', async () => {
+    const dir = join(fixture, 'repo-sha512-tampered');
+    cpSync(join(repoDir, 'Packages'), join(dir, 'Packages'), { recursive: true });
+    must('createrepo_c', ['--quiet', '--no-database', '--checksum=sha512', dir]);
+    const href = parseRepomd(readFileSync(join(dir, 'repodata/repomd.xml')), 'x').data.get('primary')!.location.href;
+    const good = readFileSync(join(dir, href));
+    const bad = Buffer.from(good);
+    bad[10] = bad[10]! ^ 0x01;
+    server.override.set(`/repo-sha512-tampered/${href}`, bad);
+    const store = newStore();
+    try {
+      await rejectsUser(
+        openRpmRepository(repoAt(`${server.url}/repo-sha512-tampered`), options(store)),
+        `${server.url}/repo-sha512-tampered/${href}`,
+        `SHA512 mismatch: expected ${createHash('sha512').update(good).digest('hex')}, got ${createHash('sha512').update(bad).digest('hex')}`,
+      );
+    } finally {
+      server.override.delete(`/repo-sha512-tampered/${href}`);
+    }
+    assert.equal(existsSync(store.path(sha256Hex(bad))), false);
+    for (const hex of [createHash('sha512').update(good).digest('hex'), createHash('sha512').update(bad).digest('hex')]) {
+      assert.equal(existsSync(join(store.root, 'checksum/sha512', hex.slice(0, 2), hex)), false, 'no checksum record for the refused file');
+    }
+    assertStoreHonest(store);
+  });
+
+  it('takes the plain comps when the compressed one is missing from the mirror', async () => {
+    const repomd = parseRepomd(readFileSync(join(repoDir, 'repodata/repomd.xml')), 'x');
+    const gz = `/repo/${repomd.data.get('group_gz')!.location.href}`;
+    server.override.set(gz, null);
+    const notes: string[] = [];
+    try {
+      const repo = await openRpmRepository(repoAt(`${server.url}/repo`), options(newStore(), { log: (m) => notes.push(m) }));
+      assert.equal(repo.group?.type, 'group');
+      assert.equal(repo.group.compression, 'none');
+      assert.deepEqual(await readAll(await openMetadata(repo.group)), readFileSync(join(repoDir, repomd.data.get('group')!.location.href)));
+      assert.equal(notes.length, 1);
+      assert.match(notes[0]!, /using the repository's group instead/);
+    } finally {
+      server.override.delete(gz);
+    }
+  });
+
   it('refuses decompressed bytes that do not match open-checksum', async () => {
     const repo = await openRpmRepository(repoAt(`${server.url}/repo`), options(newStore()));
     const wrong = { ...repo.primary, openChecksum: { algorithm: 'sha256' as const, value: '0'.repeat(64) } };
