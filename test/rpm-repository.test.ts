@@ -227,8 +227,8 @@ enabled=1
     ]);
   });
 
-  it('agrees with dnf itself on every repository option', async (t) => {
-    if (run('/usr/bin/python3', ['-c', 'import dnf']).status !== 0) return t.skip('needs python3-dnf');
+  it('agrees with dnf itself on every repository option', async () => {
+    // dnf's own reader (Debian's python3-dnf, for the system python) is the oracle.
     const script = `
 import dnf, json, os, sys
 root, conf = sys.argv[1], sys.argv[2]

@@ -227,6 +227,22 @@ async function isDirectory(path: string): Promise<boolean> {
   }
 }
 
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false; // a dangling link, as dnf skips it
+  }
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UserError(`${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
 /** Variable files (file name = variable, first line = value), later folders overriding earlier ones as in dnf. */
 async function readVarsDirs(root: string, dirs: string[], vars: YumVars): Promise<void> {
   for (const dir of dirs) {
@@ -234,9 +250,7 @@ async function readVarsDirs(root: string, dirs: string[], vars: YumVars): Promis
     if (!(await isDirectory(full))) continue;
     for (const name of (await readdir(full)).sort()) {
       const path = join(full, name);
-      if (!(await stat(path)).isFile()) continue;
-      const text = await readFile(path, 'utf8');
-      vars[name] = text.split('\n')[0]!;
+      if (await isFile(path)) vars[name] = (await readText(path)).split('\n')[0]!;
     }
   }
 }
@@ -375,13 +389,7 @@ function checkRepo(repo: RpmRepoConfig, where: (key: string) => string): void {
  */
 export async function readYumConfig(file: string, options: YumConfigOptions = {}): Promise<YumConfig> {
   const root = options.root ?? '/';
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new UserError(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  const sections = parseIni(text, file);
+  const sections = parseIni(await readText(file), file);
   const mainSection = sections.find((s) => s.name === 'main');
   // [main] is read twice: once for varsdir and releasever (no variables yet), then with them.
   const bare = readMain(mainSection, file, {});
@@ -415,7 +423,8 @@ export async function readYumConfig(file: string, options: YumConfigOptions = {}
     if (!(await isDirectory(full))) continue;
     for (const name of (await readdir(full)).filter((n) => n.endsWith('.repo')).sort()) {
       const path = join(full, name);
-      for (const section of parseIni(await readFile(path, 'utf8'), path)) add(readRepo(section, path, vars, main));
+      if (!(await isFile(path))) continue;
+      for (const section of parseIni(await readText(path), path)) add(readRepo(section, path, vars, main));
     }
   }
   return { file, main, repos, vars };
