@@ -249,7 +249,7 @@ async function downloadRepomd(baseUrl: string, v: Verification, http?: HttpOptio
   return fetched;
 }
 
-/** The mirrors to try, from baseurl, or else from the mirrorlist or metalink. */
+/** The mirrors to try: baseurl when given (a mirrorlist or metalink beside it is then not fetched), else the list's. */
 async function mirrorsOf(repo: RpmRepoConfig, http?: HttpOptions): Promise<MirrorSet> {
   if (repo.baseurl.length) return { baseUrls: repo.baseurl.map(trimSlash), repomdChecksums: [] };
   const list = repo.metalink ?? repo.mirrorlist!;
