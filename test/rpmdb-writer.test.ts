@@ -222,6 +222,139 @@ describe('file states', () => {
   });
 });
 
+/** Two packages of every kind of entry the fixtures lack: config, ghost, doc, lang, hardlinks, triggers, prefixes. */
+const MANY_SPEC = `Name: many
+Version: 1.0
+Release: 1
+Summary: Many kinds of files
+License: MIT
+Group: Development/Tools
+Provides: many-virtual = 1
+Obsoletes: many-old < 1
+Suggests: hello
+Enhances: busybox-static
+Supplements: (filesystem and hello)
+Requires: (hello or busybox-static)
+
+%description
+Many.
+
+%install
+mkdir -p %{buildroot}/etc %{buildroot}/usr/bin %{buildroot}/var/log %{buildroot}/var/lib/many %{buildroot}/usr/share/doc/many
+mkdir -p %{buildroot}/usr/share/locale/fr/LC_MESSAGES %{buildroot}/usr/share/locale/de/LC_MESSAGES
+echo conf > %{buildroot}/etc/many.conf
+echo tool > %{buildroot}/usr/bin/many-a
+ln %{buildroot}/usr/bin/many-a %{buildroot}/usr/bin/many-b
+ln -s many-a %{buildroot}/usr/bin/many-c
+touch %{buildroot}/var/log/many.log
+echo readme > %{buildroot}/usr/share/doc/many/README
+echo fr > %{buildroot}/usr/share/locale/fr/LC_MESSAGES/many.mo
+echo de > %{buildroot}/usr/share/locale/de/LC_MESSAGES/many.mo
+
+%triggerin -- hello
+true
+%triggerun -- hello
+true
+%triggerin -- busybox-static
+true
+%filetriggerin -- /usr/lib
+true
+%transfiletriggerpostun -- /usr/share
+true
+
+%files
+%config(noreplace) /etc/many.conf
+/usr/bin/many-a
+/usr/bin/many-b
+/usr/bin/many-c
+%ghost /var/log/many.log
+%dir /var/lib/many
+%doc /usr/share/doc/many/README
+%lang(fr) /usr/share/locale/fr/LC_MESSAGES/many.mo
+%lang(de) /usr/share/locale/de/LC_MESSAGES/many.mo
+`;
+const RELOC_SPEC = `Name: reloc
+Version: 2
+Release: 1
+Summary: Relocatable
+License: MIT
+BuildArch: noarch
+Prefix: /opt/reloc
+Prefix: /etc/reloc
+
+%description
+Relocatable.
+
+%install
+mkdir -p %{buildroot}/opt/reloc %{buildroot}/etc/reloc
+echo x > %{buildroot}/opt/reloc/x
+echo y > %{buildroot}/etc/reloc/y
+
+%files
+/opt/reloc
+/etc/reloc/y
+`;
+
+/** Builds the specs with rpmbuild and signs the packages with a fresh key (rpmsign), returning their paths. */
+function signedPackages(specs: Record<string, string>): string[] {
+  const top = tempDir('rpmdb-build');
+  for (const d of ['SPECS', 'RPMS', 'BUILD', 'BUILDROOT', 'SOURCES', 'SRPMS']) mkdirSync(join(top, d));
+  for (const [name, spec] of Object.entries(specs)) {
+    writeFileSync(join(top, `SPECS/${name}.spec`), spec);
+    must('rpmbuild', ['--quiet', '--define', `_topdir ${top}`, '--define', '_build_id_links none', '-bb', join(top, `SPECS/${name}.spec`)]);
+  }
+  const files = readdirSync(join(top, 'RPMS'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.rpm')).map((f) => join(top, 'RPMS', f)).sort();
+  const gnupg = tempDir('rpmdb-gnupg');
+  const env = { ...process.env, GNUPGHOME: gnupg };
+  must('gpg', ['--batch', '--passphrase', '', '--quick-gen-key', 'Fixture <fixture@example.invalid>', 'rsa2048', 'sign', 'never'], { env });
+  must('rpmsign', ['--define', '_gpg_name fixture@example.invalid', '--define', '__gpg /usr/bin/gpg', '--addsign', ...files], { env });
+  return files;
+}
+
+describe('signed packages with configs, ghosts, docs, languages, hardlinks, triggers and prefixes', () => {
+  it('are stored and indexed as rpm -i --excludedocs with %_install_langs stores them; -Va is clean', async () => {
+    const files = signedPackages({ many: MANY_SPEC, reloc: RELOC_SPEC });
+    const root = tempDir('rpmdb-many');
+    const options = ['--nodeps', '--noscripts', '--nosignature', '--excludedocs', '--define', '_install_langs fr'];
+    rpmOk(root, ['-i', ...options, ...files]);
+    const names = rpmOk(root, ['-qa', '--qf', '%{NAME}\n']).trim().split('\n');
+    const byName = new Map(files.map((f) => [rpmOk(root, ['-qp', '--nosignature', '--qf', '%{NAME}', f]), f]));
+    const times = rpmOk(root, ['-qa', '--qf', '%{INSTALLTIME} %{INSTALLTID}\n']).trim().split('\n').map((l) => l.split(' ').map(Number));
+    const theirs = readFileSync(join(root, DBPATH, 'rpmdb.sqlite'));
+    rmSync(join(root, DBPATH), { recursive: true });
+
+    // The states an image builder gives with --nodocs and %_install_langs fr: docs and other languages left out.
+    const list = names.map((name) => {
+      const blobs = rpmBlobs(byName.get(name)!);
+      const values = new HeaderValues(readHeaderEntries(blobs.header, name));
+      const flags = values.numbers(1037);
+      const langs = values.strings(1097);
+      const fileStates = flags.map((f, i) => ((f & 2) !== 0 || (langs[i] !== '' && langs[i] !== 'fr') ? FileState.NOTINSTALLED : FileState.NORMAL));
+      return { ...blobs, name, fileStates };
+    });
+    assert.deepEqual(list.find((p) => p.name === 'many')!.fileStates, [0, 0, 0, 0, 2, 2, 0, 0, 0]);
+    const ours = await writeInto(root, list, times[0]![0], times[0]![1]);
+
+    const mine = rows(openDb(ours), 'SELECT hnum, blob FROM Packages ORDER BY hnum');
+    const reference = rows(openDb(theirs), 'SELECT hnum, blob FROM Packages ORDER BY hnum');
+    mine.forEach((row, i) => assert.equal(withoutInstallTime(String(row[1])), withoutInstallTime(String(reference[i]![1])), names[i]));
+    for (const table of RPMDB_INDEX_TABLES) {
+      const q = `SELECT key, hnum, idx FROM '${table}' ORDER BY rowid`;
+      assert.deepEqual(rows(openDb(ours), q), rows(openDb(theirs), q), table);
+    }
+    for (const table of ['Triggername', 'Filetriggername', 'Transfiletriggername', 'Suggestname', 'Enhancename', 'Supplementname', 'Obsoletename']) {
+      assert.ok((rows(openDb(ours), `SELECT count(*) FROM '${table}'`)[0]![0] as number) > 0, table);
+    }
+    assert.match(rpmOk(root, ['-q', '--qf', '%{RSAHEADER:pgpsig}', 'many']), /^RSA\/SHA\d+, .*Key ID [0-9a-f]{16}$/);
+    assert.equal(rpmOk(root, ['-q', '--qf', '[%{INSTPREFIXES} ]', 'reloc']), '/opt/reloc /etc/reloc ');
+    assert.equal(rpmOk(root, ['-q', '--triggers', 'many']), (() => { const r = tempDir('rpmdb-many-ref'); rpmOk(r, ['-i', '--justdb', ...options, ...files]); return rpmOk(r, ['-q', '--triggers', 'many']); })());
+    assert.equal(rpmOk(root, ['-qf', '/var/log/many.log', '/usr/bin/many-b', '/opt/reloc/x']), 'many-1.0-1.x86_64\nmany-1.0-1.x86_64\nreloc-2-1.noarch\n');
+    const va = rpmIn(root, ['-Va', '--nodeps']);
+    assert.deepEqual([va.status, va.stdout], [0, '']);
+    assert.equal(rpmIn(root, ['--verifydb']).status, 0);
+  });
+});
+
 describe('dnf on the written database', () => {
   it('dnf --installroot lists the packages and installs one more from a file:// repository', async () => {
     const root = installedRoot(order.slice(0, 2));

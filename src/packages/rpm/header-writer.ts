@@ -143,16 +143,14 @@ export function buildHeader(entries: readonly HeaderEntry[]): Uint8Array {
  * Bytes after the data (a package file pads its signature header to 8) are ignored.
  */
 export function readHeaderEntries(blob: Uint8Array, where: string): RawHeaderEntry[] {
-  const bad = (why: string): never => {
-    throw new UserError(`${where}: corrupt rpm header: ${why}`);
-  };
-  if (blob.length < 8) bad(`${blob.length} bytes, too short for a header`);
+  const bad = (why: string) => new UserError(`${where}: corrupt rpm header: ${why}`);
+  if (blob.length < 8) throw bad(`${blob.length} bytes, too short for a header`);
   const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   const il = view.getUint32(0);
   const dl = view.getUint32(4);
-  if (il === 0 || il > MAX_ENTRIES || dl > MAX_DATA) bad(`${il} index entries and ${dl} data bytes are out of range`);
+  if (il === 0 || il > MAX_ENTRIES || dl > MAX_DATA) throw bad(`${il} index entries and ${dl} data bytes are out of range`);
   const dataStart = 8 + il * ENTRY_SIZE;
-  if (dataStart + dl > blob.length) bad(`${il} index entries and ${dl} data bytes do not fit in ${blob.length} bytes`);
+  if (dataStart + dl > blob.length) throw bad(`${il} index entries and ${dl} data bytes do not fit in ${blob.length} bytes`);
   const data = blob.subarray(dataStart, dataStart + dl);
   const out: RawHeaderEntry[] = [];
   for (let i = 0; i < il; i++) {
@@ -162,15 +160,15 @@ export function readHeaderEntries(blob: Uint8Array, where: string): RawHeaderEnt
     const offset = view.getInt32(at + 8);
     const count = view.getUint32(at + 12);
     const what = `entry ${i} (tag ${tag})`;
-    if (!isHeaderType(type) || type === HeaderType.NULL) bad(`${what} has unknown type ${type}`);
-    if (offset < 0 || offset >= dl) bad(`${what} starts at ${offset}, outside the ${dl} data bytes`);
-    if (count === 0 || count > MAX_DATA) bad(`${what} has count ${count}`);
-    const length = valueLength(type as HeaderType, data, offset, count);
-    if (length < 0) bad(`${what} (${count} values of type ${type}) runs past the data`);
+    if (!isHeaderType(type) || type === HeaderType.NULL) throw bad(`${what} has unknown type ${type}`);
+    if (offset < 0 || offset >= dl) throw bad(`${what} starts at ${offset}, outside the ${dl} data bytes`);
+    if (count === 0 || count > MAX_DATA) throw bad(`${what} has count ${count}`);
     const size = FIXED_SIZE[type]!;
-    if (size > 1 && offset % size !== 0) bad(`${what} is not aligned`);
-    if (type === HeaderType.STRING && count !== 1) bad(`${what} is a string with count ${count}`);
-    out.push({ tag, type: type as HeaderType, count, data: data.slice(offset, offset + length) });
+    if (size > 1 && offset % size !== 0) throw bad(`${what} is not aligned`);
+    if (type === HeaderType.STRING && count !== 1) throw bad(`${what} is a string with count ${count}`);
+    const length = valueLength(type, data, offset, count);
+    if (length < 0) throw bad(`${what} (${count} values of type ${type}) runs past the data`);
+    out.push({ tag, type, count, data: data.slice(offset, offset + length) });
   }
   return out;
 }
@@ -235,13 +233,11 @@ function immutableRegion(header: Uint8Array, entries: readonly RawHeaderEntry[],
   const dl = view.getUint32(4);
   const first = entries[0]!;
   const trailerAt = view.getInt32(8 + 8);
-  const bad = (why: string): never => {
-    throw new UserError(`${where}: not an immutable package header: ${why}`);
-  };
-  if (first.tag !== Tag.HEADERIMMUTABLE || first.type !== HeaderType.BIN || first.count !== ENTRY_SIZE) bad('its first entry is not the HEADERIMMUTABLE region');
-  if (trailerAt !== dl - ENTRY_SIZE) bad('the region trailer does not end the data');
+  const bad = (why: string) => new UserError(`${where}: not an immutable package header: ${why}`);
+  if (first.tag !== Tag.HEADERIMMUTABLE || first.type !== HeaderType.BIN || first.count !== ENTRY_SIZE) throw bad('its first entry is not the HEADERIMMUTABLE region');
+  if (trailerAt !== dl - ENTRY_SIZE) throw bad('the region trailer does not end the data');
   const trailer = new DataView(first.data.buffer, first.data.byteOffset, first.data.byteLength);
-  if (trailer.getUint32(0) !== Tag.HEADERIMMUTABLE || trailer.getInt32(8) !== -il * ENTRY_SIZE) bad(`the region does not cover its ${il} entries`);
+  if (trailer.getUint32(0) !== Tag.HEADERIMMUTABLE || trailer.getInt32(8) !== -il * ENTRY_SIZE) throw bad(`the region does not cover its ${il} entries`);
   const dataStart = 8 + il * ENTRY_SIZE;
   return header.subarray(dataStart, dataStart + dl);
 }
