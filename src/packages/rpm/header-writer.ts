@@ -191,7 +191,8 @@ export interface InstallTags {
  * after the region's entries, their values after the region's data:
  *   - the signature header's tags, translated and checked as rpm ≥ 4.17's headerMergeLegacySigs (lib/package.c)
  *     does (SIGSIZE, SIGMD5, SHA1HEADER, SHA256HEADER, RSAHEADER, …; ARCHIVESIZE when only the signature
- *     header has the payload size);
+ *     header has the payload size). rpm 4.16 (RHEL 9) merges by a looser rule (every tag of the signature
+ *     range it has no copy of) that gives the same tags for the signature headers rpmbuild and rpmsign write;
  *   - SOURCERPM "(none)" when the header has neither SOURCERPM nor SOURCEPACKAGE (applyRetrofits);
  *   - INSTPREFIXES = PREFIXES for a relocatable package installed without relocations (relocation.c);
  *   - FILESTATES (when the package has files), INSTALLTID, INSTALLTIME, INSTALLCOLOR (psm.c).

@@ -277,12 +277,14 @@ export interface RpmdbLocation {
   link?: { path: string; target: string };
 }
 
-/** The files rpm reads its macros from, in its order (rpmrc's macrofiles), that can define %_dbpath. */
+/** The files rpm reads its macros from, in its order (rpmrc's macrofiles, `rpm --showrc`), that can define %_dbpath. */
 function macroFileOrder(path: string): number {
   const p = path.replace(/^\/+/, '');
   if (p === 'usr/lib/rpm/macros') return 0;
   if (p.startsWith('usr/lib/rpm/macros.d/')) return 1;
   if (p.startsWith('usr/lib/rpm/platform/')) return 2;
+  // The vendor's macros (%{_rpmconfigdir}/%{_vendor}/macros: redhat/macros, suse/macros).
+  if (/^usr\/lib\/rpm\/[^/]+\/macros$/.test(p)) return 2.5;
   if (p.startsWith('etc/rpm/macros.') || p.startsWith('etc/rpm/platform')) return 3;
   if (p === 'etc/rpm/macros') return 4;
   return -1;
