@@ -312,17 +312,20 @@ echo y > %{buildroot}/etc/reloc/y
 /etc/reloc/y
 `;
 
-/** Builds the specs with rpmbuild and signs the packages with a fresh key (rpmsign), returning their paths. */
-function signedPackages(specs: Record<string, string>): string[] {
+/** Builds the specs with rpmbuild, returning the packages' paths, sorted. */
+function buildRpms(specs: Record<string, string>): string[] {
   const top = tempDir('rpmdb-build');
   for (const d of ['SPECS', 'RPMS', 'BUILD', 'BUILDROOT', 'SOURCES', 'SRPMS']) mkdirSync(join(top, d));
   for (const [name, spec] of Object.entries(specs)) {
     writeFileSync(join(top, `SPECS/${name}.spec`), spec);
     must('rpmbuild', ['--quiet', '--define', `_topdir ${top}`, '--define', '_build_id_links none', '-bb', join(top, `SPECS/${name}.spec`)]);
   }
-  const files = readdirSync(join(top, 'RPMS'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.rpm')).map((f) => join(top, 'RPMS', f)).sort();
-  const gnupg = tempDir('rpmdb-gnupg');
-  const env = { ...process.env, GNUPGHOME: gnupg };
+  return readdirSync(join(top, 'RPMS'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.rpm')).map((f) => join(top, 'RPMS', f)).sort();
+}
+
+/** Signs packages in place with a fresh key (rpmsign, which adds RSAHEADER to their signature headers). */
+function sign(files: string[]): string[] {
+  const env = { ...process.env, GNUPGHOME: tempDir('rpmdb-gnupg') };
   must('gpg', ['--batch', '--passphrase', '', '--quick-gen-key', 'Fixture <fixture@example.invalid>', 'rsa2048', 'sign', 'never'], { env });
   must('rpmsign', ['--define', '_gpg_name fixture@example.invalid', '--define', '__gpg /usr/bin/gpg', '--addsign', ...files], { env });
   return files;
@@ -330,7 +333,7 @@ function signedPackages(specs: Record<string, string>): string[] {
 
 describe('signed packages with configs, ghosts, docs, languages, hardlinks, triggers and prefixes', { skip: AS_ROOT }, () => {
   it('are stored and indexed as rpm -i --excludedocs with %_install_langs stores them; -Va is clean', async () => {
-    const files = signedPackages({ many: MANY_SPEC, reloc: RELOC_SPEC });
+    const files = sign(buildRpms({ many: MANY_SPEC, reloc: RELOC_SPEC }));
     const root = tempDir('rpmdb-many');
     const options = ['--nodeps', '--noscripts', '--nosignature', '--excludedocs', '--define', '_install_langs fr'];
     rpmOk(root, ['-i', ...options, ...files]);
@@ -529,15 +532,14 @@ describe('index keys', () => {
   });
 
   it('a real rich dependency is indexed as rpm indexes it', async () => {
-    const top = tempDir('rpmdb-rich');
-    for (const d of ['SPECS', 'RPMS', 'BUILD', 'BUILDROOT', 'SOURCES', 'SRPMS']) mkdirSync(join(top, d));
-    writeFileSync(join(top, 'SPECS/rich.spec'), [
-      'Name: rich', 'Version: 1', 'Release: 1', 'Summary: rich', 'License: MIT', 'BuildArch: noarch',
-      'Requires: (hello if busybox-static else filesystem)', 'Requires: (a >= 1 or (b and c))', 'Recommends: (x if y)', 'Conflicts: (p unless q)', 'Supplements: (s and (t or u))',
-      'Requires(pre): /bin/sh', 'Requires(post,preun): /bin/sh', '%description', 'rich', '%files',
-    ].join('\n'));
-    must('rpmbuild', ['--quiet', '--define', `_topdir ${top}`, '--define', '_build_id_links none', '-bb', join(top, 'SPECS/rich.spec')]);
-    const rpmFile = join(top, 'RPMS/noarch/rich-1-1.noarch.rpm');
+    const [rpmFile] = buildRpms({
+      rich: [
+        'Name: rich', 'Version: 1', 'Release: 1', 'Summary: rich', 'License: MIT', 'BuildArch: noarch',
+        'Requires: (hello if busybox-static else filesystem)', 'Requires: (a >= 1 or (b and c))', 'Recommends: (x if y)', 'Conflicts: (p unless q)',
+        'Supplements: (s and (t or u))', 'Requires(pre): /bin/sh', 'Requires(post,preun): /bin/sh', '%description', 'rich', '%files',
+      ].join('\n'),
+    });
+    assert.ok(rpmFile);
     const reference = tempDir('rpmdb-rich-ref');
     rpmOk(reference, ['-i', '--nodeps', '--noscripts', '--justdb', rpmFile]);
     const ours = await writeRpmDatabase([{ ...rpmBlobs(rpmFile), name: 'rich' }], { installTime: TID, tid: TID, arch: 'x86_64' });
