@@ -9,23 +9,18 @@ import type { SourcedEntry } from '../entries/entry-set.js';
 import type { ContainerConfig } from '../oci/config.js';
 import type { Platform } from '../oci/platform.js';
 import type { ProgressStatus } from '../progress/progress.js';
+import type { Checksum } from './fetch/checksum.js';
 import type { ContentStore } from './fetch/store.js';
 
 export type EcosystemId = 'deb' | 'rpm' | 'apk';
-
-/** Hash algorithms a repository may name for its packages (repomd's checksum types, APK's SHA-1). */
-export type HashAlgorithm = 'sha256' | 'sha512' | 'sha384' | 'sha224' | 'sha1';
 
 /**
  * How a downloaded package is checked before anything reads it. Debian's indexes and most yum
  * repositories give a SHA-256 of the whole file; yum repositories may name another algorithm; Alpine's
  * index gives a SHA-1 of the package's control segment only, which its ecosystem checks itself
- * (`Ecosystem.verifyPart`) after the pipeline has stored the file under its own SHA-256.
+ * (`Ecosystem.verifyPart`) before the pipeline stores the file under its own SHA-256.
  */
-export interface Integrity {
-  algorithm: HashAlgorithm;
-  /** Lower-case hex. */
-  hex: string;
+export interface Integrity extends Checksum {
   covers: 'file' | 'part';
 }
 

@@ -120,7 +120,7 @@ export const debian: Ecosystem<DebianRequest, LockedPackage, DebLockFields> = {
     return {
       name: pkg.name, version: pkg.version, architecture: pkg.architecture, size: pkg.size,
       url: `${pkg.repository}/${pkg.filename}`,
-      integrity: { algorithm: 'sha256', hex: pkg.sha256, covers: 'file' },
+      integrity: { algorithm: 'sha256', value: pkg.sha256, covers: 'file' },
       display: debDisplayName(pkg),
     };
   },

@@ -1,6 +1,6 @@
 import sax from 'sax';
 import { UserError } from '../../errors.js';
-import { parseChecksum, type Checksum } from './checksum.js';
+import { parseChecksum, type Checksum } from '../fetch/checksum.js';
 import { attribute } from './repomd.js';
 
 /** Mirrors of one repository, best first, and (from a metalink) the checksums repomd.xml may have. */

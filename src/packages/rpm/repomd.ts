@@ -1,6 +1,6 @@
 import sax from 'sax';
 import { UserError } from '../../errors.js';
-import { parseChecksum, type Checksum } from './checksum.js';
+import { parseChecksum, type Checksum } from '../fetch/checksum.js';
 
 /** Where a file lies: `href` relative to the repository's base URL, or to `base` (xml:base) when given. */
 export interface RpmLocation {

@@ -11,7 +11,7 @@ import { UserError, errorMessage } from '../../errors.js';
 import { readChecked, tryWriteChecked } from '../fetch/checked-record.js';
 import { httpGetBytes, httpGetToFile, NotFoundError, type HttpOptions } from '../fetch/http.js';
 import type { ContentStore } from '../fetch/store.js';
-import { findVerified, formatChecksum, putVerified, type Checksum } from './checksum.js';
+import { findVerified, formatChecksum, putVerified, type Checksum } from '../fetch/checksum.js';
 import { parseMetalink, parseMirrorlist, type MirrorSet } from './mirrors.js';
 import type { RpmRepoConfig } from './repo-config.js';
 import { parseRepomd, type Repomd, type RepomdData, type RpmLocation } from './repomd.js';

@@ -6,8 +6,8 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UserError } from '../../errors.js';
 import { withTempDir } from '../../fs/temp.js';
-import { readChecked, tryWriteChecked } from '../fetch/checked-record.js';
-import type { ContentStore } from '../fetch/store.js';
+import { readChecked, tryWriteChecked } from './checked-record.js';
+import type { ContentStore } from './store.js';
 
 /** The digests createrepo_c writes into repomd.xml and primary.xml (`sha` is sha1's old name). */
 export type ChecksumAlgorithm = 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
@@ -70,12 +70,22 @@ function isChecksumRecord(value: unknown): value is ChecksumRecord {
   return typeof sha256 === 'string' && /^[0-9a-f]{64}$/.test(sha256) && typeof size === 'number';
 }
 
-/** A verified copy of the file with this checksum (and size) in the store, or undefined. */
-export async function findVerified(store: ContentStore, checksum: Checksum, size?: number): Promise<string | undefined> {
-  if (checksum.algorithm === 'sha256') return store.get(checksum.value, size);
+/**
+ * The SHA-256 the store keeps the file with this checksum under, when that is known without reading the
+ * file: the checksum itself, or the record written when a file with this checksum was verified. The file
+ * may since have gone from the store; `findVerified` checks.
+ */
+export async function knownSha256(store: ContentStore, checksum: Checksum, size?: number): Promise<string | undefined> {
+  if (checksum.algorithm === 'sha256') return checksum.value;
   const record = await readChecked(recordPath(store, checksum));
   if (!isChecksumRecord(record) || (size !== undefined && record.size !== size)) return undefined;
-  return store.get(record.sha256, record.size);
+  return record.sha256;
+}
+
+/** A verified copy of the file with this checksum (and size) in the store, or undefined. */
+export async function findVerified(store: ContentStore, checksum: Checksum, size?: number): Promise<string | undefined> {
+  const sha256 = await knownSha256(store, checksum, size);
+  return sha256 === undefined ? undefined : store.get(sha256, size);
 }
 
 /**
@@ -86,22 +96,34 @@ export async function findVerified(store: ContentStore, checksum: Checksum, size
  */
 export async function putVerified(store: ContentStore, checksum: Checksum, write: (tmp: string) => Promise<void>, what: string, size?: number): Promise<string> {
   if (checksum.algorithm === 'sha256') return store.put(checksum.value, write, what, size);
-  const existing = await findVerified(store, checksum, size);
-  if (existing) return existing;
+  return (await putChecked(store, checksum, write, what, size, async (tmp) => {
+    const actual = await hashFile(tmp, checksum.algorithm);
+    if (actual.named !== checksum.value) throw new UserError(`${what}: ${checksum.algorithm.toUpperCase()} mismatch: expected ${checksum.value}, got ${actual.named}`);
+    return actual.sha256;
+  })).path;
+}
+
+/**
+ * Fills the store with `write(tmp)` checked by `check` (which throws a UserError when the file is not the
+ * one wanted, and returns its SHA-256), and records the SHA-256 under `key` for knownSha256. For checksums
+ * that cover only part of a file (Alpine's control segment), `key` names that checksum and `check` is the
+ * ecosystem's. Returns the stored path and its SHA-256.
+ */
+export async function putChecked(store: ContentStore, key: Checksum, write: (tmp: string) => Promise<void>, what: string, size: number | undefined, check: (tmp: string) => Promise<string>): Promise<{ path: string; sha256: string }> {
+  const sha256 = await knownSha256(store, key, size);
+  const existing = sha256 === undefined ? undefined : await store.get(sha256, size);
+  if (existing && sha256) return { path: existing, sha256 };
   return withTempDir(
     store.tempPrefix('checksum'),
     async (dir) => {
       const tmp = join(dir, 'file');
       await write(tmp);
-      const actual = await hashFile(tmp, checksum.algorithm);
-      if (actual.named !== checksum.value) {
-        throw new UserError(`${what}: ${checksum.algorithm.toUpperCase()} mismatch: expected ${checksum.value}, got ${actual.named}`);
-      }
       const got = (await stat(tmp)).size;
       if (size !== undefined && got !== size) throw new UserError(`${what}: size mismatch: expected ${size} bytes, got ${got}`);
-      const path = await store.adopt(tmp, actual.sha256);
-      await tryWriteChecked(recordPath(store, checksum), { sha256: actual.sha256, size: got } satisfies ChecksumRecord);
-      return path;
+      const actual = await check(tmp);
+      const path = await store.adopt(tmp, actual);
+      await tryWriteChecked(recordPath(store, key), { sha256: actual, size: got } satisfies ChecksumRecord);
+      return { path, sha256: actual };
     },
     await store.tempParent(),
   );
