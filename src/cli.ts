@@ -144,65 +144,55 @@ program
 
 const list = (v: string, previous: string[] = []) => [...previous, ...v.split(',').map((x) => x.trim()).filter(Boolean)];
 
-/** The package-selection flags `build` and `lock` share. */
+/** The package-selection flags `build` and `lock` share, for both ecosystems. */
 function withPackageOptions(command: Command): Command {
   return command
-    .option('--suite <suite>', 'release to build (bookworm, trixie...); repeat or comma-separate to add bookworm-updates, bookworm-security', list)
-    .option('--mirror <url>', "archive mirror (default: from the host's apt configuration, or FROMSCRATCH_MIRROR)")
-    .option('--keyring <file>', "OpenPGP keyring the archive must be signed by (repeatable; default: the host's)", collect)
-    .option('--components <list>', 'archive components (default main)', list)
-    .addOption(new Option('--preset <preset>', 'starting package set, as debootstrap/mmdebstrap define them, or busybox (default minbase)').choices(['essential', 'required', 'minbase', 'none', 'busybox']))
-    .option('--include <packages>', 'packages to add (comma-separated, repeatable; name or name=version)', list)
+    .option('--suite <suite>', 'Debian: release to build (bookworm, trixie...); repeat or comma-separate to add bookworm-updates, bookworm-security', list)
+    .option('--mirror <url>', "Debian: archive mirror (default: from the host's apt configuration, or FROMSCRATCH_MIRROR)")
+    .option('--components <list>', 'Debian: archive components (default main)', list)
+    .addOption(new Option('--preset <preset>', 'Debian: starting package set, as debootstrap/mmdebstrap define them, or busybox (default minbase)').choices(['essential', 'required', 'minbase', 'none', 'busybox']))
+    .option('--recommends', 'Debian: install Recommends too')
+    .option('--rpm-repo <url>', 'RPM: a yum/dnf repository (the folder holding repodata/); repeatable', collect)
+    .option('--yum-conf <file>', 'RPM: read the enabled repositories of this yum.conf/dnf.conf and its reposdir, as mkimage-yum.sh -y')
+    .option('--releasever <version>', "RPM: $releasever in the repositories' URLs")
+    .option('--group <id>', 'RPM: install a comps group (e.g. core); repeatable', collect)
+    .addOption(new Option('--group-types <types>', 'RPM: group package types to take (default mandatory,default,conditional)').argParser((v, prev: string[] = []) => [...prev, ...groupTypes(v)]))
+    .option('--weak-deps', 'RPM: install weak dependencies (Recommends, Supplements) too')
+    .option('--nodocs', 'RPM: leave out %doc files (tsflags=nodocs)')
+    .option('--install-langs <langs>', "RPM: only these languages' files (rpm's %_install_langs), e.g. en,de", list)
+    .option('--keyring <file>', "OpenPGP keys the archive (Debian: InRelease; RPM: repomd.xml and every package) must be signed by (repeatable; Debian's default: the host's)", collect)
+    .option('--include <packages>', 'packages to add (comma-separated, repeatable; Debian: name or name=version; RPM: as dnf takes them)', list)
     .option('--exclude <packages>', 'packages never to install (comma-separated, repeatable)', list)
-    .option('--recommends', 'install Recommends too')
-    .option('--arch <archs>', "Debian architecture(s), comma-separated or repeated; several make an OCI index with one image per platform (default: this host's)", list)
-    .option('--offline', 'use only the cache');
+    .option('--arch <archs>', "architecture(s) in the ecosystem's names (amd64 / x86_64...), comma-separated or repeated; several make an OCI index with one image per platform (default: this host's)", list)
+    .option('--offline', 'use only the cache')
+    .option('--slim', 'leave out docs (but copyright and license files), man pages, info and locales, as Debian\'s -slim images and febootstrap-minimize')
+    .option('--scripts', "run the packages' maintainer scripts or scriptlets (in an unprivileged user-namespace sandbox) instead of reproducing their effects; this machine's architecture only");
 }
 
-/**
- * Spec file and flags (flags win) as a Debian request and build options; `destination` is filled by the
- * caller. The spec's `copy` list is read (from its images, into a spool folder) only when a build calls
- * `readCopies`.
- */
-async function debianOptions(specFile: string | undefined, o: Record<string, unknown>, log: ((line: string) => void) | undefined) {
-  const { debianDefaultConfig } = await import('./packages/deb/ecosystem.js');
-  const { hostPlatform } = await import('./oci/platform.js');
-  const { loadSpec } = await import('./build-spec/load.js');
-  const { specAccounts, specConfig, specCopies, specPaths } = await import('./build-spec/to-build.js');
-  const { spec, dir, locate } = specFile ? await loadSpec(specFile) : { spec: { contents: {} } as import('./build-spec/schema.js').Spec, dir: '.', locate: () => '' };
-  const c = spec.contents;
-  const { debianArch } = await import('./packages/deb/architecture.js');
-  const archs = (o['arch'] as string[] | undefined) ?? spec.archs ?? [debianArch(hostPlatform())];
-  const epoch = sourceDateEpoch();
-  const mtime = epoch ?? Math.floor(Date.now() / 1000);
-  const flagSuites = o['suite'] as string[] | undefined;
-  const preset = (o['preset'] as 'minbase' | 'busybox' | undefined) ?? c.preset ?? 'minbase';
-  const request: import('./packages/deb/ecosystem.js').DebianRequest = {
-    suites: flagSuites ?? [...(c.suite ? [c.suite] : []), ...(c.suites ?? [])],
-    components: (o['components'] as string[] | undefined) ?? c.components,
-    mirror: (o['mirror'] as string | undefined) ?? c.repositories?.[0],
-    keyrings: (o['keyring'] as string[] | undefined) ?? c.keyring,
-    preset,
-    include: [...(c.packages ?? []), ...((o['include'] as string[] | undefined) ?? [])],
-    exclude: [...(c.exclude ?? []), ...((o['exclude'] as string[] | undefined) ?? [])],
-    recommends: Boolean(o['recommends']) || Boolean(c.recommends),
-    slim: Boolean(o['slim']) || Boolean(spec.slim),
-    scripts: Boolean(o['scripts']) || Boolean(spec.scripts),
-  };
-  return {
-    request,
-    options: {
-      archs,
-      offline: Boolean(o['offline']),
-      sourceDateEpoch: epoch,
-      config: specConfig(spec, debianDefaultConfig(request)),
-      accounts: specAccounts(spec),
-      paths: await specPaths(spec, dir, mtime),
-      ...(spec.annotations ? { annotations: spec.annotations } : {}),
-      log,
-    },
-    readCopies: (spool: string) => specCopies(spec, dir, spool, mtime, locate),
-  };
+const GROUP_TYPES = ['mandatory', 'default', 'optional', 'conditional'] as const;
+
+function groupTypes(value: string): (typeof GROUP_TYPES)[number][] {
+  return value.split(',').map((t) => t.trim()).filter(Boolean).map((t) => {
+    const known = GROUP_TYPES.find((g) => g === t);
+    if (!known) throw new InvalidArgumentError(`"${t}" is not a group package type (${GROUP_TYPES.join(', ')})`);
+    return known;
+  });
+}
+
+/** The flags commander parsed for `build` and `lock`, typed. */
+interface BuildCliOptions {
+  suite?: string[]; mirror?: string; components?: string[]; preset?: 'essential' | 'required' | 'minbase' | 'none' | 'busybox'; recommends?: boolean;
+  rpmRepo?: string[]; yumConf?: string; releasever?: string; group?: string[]; groupTypes?: (typeof GROUP_TYPES)[number][];
+  weakDeps?: boolean; nodocs?: boolean; installLangs?: string[];
+  keyring?: string[]; include?: string[]; exclude?: string[]; arch?: string[]; offline?: boolean; slim?: boolean; scripts?: boolean;
+  lockfile?: string; label?: string[]; annotation?: string[]; compression?: 'gzip' | 'zstd' | 'none'; json?: boolean;
+}
+
+function buildFlags(o: BuildCliOptions): import('./commands/build.js').BuildFlags {
+  const { label, annotation, json: _json, ...flags } = o;
+  const labels = keyValues('--label', label);
+  const annotations = keyValues('--annotation', annotation);
+  return { ...flags, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) };
 }
 
 /** `[spec] target` where the spec may be left out. */
@@ -215,61 +205,37 @@ function specAndTarget(first: string | undefined, second: string | undefined, wh
 withPackageOptions(
   program
     .command('build')
-    .description('build a Debian or Ubuntu base image from the package archive, without root or a daemon')
+    .description('build a base image from a package archive (Debian or Ubuntu with apt; RPM-based with yum/dnf repositories), without root or a daemon')
     .argument('[spec]', 'a YAML build spec (see examples/); flags override it')
     .argument('[destination]', 'image reference to write, e.g. oci:debian:bookworm'),
 )
   .option('--lockfile <file>', 'install exactly the packages this lockfile pins (made by fromscratch lock)')
   .option('--label <KEY=VALUE>', 'config label, over the spec\'s labels (repeatable)', collect)
   .option('--annotation <KEY=VALUE>', 'manifest annotation, over the spec\'s annotations (repeatable)', collect)
-  .option('--slim', "leave out docs (but copyright), man pages, info and locales, as Debian's -slim images")
-  .option('--scripts', "run the packages' maintainer scripts (dpkg in an unprivileged user-namespace sandbox) instead of reproducing their effects; this machine's architecture only")
   .addOption(new Option('--compression <kind>', 'layer compression').choices(['gzip', 'zstd', 'none']).default('gzip'))
   .option('--json', 'print a JSON summary')
-  .action(async (first: string | undefined, second: string | undefined, o: Record<string, unknown>) => {
-    const { buildImage } = await import('./builder/pipeline.js');
-    const { debian } = await import('./packages/deb/ecosystem.js');
+  .action(async (first: string | undefined, second: string | undefined, o: BuildCliOptions) => {
+    const { buildCommand } = await import('./commands/build.js');
     const [specFile, destination] = specAndTarget(first, second, 'build needs a DESTINATION image reference, e.g. oci:debian:bookworm;');
-    const json = Boolean(o['json']);
     const started = Date.now();
     const { plainProgress, terminalProgress } = await import('./progress/progress.js');
-    const display = json ? undefined : process.stderr.isTTY ? terminalProgress(process.stderr) : plainProgress((t) => process.stderr.write(t));
-    const { request, options, readCopies } = await debianOptions(specFile, o, display && ((line) => display.line(line)));
-    const labels = keyValues('--label', o['label'] as string[] | undefined);
-    const annotations = keyValues('--annotation', o['annotation'] as string[] | undefined);
-    // Files copied from other images are spooled here and written from here into the layer.
-    const result = await withTempDir('copy', async (copySpool) => {
-      // Copies are read before any package is fetched, so a wrong source fails fast.
-      const copies = await readCopies(copySpool);
-      return buildImage(debian, request, {
-        ...options,
-        paths: [...options.paths, ...copies.entries],
-        parents: copies.parents,
-        ...(labels ? { config: { ...options.config, Labels: { ...options.config.Labels, ...labels } } } : {}),
-        ...(annotations ? { annotations: { ...options.annotations, ...annotations } } : {}),
-        ...(display ? { progress: (s: import('./progress/progress.js').ProgressStatus) => display.status(s) } : {}),
-        destination,
-        compression: o['compression'] as 'gzip',
-        ...(o['lockfile'] ? { lockfile: o['lockfile'] as string } : {}),
-      });
-    });
+    const display = o.json ? undefined : process.stderr.isTTY ? terminalProgress(process.stderr) : plainProgress((t) => process.stderr.write(t));
+    const result = await buildCommand(specFile, destination, buildFlags(o), display ? { log: (line) => display.line(line), progress: (s) => display.status(s) } : {});
     display?.end();
-    if (json) process.stdout.write(`${JSON.stringify({ ...result, seconds: (Date.now() - started) / 1000 }, null, 2)}\n`);
+    if (o.json) process.stdout.write(`${JSON.stringify({ ...result, seconds: (Date.now() - started) / 1000 }, null, 2)}\n`);
     else process.stdout.write(`${result.digest}\n`);
   });
 
 withPackageOptions(
   program
     .command('lock')
-    .description('resolve a build and write the pinned package set (name, version, arch, sha256, URL path) to a lockfile')
+    .description('resolve a build and write the pinned package set (name, version, arch, checksum, URL path) to a lockfile')
     .argument('[spec]', 'a YAML build spec; flags override it')
     .argument('[lockfile]', 'where to write, e.g. fromscratch.lock.json'),
-).action(async (first: string | undefined, second: string | undefined, o: Record<string, unknown>) => {
-  const { lockPackages } = await import('./builder/pipeline.js');
-  const { debian } = await import('./packages/deb/ecosystem.js');
+).action(async (first: string | undefined, second: string | undefined, o: BuildCliOptions) => {
+  const { lockCommand } = await import('./commands/build.js');
   const [specFile, lockfile] = specAndTarget(first, second, 'lock needs a LOCKFILE to write, e.g. fromscratch.lock.json;');
-  const { request, options } = await debianOptions(specFile, o, (line) => process.stderr.write(`${line}\n`));
-  const lock = await lockPackages(debian, request, options, lockfile);
+  const lock = await lockCommand(specFile, lockfile, buildFlags(o), { log: (line) => process.stderr.write(`${line}\n`) });
   process.stdout.write(`${lockfile}: ${lock.packages.length} packages\n`);
 });
 

@@ -4,30 +4,68 @@ const name = z.string().regex(/^[a-z0-9][a-z0-9+.-]*(=[^\s=]+)?$/, 'a Debian pac
 const mode = z.union([z.number().int().min(0).max(0o7777), z.string().regex(/^0?[0-7]{3,4}$/, 'an octal mode such as 0755')]);
 const command = z.union([z.string().min(1), z.array(z.string()).min(1)]);
 
+/** What a Debian (or Ubuntu) image is made of: suites of an apt archive, and which packages. */
+const debianContents = z
+  .object({
+    /** Which package ecosystem: `deb` (the default) for apt archives. */
+    ecosystem: z.literal('deb').optional(),
+    /** The release; its codename picks debootstrap's preset rules. */
+    suite: z.string().min(1).optional(),
+    /** More suites to take packages from (bookworm-updates, bookworm-security). */
+    suites: z.array(z.string().min(1)).optional(),
+    components: z.array(z.string().min(1)).optional(),
+    preset: z.enum(['essential', 'required', 'minbase', 'none', 'busybox']).optional(),
+    /** Mirror URLs (the first is used for every suite); default: the host's apt configuration. */
+    repositories: z.array(z.string().url()).optional(),
+    /** Keyring files the archive must be signed by. */
+    keyring: z.array(z.string().min(1)).optional(),
+    packages: z.array(name).optional(),
+    exclude: z.array(name).optional(),
+    recommends: z.boolean().optional(),
+  })
+  .strict();
+
+/** What dnf accepts as a package to install: a name, NEVRA forms, a provide, a file path or a glob. */
+const rpmSpec = z.string().regex(/^[^\s]+$/, 'a package as dnf takes it: a name, name-version, a provide or a file path, without spaces');
+
+/** What an RPM-based image is made of: yum/dnf repositories, and which groups and packages. */
+const rpmContents = z
+  .object({
+    ecosystem: z.literal('rpm'),
+    /** Repository base URLs (the folder holding repodata/), as `--rpm-repo`. */
+    repositories: z.array(z.string().url()).optional(),
+    /** A yum.conf or dnf.conf whose repositories (and reposdir *.repo files) are used, as `mkimage-yum.sh -y`; relative to the spec. */
+    'yum-conf': z.string().min(1).optional(),
+    /** $releasever for the repositories' URLs. */
+    releasever: z.string().min(1).optional(),
+    /** OpenPGP key files the packages (and repomd.xml) of `repositories` must be signed with; relative to the spec. */
+    keyring: z.array(z.string().min(1)).optional(),
+    /** comps groups to install (`@core`), with dnf's default package types unless `group-types` says. */
+    groups: z.array(z.string().min(1)).optional(),
+    'group-types': z.array(z.enum(['mandatory', 'default', 'optional', 'conditional'])).min(1).optional(),
+    packages: z.array(rpmSpec).optional(),
+    exclude: z.array(rpmSpec).optional(),
+    /** Install weak dependencies (Recommends, Supplements), as dnf's install_weak_deps=True. */
+    'weak-deps': z.boolean().optional(),
+    /** Leave out %doc files, as dnf's tsflags=nodocs. */
+    nodocs: z.boolean().optional(),
+    /** rpm's %_install_langs: only these languages' %lang files (e.g. [en, de]). */
+    'install-langs': z.array(z.string().regex(/^[A-Za-z0-9_@.-]+$/)).min(1).optional(),
+  })
+  .strict();
+
+/** The packages of the image, from one ecosystem (apko's `contents`, with `ecosystem` saying whose). */
+const contents = z.discriminatedUnion('ecosystem', [debianContents, rpmContents]);
+
 /**
  * The build spec, modelled on apko's file (contents, accounts, paths, entrypoint, cmd, environment,
- * work-dir, archs, annotations) so its users feel at home, plus what Debian needs (suites, components,
- * presets). Flags given to `fromscratch build` override it.
+ * work-dir, archs, annotations) so its users feel at home, plus what each ecosystem needs (Debian's
+ * suites, components and presets; yum repositories, groups and rpm's install options). Flags given to
+ * `fromscratch build` override it.
  */
 export const specSchema = z
   .object({
-    contents: z
-      .object({
-        /** The release; its codename picks debootstrap's preset rules. */
-        suite: z.string().min(1).optional(),
-        /** More suites to take packages from (bookworm-updates, bookworm-security). */
-        suites: z.array(z.string().min(1)).optional(),
-        components: z.array(z.string().min(1)).optional(),
-        preset: z.enum(['essential', 'required', 'minbase', 'none', 'busybox']).optional(),
-        /** Mirror URLs (the first is used for every suite); default: the host's apt configuration. */
-        repositories: z.array(z.string().url()).optional(),
-        /** Keyring files the archive must be signed by. */
-        keyring: z.array(z.string().min(1)).optional(),
-        packages: z.array(name).optional(),
-        exclude: z.array(name).optional(),
-        recommends: z.boolean().optional(),
-      })
-      .strict(),
+    contents,
     accounts: z
       .object({
         groups: z.array(z.object({ groupname: z.string().regex(/^[a-z_][a-z0-9_-]*$/), gid: z.number().int().min(0) }).strict()).optional(),
@@ -91,9 +129,9 @@ export const specSchema = z
     annotations: z.record(z.string(), z.string()).optional(),
     /** Config labels (`docker inspect` shows them as Labels). */
     labels: z.record(z.string(), z.string()).optional(),
-    /** Debian's -slim variant: no docs (but copyright), man pages, info or locales, kept out by dpkg too. */
+    /** The -slim variant: no docs (but copyright/license files), man pages, info or locales, kept out of later installs too. */
     slim: z.boolean().optional(),
-    /** Run the packages' maintainer scripts in a user-namespace sandbox (`--scripts`) instead of reproducing their effects. */
+    /** Run the packages' maintainer scripts or scriptlets in a user-namespace sandbox (`--scripts`) instead of reproducing their effects. */
     scripts: z.boolean().optional(),
   })
   .strict();

@@ -154,7 +154,7 @@ async function buildArchImage<R, L extends { name: string }, F>(ecosystem: Ecosy
   log(`fetch: ${packages.length} packages, ${mb(refs.reduce((n, r) => n + r.size, 0))} MB, ${checked} verified; ${mb(progress?.downloaded ?? 0)} MB downloaded, ${progress?.cached ?? 0} packages already unpacked in the cache`);
 
   const installed = await ecosystem.install({
-    packages, unpacked, fields, arch, epoch, work, log,
+    packages, unpacked, fields, arch, epoch, work, log, store, offline: Boolean(options.offline),
     ...(options.accounts ? { accounts: options.accounts } : {}),
     fetch: async (pkg) => (await fetchPackage(ecosystem.ref(pkg), { store, ...offline })).path,
   }, request);

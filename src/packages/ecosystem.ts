@@ -106,6 +106,9 @@ export interface InstallInput<Locked, LockFields> {
   accounts?: SpecAccounts;
   /** The verified package file of `pkg`, from the store (or fetched): for installers that run the real tools. */
   fetch(pkg: Locked): Promise<string>;
+  /** The content store and the network switch, for what installing reads (signing keys named by URL). */
+  store: ContentStore;
+  offline: boolean;
   log: (line: string) => void;
 }
 
