@@ -67,6 +67,12 @@ export interface RpmContents {
   entries: SourcedEntry[];
   /** Every file of the header with its install state (the rpmdb needs ghosts and left-out files too). */
   files: RpmFileInfo[];
+  /**
+   * Folders rpm creates that no entry needs: when a name left out (nodocs, languages) carries the
+   * content of a hardlink set another name keeps, rpm makes the left-out name's folder while it writes
+   * the content to the kept one (lib/fsm.cc). Pass to rpmParentDirectories.
+   */
+  folders: string[];
   /** FILEDIGESTS of the regular files by entry path (algorithm: digestAlgorithm); each installed one was checked. */
   digests: Map<string, string>;
   digestAlgorithm: string;
@@ -302,6 +308,7 @@ export async function readRpm(path: string, where: string, spoolDir: string, opt
     const spoolHash = createHash('sha256');
     const contentAt = new Map<number, number>();
     const found = new Array<boolean>(files.length).fill(false);
+    const folders = new Set<string>();
     let offset = 0;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -351,6 +358,7 @@ export async function readRpm(path: string, where: string, spoolDir: string, opt
       const digest = hash.digest('hex');
       if (f.digest !== '' && digest !== f.digest) throw new UserError(`${where}: "${f.name}" does not match its digest in the header (${digestName} ${f.digest}, its content gives ${digest})`);
       if (size > 0) contentAt.set(holder, start);
+      if (holder !== i && !created[i]) folders.add(parentPath(f.path));
     }
     await cpio.finish();
     const missing = files.findIndex((f, i) => !found[i] && !(f.flags & RpmFileFlag.GHOST));
@@ -412,6 +420,7 @@ export async function readRpm(path: string, where: string, spoolDir: string, opt
       parsedSignature: signature.header,
       entries,
       files: files.map((f, i) => ({ path: f.path, flags: f.flags, mode: f.mode, state: skip[i] ? RpmFileState.NOTINSTALLED : RpmFileState.NORMAL, installed: created[i]! })),
+      folders: [...folders].filter((d) => d !== ''),
       digests,
       digestAlgorithm: digestName,
       spool: { path: spoolPath, size: offset, offsets, sha256: spoolHash.digest('hex') },
@@ -429,16 +438,19 @@ export async function readRpm(path: string, where: string, spoolDir: string, opt
 /**
  * The folders rpm creates for installed files whose parents no entry gives (lib/fsm.cc ensureDir):
  * mode 0755 (rpm's _dirPerms), owned by the installing user, root. Give `mtime` for reproducible
- * layers (rpm leaves the time of installation). In an image, only parents no package of the set owns.
+ * layers (rpm leaves the time of installation), and RpmContents.folders. In an image, only parents no
+ * package of the set owns.
  */
-export function rpmParentDirectories(entries: readonly SourcedEntry[], mtime = 0): SourcedEntry[] {
+export function rpmParentDirectories(entries: readonly SourcedEntry[], mtime = 0, folders: readonly string[] = []): SourcedEntry[] {
   const have = new Set(entries.map((e) => e.path));
   const made = new Map<string, SourcedEntry>();
-  for (const e of entries) {
-    for (let dir = parentPath(e.path); dir !== '' && !have.has(dir) && !made.has(dir); dir = parentPath(dir)) {
-      made.set(dir, { path: dir, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime, size: 0, origin: `folder rpm creates for ${e.origin}` });
+  const make = (start: string, origin: string) => {
+    for (let dir = start; dir !== '' && !have.has(dir) && !made.has(dir); dir = parentPath(dir)) {
+      made.set(dir, { path: dir, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime, size: 0, origin });
     }
-  }
+  };
+  for (const e of entries) make(parentPath(e.path), `folder rpm creates for ${e.origin}`);
+  for (const folder of folders) make(folder, `folder rpm creates while writing a hardlink's content (${folder})`);
   return [...made.values()];
 }
 

@@ -8,7 +8,7 @@ import { readLead } from './lead.js';
 
 /*
  * What rpm checks of a package file before installing it (lib/rpmvs.cc), in one streaming pass:
- *  - the header digest: SHA256HEADER, else SHA1HEADER, of the header's immutable region as rpm hashes it
+ *  - the header digests: SHA256HEADER and SHA1HEADER, of the header's immutable region as rpm hashes it
  *    (magic, region il/dl, its index entries and data; HeaderRegion / RpmHeader.regionImage);
  *  - the payload digest: the header's PAYLOADDIGEST (algorithm PAYLOADDIGESTALGO) of the payload bytes
  *    as they are in the file, compressed;
@@ -49,8 +49,9 @@ export class RpmVerifier {
     const region = header.header.regionImage();
     const sha256 = signature.string(RpmSigTag.SHA256HEADER);
     const sha1 = signature.string(RpmSigTag.SHA1HEADER);
+    // rpm checks every digest the package has, not only the strongest.
     if (sha256 !== undefined) this.expect('Header SHA256 digest', createHash('sha256').update(region).digest('hex'), sha256);
-    else if (sha1 !== undefined) this.expect('Header SHA1 digest', createHash('sha1').update(region).digest('hex'), sha1);
+    if (sha1 !== undefined) this.expect('Header SHA1 digest', createHash('sha1').update(region).digest('hex'), sha1);
     const payloadDigest = header.header.strings(RpmTag.PAYLOADDIGEST)[0];
     if (payloadDigest !== undefined) {
       const algo = header.header.numbers(RpmTag.PAYLOADDIGESTALGO)[0] ?? 8;
