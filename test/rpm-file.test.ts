@@ -221,6 +221,22 @@ describe('rpm package files', { skip: hasRpm ? false : 'rpm, rpmbuild, rpmsign, 
     assert.equal(contents.files.length, dump.length);
   });
 
+  it('streams a 200 MB payload without holding it in memory', async () => {
+    const top = tempDir('rpmbig');
+    mkdirSync(join(top, 'SPECS'));
+    writeFileSync(join(top, 'SPECS/big.spec'), `Name: big\nVersion: 1\nRelease: 1\nSummary: big\nLicense: MIT\nBuildArch: noarch\n%description\nbig\n%install\nmkdir -p %{buildroot}/big\nyes fromscratch | head -c 200000000 > %{buildroot}/big/file\n%files\n/big/file\n`);
+    must('rpmbuild', ['--quiet', '--define', `_topdir ${top}`, '--define', '_binary_payload w1.gzdio', '--define', '__spec_install_post %{nil}', '-bb', join(top, 'SPECS/big.spec')]);
+    const file = join(top, 'RPMS/noarch/big-1-1.noarch.rpm');
+    const script = `
+      import { readRpm } from ${JSON.stringify(join(ROOT, 'dist/src/packages/rpm/rpm-file.js'))};
+      const before = process.memoryUsage().rss;
+      const r = await readRpm(${JSON.stringify(file)}, 'big.rpm', ${JSON.stringify(tempDir('rpmspool'))});
+      console.log(JSON.stringify({ size: r.spool.size, before, peak: process.resourceUsage().maxRSS * 1024 }));`;
+    const result = JSON.parse(must(process.execPath, ['--input-type=module', '-e', script])) as { size: number; before: number; peak: number };
+    assert.equal(result.size, 200_000_000);
+    assert.ok(result.peak - result.before < 100 * 1024 * 1024, `peak RSS grew by ${Math.round((result.peak - result.before) / 1048576)} MiB`);
+  });
+
   it('refuses a package for another architecture when architectures are given', async () => {
     await rejectsNaming(readRpm(pkg('busybox-static'), 'busybox-static.rpm', tempDir('rpmspool'), { architectures: ['aarch64'] }), 'busybox-static.rpm', /for x86_64, the image for aarch64/);
     await readRpm(pkg('busybox-static'), 'busybox-static.rpm', tempDir('rpmspool'), { architectures: ['x86_64'] });
