@@ -237,10 +237,17 @@ describe('rpm package files', { skip: hasRpm ? false : 'rpm, rpmbuild, rpmsign, 
     assert.ok(result.peak - result.before < 100 * 1024 * 1024, `peak RSS grew by ${Math.round((result.peak - result.before) / 1048576)} MiB`);
   });
 
-  it('refuses a package for another architecture when architectures are given', async () => {
+  it('refuses what it cannot install: another architecture, a source package, a bzip2 payload', async () => {
     await rejectsNaming(readRpm(pkg('busybox-static'), 'busybox-static.rpm', tempDir('rpmspool'), { architectures: ['aarch64'] }), 'busybox-static.rpm', /for x86_64, the image for aarch64/);
     await readRpm(pkg('busybox-static'), 'busybox-static.rpm', tempDir('rpmspool'), { architectures: ['x86_64'] });
     await readRpm(pkg('hello'), 'hello.rpm', tempDir('rpmspool'), { architectures: ['aarch64'] });
+    const top = tempDir('rpmodd');
+    mkdirSync(join(top, 'SPECS'));
+    writeFileSync(join(top, 'SPECS/odd.spec'), 'Name: odd\nVersion: 1\nRelease: 1\nSummary: odd\nLicense: MIT\nBuildArch: noarch\n%description\nodd\n%install\nmkdir -p %{buildroot}/odd\necho odd > %{buildroot}/odd/file\n%files\n/odd/file\n');
+    must('rpmbuild', ['--quiet', '--define', `_topdir ${top}`, '--define', '_binary_payload w9.bzdio', '--define', '_source_payload w9.gzdio', '-ba', join(top, 'SPECS/odd.spec')]);
+    await rejectsNaming(readRpm(join(top, 'RPMS/noarch/odd-1-1.noarch.rpm'), 'odd.rpm', tempDir('rpmspool')), 'odd.rpm', /bzip2 compression is not supported/);
+    await verifyRpm(join(top, 'RPMS/noarch/odd-1-1.noarch.rpm'));
+    await rejectsNaming(readRpm(join(top, 'SRPMS/odd-1-1.src.rpm'), 'odd.src.rpm', tempDir('rpmspool')), 'odd.src.rpm', /a source package/);
   });
 
   it('verifies digests always and signatures with keys, as rpm -K does', async () => {

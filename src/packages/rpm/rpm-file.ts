@@ -12,24 +12,12 @@ import { parentPath } from '../../entries/path.js';
 import { UserError } from '../../errors.js';
 import { ByteReader } from '../../stream/byte-reader.js';
 import { CpioReader } from './cpio.js';
+import { headerFiles, leftOut, RpmFileFlag, RpmFileState, type HeaderFile } from './file-list.js';
 import { readPackageHeader, RpmTag, type RpmHeader } from './header.js';
 import { readLead, type RpmLead } from './lead.js';
 import { PGP_HASH, RpmVerifier, verifyHeaderSignatures, verifyLegacySignatures, type RpmVerification } from './signature.js';
 
-/** rpm's file flags (include/rpm/rpmfiles.h) that decide what is installed. */
-export const RpmFileFlag = {
-  CONFIG: 1 << 0,
-  DOC: 1 << 1,
-  GHOST: 1 << 6,
-  LICENSE: 1 << 7,
-} as const;
-
-/** rpm's per-file install states (FILESTATES), as the database records them. */
-export const RpmFileState = {
-  NORMAL: 0,
-  REPLACED: 1,
-  NOTINSTALLED: 2,
-} as const;
+export { RpmFileFlag, RpmFileState };
 
 export interface RpmReadOptions {
   /** With keys (gpgcheck=1) the package must carry a signature and every signature must verify. */
@@ -81,132 +69,8 @@ export interface RpmContents {
   verification: RpmVerification;
 }
 
-const S_IFMT = 0o170000;
-const TYPE_BY_MODE: ReadonlyMap<number, SourcedEntry['type'] | 'socket'> = new Map([
-  [0o100000, 'file'], [0o040000, 'directory'], [0o120000, 'symlink'], [0o020000, 'char'], [0o060000, 'block'], [0o010000, 'fifo'], [0o140000, 'socket'],
-]);
-
 /** Several packages may spool into one folder (one per package of a build). */
 let spoolCounter = 0;
-
-interface HeaderFile {
-  /** As rpm names it: "/usr/bin/sh". */
-  name: string;
-  path: string;
-  type: SourcedEntry['type'] | 'socket';
-  mode: number;
-  size: number;
-  mtime: number;
-  flags: number;
-  user: string;
-  group: string;
-  linkto: string;
-  digest: string;
-  rdev: number;
-  lang: string;
-  /** Members of its hardlink set in header order (regular, non-ghost files sharing device and inode). */
-  links?: number[];
-}
-
-/** The file list of a header (rpm's truth about the package's files), checked for consistency and safe paths. */
-function headerFiles(h: RpmHeader, where: string): HeaderFile[] {
-  const basenames = h.strings(RpmTag.BASENAMES);
-  const n = basenames.length;
-  if (n === 0) return [];
-  const dirnames = h.strings(RpmTag.DIRNAMES);
-  const dirindexes = h.numbers(RpmTag.DIRINDEXES);
-  const sizes = h.has(RpmTag.LONGFILESIZES) ? h.numbers(RpmTag.LONGFILESIZES) : h.numbers(RpmTag.FILESIZES);
-  const modes = h.numbers(RpmTag.FILEMODES);
-  const mtimes = h.numbers(RpmTag.FILEMTIMES);
-  const flags = h.numbers(RpmTag.FILEFLAGS);
-  const users = h.strings(RpmTag.FILEUSERNAME);
-  const groups = h.strings(RpmTag.FILEGROUPNAME);
-  const optional = <T>(tag: number, values: T[], fill: T): T[] => {
-    if (!h.has(tag)) return new Array<T>(n).fill(fill);
-    if (values.length !== n) throw new UserError(`${where}: corrupt rpm header: tag ${tag} has ${values.length} values for ${n} files`);
-    return values;
-  };
-  const required: [number, unknown[]][] = [
-    [RpmTag.DIRINDEXES, dirindexes], [RpmTag.FILESIZES, sizes], [RpmTag.FILEMODES, modes], [RpmTag.FILEMTIMES, mtimes],
-    [RpmTag.FILEFLAGS, flags], [RpmTag.FILEUSERNAME, users], [RpmTag.FILEGROUPNAME, groups],
-  ];
-  for (const [tag, values] of required) {
-    if (values.length !== n) throw new UserError(`${where}: corrupt rpm header: tag ${tag} has ${values.length} values for ${n} files`);
-  }
-  const linktos = optional(RpmTag.FILELINKTOS, h.strings(RpmTag.FILELINKTOS), '');
-  const digests = optional(RpmTag.FILEDIGESTS, h.strings(RpmTag.FILEDIGESTS), '');
-  const rdevs = optional(RpmTag.FILERDEVS, h.numbers(RpmTag.FILERDEVS), 0);
-  const langs = optional(RpmTag.FILELANGS, h.strings(RpmTag.FILELANGS), '');
-  const inodes = optional(RpmTag.FILEINODES, h.numbers(RpmTag.FILEINODES), 0);
-  const devices = optional(RpmTag.FILEDEVICES, h.numbers(RpmTag.FILEDEVICES), 0);
-  const files: HeaderFile[] = [];
-  for (let i = 0; i < n; i++) {
-    const dir = dirnames[dirindexes[i]!];
-    if (dir === undefined) throw new UserError(`${where}: corrupt rpm header: file ${i} names directory ${dirindexes[i]} of ${dirnames.length}`);
-    const name = dir + basenames[i]!;
-    const path = safePath(name, where);
-    const mode = modes[i]!;
-    const type = TYPE_BY_MODE.get(mode & S_IFMT);
-    if (!type) throw new UserError(`${where}: "${name}" has an unknown file type (mode ${mode.toString(8)})`);
-    files.push({
-      name, path, type, mode, size: sizes[i]!, mtime: mtimes[i]!, flags: flags[i]!, user: users[i]!, group: groups[i]!,
-      linkto: linktos[i]!, digest: digests[i]!.toLowerCase(), rdev: rdevs[i]!, lang: langs[i]!,
-    });
-  }
-  // Hardlink sets as rpm builds them (lib/rpmfi.cc rpmfilesBuildNLink): regular non-ghost files with the same device and inode.
-  const sets = new Map<string, number[]>();
-  files.forEach((f, i) => {
-    if (f.type !== 'file' || f.flags & RpmFileFlag.GHOST || inodes[i]! <= 0) return;
-    const key = `${devices[i]}:${inodes[i]}`;
-    const set = sets.get(key) ?? [];
-    set.push(i);
-    sets.set(key, set);
-  });
-  for (const set of sets.values()) if (set.length > 1) for (const i of set) files[i]!.links = set;
-  return files;
-}
-
-/** An rpm file name ("/usr/bin/sh") in entry form; anything that could leave the root is refused. */
-function safePath(name: string, where: string): string {
-  if (!name.startsWith('/')) throw new UserError(`${where}: the package installs "${name}", which is not an absolute path`);
-  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..') || name.includes('\0')) throw new UserError(`${where}: the package installs "${name}", which leaves the root`);
-  return parts.join('/');
-}
-
-/**
- * Which files rpm leaves out (lib/transaction.cc skipInstallFiles): %doc with nodocs (never %license),
- * files of languages not in %_install_langs, then folders of the package that these left empty. Ghosts
- * are never created (lib/fsm.cc) but are not "left out": they keep the NORMAL state.
- */
-function leftOut(files: HeaderFile[], dirnames: string[], dirindexes: number[], options: RpmReadOptions): boolean[] {
-  const skip = new Array<boolean>(files.length).fill(false);
-  const langs = options.installLangs && !options.installLangs.includes('all') ? options.installLangs : undefined;
-  const count = new Array<number>(dirnames.length).fill(0);
-  const emptied = new Array<boolean>(dirnames.length).fill(false);
-  files.forEach((f, i) => {
-    const dx = dirindexes[i]!;
-    count[dx]!++;
-    if (f.flags & RpmFileFlag.LICENSE) return;
-    // A file's languages ("de|de_AT") match an installed one that starts with one of them, as rpm compares.
-    const wrongLang = langs !== undefined && f.lang !== '' && !langs.some((l) => f.lang.split('|').some((fl) => fl !== '' && l.startsWith(fl)));
-    if (wrongLang || (options.nodocs && f.flags & RpmFileFlag.DOC)) {
-      skip[i] = true;
-      count[dx]!--;
-      emptied[dx] = true;
-    }
-  });
-  for (let j = dirnames.length - 1; j >= 0; j--) {
-    if (count[j] !== 0 || !emptied[j]) continue;
-    const dir = dirnames[j]!.replace(/\/$/, '');
-    const i = files.findIndex((f, k) => !skip[k] && f.type === 'directory' && f.name === dir);
-    if (i < 0) continue;
-    skip[i] = true;
-    count[dirindexes[i]!]!--;
-    emptied[dirindexes[i]!] = true;
-  }
-  return skip;
-}
 
 async function write(out: WriteStream, chunk: Buffer): Promise<void> {
   if (!out.write(chunk)) await once(out, 'drain');
@@ -239,6 +103,32 @@ async function decompressPayload(source: AsyncIterable<Buffer>, compressor: stri
     throw new UserError(`${what}: the header says the payload is ${compressor}, its bytes are ${compression === 'none' ? 'not compressed in a known format' : compression}`);
   }
   return stream;
+}
+
+/** A created file of the header as a layer entry: a hardlink to `linkTo`, or with its content at `contentAt` in the spool. */
+function layerEntry(f: HeaderFile, linkTo: string | undefined, contentAt: number | undefined, spoolPath: string, where: string): SourcedEntry {
+  if (f.type === 'socket') throw new UserError(`${where}: "${f.name}" is a socket, which a layer cannot hold`);
+  const entry: SourcedEntry = {
+    path: f.path, type: f.type, mode: f.mode & 0o7777, uid: 0, gid: 0, mtime: f.mtime, size: 0,
+    uname: f.user, gname: f.group, origin: `${where}: ${f.name}`,
+  };
+  if (linkTo !== undefined) {
+    entry.type = 'hardlink';
+    entry.linkname = linkTo;
+  } else if (f.type === 'file') {
+    entry.size = f.size;
+    if (contentAt !== undefined) {
+      const end = contentAt + f.size - 1;
+      entry.open = () => createReadStream(spoolPath, { start: contentAt, end, highWaterMark: 1 << 20 });
+    }
+  } else if (f.type === 'symlink') {
+    entry.linkname = f.linkto;
+  } else if (f.type === 'char' || f.type === 'block') {
+    // FILERDEVS holds the old 16-bit dev_t: major in the high byte, minor in the low one.
+    entry.devmajor = (f.rdev >> 8) & 0xff;
+    entry.devminor = f.rdev & 0xff;
+  }
+  return entry;
 }
 
 /**
@@ -382,33 +272,10 @@ export async function readRpm(path: string, where: string, spoolDir: string, opt
     files.forEach((f, i) => {
       if (f.type === 'file' && f.digest !== '') digests.set(f.path, f.digest);
       if (!created[i]) return;
-      if (f.type === 'socket') throw new UserError(`${where}: "${f.name}" is a socket, which a layer cannot hold`);
-      const entry: SourcedEntry = {
-        path: f.path, type: f.type, mode: f.mode & 0o7777, uid: 0, gid: 0, mtime: f.mtime, size: 0,
-        uname: f.user, gname: f.group, origin: `${where}: ${f.name}`,
-      };
-      let at = -1;
-      if (f.type === 'file') {
-        const holder = holderOf(i)!;
-        if (holder !== i) {
-          entry.type = 'hardlink';
-          entry.linkname = files[holder]!.path;
-        } else {
-          entry.size = f.size;
-          const start = contentAt.get(i);
-          if (start !== undefined) {
-            at = start;
-            const end = start + f.size - 1;
-            entry.open = () => createReadStream(spoolPath, { start, end, highWaterMark: 1 << 20 });
-          }
-        }
-      } else if (f.type === 'symlink') {
-        entry.linkname = f.linkto;
-      } else if (f.type === 'char' || f.type === 'block') {
-        // FILERDEVS holds the old 16-bit dev_t: major in the high byte, minor in the low one.
-        entry.devmajor = (f.rdev >> 8) & 0xff;
-        entry.devminor = f.rdev & 0xff;
-      }
+      const holder = f.type === 'file' ? holderOf(i)! : i;
+      const start = holder === i ? contentAt.get(i) : undefined;
+      const entry = layerEntry(f, holder === i ? undefined : files[holder]!.path, start, spoolPath, where);
+      const at = start ?? -1;
       entries.push(entry);
       offsets.push(at);
     });
