@@ -340,6 +340,11 @@ describe('rpm package files', { skip: hasRpm ? false : 'rpm, rpmbuild, rpmsign, 
     const packet = signature.header.binary(RpmSigTag.RSAHEADER)!;
     flip(sig, sig.indexOf(packet) + packet.length - 2, 0x01);
     await check('signature', sig, /bad header RSA signature/, true);
+    // The legacy signature over header and payload, checked in a second read.
+    const legacy = readFileSync(pkg('payload-gzip'));
+    const legacyPacket = (await headersOf(legacy)).signature.header.binary(RpmSigTag.PGP)!;
+    flip(legacy, legacy.indexOf(legacyPacket) + legacyPacket.length - 2, 0x01);
+    await check('legacy', legacy, /bad legacy RSA signature of header and payload/, true);
     // Payload bytes: the decoder or the payload digest refuses them.
     const payloadAt = header.offset + header.length;
     for (const at of [payloadAt + 20, Math.floor((payloadAt + original.length) / 2), original.length - 30]) {

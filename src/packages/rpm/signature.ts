@@ -96,8 +96,9 @@ export class RpmVerifier {
 /** Reads OpenPGP public keys (armoured or binary), as a repository's gpgkey= gives them. */
 export async function readRpmKeys(data: Buffer | string, where: string): Promise<openpgp.PublicKey[]> {
   try {
-    const text = typeof data === 'string' ? data : data.subarray(0, 64).toString('latin1').includes('-----BEGIN PGP') ? data.toString('utf8') : undefined;
-    return text !== undefined ? await openpgp.readKeys({ armoredKeys: text }) : await openpgp.readKeys({ binaryKeys: data as Buffer });
+    if (typeof data === 'string') return await openpgp.readKeys({ armoredKeys: data });
+    if (data.subarray(0, 64).toString('latin1').includes('-----BEGIN PGP')) return await openpgp.readKeys({ armoredKeys: data.toString('utf8') });
+    return await openpgp.readKeys({ binaryKeys: data });
   } catch (err) {
     throw new UserError(`${where}: no readable OpenPGP public keys (${(err as Error).message})`);
   }
@@ -129,15 +130,17 @@ async function verifyPacket(packet: Buffer, data: Uint8Array | ReadableStream<Ui
   const ids = signature.getSigningKeyIDs().map((id) => id.toHex());
   const known = keys.filter((k) => signature.getSigningKeyIDs().some((id) => k.getKeys(id).length > 0));
   if (known.length === 0) throw new UserError(`${where}: ${what} made with key ID ${ids.join(', ') || '(none)'}, which is not among the given keys`);
-  const message = data instanceof Uint8Array ? await openpgp.createMessage({ binary: data }) : await openpgp.createMessage({ binary: data });
   try {
-    const result = await openpgp.verify({ message, signature, verificationKeys: known, format: 'binary' });
-    // A streamed message is verified once its data has been read through.
-    if (!(data instanceof Uint8Array)) {
-      const reader = (result.data as ReadableStream<Uint8Array>).getReader();
+    if (data instanceof Uint8Array) {
+      const result = await openpgp.verify({ message: await openpgp.createMessage({ binary: data }), signature, verificationKeys: known, format: 'binary' });
+      for (const s of result.signatures) await s.verified;
+    } else {
+      const result = await openpgp.verify({ message: await openpgp.createMessage({ binary: data }), signature, verificationKeys: known, format: 'binary' });
+      // A streamed message is verified once its data has been read through.
+      const reader = result.data.getReader();
       while (!(await reader.read()).done);
+      for (const s of result.signatures) await s.verified;
     }
-    for (const s of result.signatures) await s.verified;
   } catch (err) {
     throw new UserError(`${where}: bad ${what} (key ID ${ids.join(', ')}): ${(err as Error).message}`);
   }
