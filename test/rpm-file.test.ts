@@ -10,7 +10,7 @@ import type { SourcedEntry } from '../src/entries/entry-set.js';
 import { UserError } from '../src/errors.js';
 import { CpioReader } from '../src/packages/rpm/cpio.js';
 import { readPackageHeader, RpmHeader, RpmSigTag, RpmTag } from '../src/packages/rpm/header.js';
-import { mapOwners, readRpm, RpmFileFlag, RpmFileState, rpmParentDirectories } from '../src/packages/rpm/rpm-file.js';
+import { mapOwners, readRpm, readRpmHeaders, RpmFileFlag, RpmFileState, rpmParentDirectories } from '../src/packages/rpm/rpm-file.js';
 import { readRpmKeys, verifyRpm } from '../src/packages/rpm/signature.js';
 import { ByteReader } from '../src/stream/byte-reader.js';
 import { must, ROOT, run, tempDir } from './helpers.js';
@@ -232,6 +232,8 @@ describe('rpm package files', { skip: hasRpm ? false : 'rpm, rpmbuild, rpmsign, 
       if (contents.digests.has(path!.slice(1))) assert.equal(contents.digests.get(path!.slice(1)), digest);
     }
     assert.equal(contents.digestAlgorithm, 'sha256');
+    const headers = await readRpmHeaders(file, 'filekinds');
+    assert.ok(headers.header.blob.equals(contents.header) && headers.signature.blob.equals(contents.signature));
     assert.equal(contents.files.length, dump.length);
   });
 

@@ -13,9 +13,9 @@ import { UserError } from '../../errors.js';
 import { ByteReader } from '../../stream/byte-reader.js';
 import { CpioReader } from './cpio.js';
 import { headerFiles, leftOut, RpmFileFlag, RpmFileState, type HeaderFile } from './file-list.js';
-import { readPackageHeader, RpmTag, type RpmHeader } from './header.js';
+import { readPackageHeader, RpmTag, type PackageHeader, type RpmHeader } from './header.js';
 import { readLead, type RpmLead } from './lead.js';
-import { PGP_HASH, RpmVerifier, verifyHeaderSignatures, verifyLegacySignatures, type RpmVerification } from './signature.js';
+import { checkHeaderDigests, PGP_HASH, RpmVerifier, verifyHeaderSignatures, verifyLegacySignatures, type RpmVerification } from './signature.js';
 
 export { RpmFileFlag, RpmFileState };
 
@@ -103,6 +103,23 @@ async function decompressPayload(source: AsyncIterable<Buffer>, compressor: stri
     throw new UserError(`${what}: the header says the payload is ${compressor}, its bytes are ${compression === 'none' ? 'not compressed in a known format' : compression}`);
   }
   return stream;
+}
+
+/**
+ * Only the lead and headers of a package file (checked as readRpm checks them, the header digests
+ * included), without reading its payload: for what needs the header alone (a database, a query).
+ */
+export async function readRpmHeaders(path: string, where: string): Promise<{ lead: RpmLead; signature: PackageHeader; header: PackageHeader }> {
+  const reader = new ByteReader(createReadStream(path, { highWaterMark: 1 << 16 }));
+  try {
+    const lead = await readLead(reader, where);
+    const signature = await readPackageHeader(reader, 'signature', where);
+    const header = await readPackageHeader(reader, 'header', where);
+    checkHeaderDigests(signature.header, header, where);
+    return { lead, signature, header };
+  } finally {
+    await reader.close();
+  }
 }
 
 /** A created file of the header as a layer entry: a hardlink to `linkTo`, or with its content at `contentAt` in the spool. */

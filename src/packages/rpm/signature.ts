@@ -30,6 +30,27 @@ export interface RpmVerification {
   signedBy: string[];
 }
 
+function expectDigest(what: string, actual: string, expected: string, where: string): void {
+  if (actual !== expected.toLowerCase()) throw new UserError(`${where}: ${what} mismatch: the package says ${expected}, its bytes give ${actual} (damaged or tampered with)`);
+}
+
+/** Checks the header digests the signature header has (rpm checks every one, not only the strongest); returns what it checked. */
+export function checkHeaderDigests(signature: RpmHeader, header: PackageHeader, where: string): string[] {
+  const region = header.header.regionImage();
+  const checked: string[] = [];
+  const sha256 = signature.string(RpmSigTag.SHA256HEADER);
+  if (sha256 !== undefined) {
+    expectDigest('Header SHA256 digest', createHash('sha256').update(region).digest('hex'), sha256, where);
+    checked.push('Header SHA256 digest');
+  }
+  const sha1 = signature.string(RpmSigTag.SHA1HEADER);
+  if (sha1 !== undefined) {
+    expectDigest('Header SHA1 digest', createHash('sha1').update(region).digest('hex'), sha1, where);
+    checked.push('Header SHA1 digest');
+  }
+  return checked;
+}
+
 /**
  * Checks a package's digests (and signatures) while its payload streams by: construct it once the
  * headers are read (it checks the header digest at once), feed it every payload byte of the file with
@@ -47,11 +68,7 @@ export class RpmVerifier {
     private readonly header: PackageHeader,
   ) {
     const region = header.header.regionImage();
-    const sha256 = signature.string(RpmSigTag.SHA256HEADER);
-    const sha1 = signature.string(RpmSigTag.SHA1HEADER);
-    // rpm checks every digest the package has, not only the strongest.
-    if (sha256 !== undefined) this.expect('Header SHA256 digest', createHash('sha256').update(region).digest('hex'), sha256);
-    if (sha1 !== undefined) this.expect('Header SHA1 digest', createHash('sha1').update(region).digest('hex'), sha1);
+    this.checked.push(...checkHeaderDigests(signature, header, where));
     const payloadDigest = header.header.strings(RpmTag.PAYLOADDIGEST)[0];
     if (payloadDigest !== undefined) {
       const algo = header.header.numbers(RpmTag.PAYLOADDIGESTALGO)[0] ?? 8;
@@ -63,12 +80,12 @@ export class RpmVerifier {
     if (md5) {
       this.md5 = { hash: createHash('md5').update(region), expected: md5.toString('hex') };
     }
-    if (sha256 === undefined && sha1 === undefined && !md5) throw new UserError(`${where}: the package has no header digest (SHA256HEADER, SHA1HEADER or MD5)`);
+    if (this.checked.length === 0 && !md5) throw new UserError(`${where}: the package has no header digest (SHA256HEADER, SHA1HEADER or MD5)`);
     if (!this.payloadHash && !md5) throw new UserError(`${where}: the package has no payload digest (PAYLOADDIGEST or MD5)`);
   }
 
   private expect(what: string, actual: string, expected: string): void {
-    if (actual !== expected.toLowerCase()) throw new UserError(`${this.where}: ${what} mismatch: the package says ${expected}, its bytes give ${actual} (damaged or tampered with)`);
+    expectDigest(what, actual, expected, this.where);
     this.checked.push(what);
   }
 
