@@ -61,7 +61,10 @@ describe('rpm: the sqlite package database', { skip: hasRpm ? false : 'rpm, rpmb
       must('rpmbuild', ['--quiet', '--define', `_topdir ${top}`, '-bb', join(top, 'SPECS', `${name}.spec`)]);
     }
     const rpms = [
-      ...readdirSync(join(work, 'fixtures/repo/Packages')).map((f) => join(work, 'fixtures/repo/Packages', f)),
+      // The three packages of the first fixture set (the others exercise the package-file reader).
+      ...readdirSync(join(work, 'fixtures/repo/Packages'))
+        .filter((f) => /^(busybox-static|filesystem|hello)-\d/.test(f))
+        .map((f) => join(work, 'fixtures/repo/Packages', f)),
       ...readdirSync(join(top, 'RPMS/noarch')).map((f) => join(top, 'RPMS/noarch', f)),
     ];
     root = join(work, 'root');
