@@ -11,7 +11,8 @@ import { UserError } from '../src/errors.js';
 import { CpioReader } from '../src/packages/rpm/cpio.js';
 import { readPackageHeader, RpmHeader, RpmSigTag, RpmTag } from '../src/packages/rpm/header.js';
 import { mapOwners, readRpm, readRpmHeaders, RpmFileFlag, RpmFileState, rpmParentDirectories } from '../src/packages/rpm/rpm-file.js';
-import { readRpmKeys, verifyRpm } from '../src/packages/rpm/signature.js';
+import { verifyRpm } from '../src/packages/rpm/signature.js';
+import { readPublicKeys as readRpmKeys } from '../src/packages/signing-keys.js';
 import { ByteReader } from '../src/stream/byte-reader.js';
 import { must, ROOT, run, tempDir } from './helpers.js';
 

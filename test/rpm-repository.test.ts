@@ -11,7 +11,8 @@ import { ContentStore } from '../src/packages/fetch/store.js';
 import { parseMetalink, parseMirrorlist } from '../src/packages/rpm/mirrors.js';
 import { parseIni, readYumConfig, rpmRepoFromUrl, substituteVars, type RpmRepoConfig } from '../src/packages/rpm/repo-config.js';
 import { parseRepomd } from '../src/packages/rpm/repomd.js';
-import { openMetadata, openRpmRepository, readRpmKeys, rpmLocationUrl, type RpmRepository, type RpmRepositoryOptions } from '../src/packages/rpm/repository.js';
+import { openMetadata, openRpmRepository, rpmLocationUrl, type RpmRepository, type RpmRepositoryOptions } from '../src/packages/rpm/repository.js';
+import { readPublicKeys as readRpmKeys } from '../src/packages/signing-keys.js';
 import { must, ROOT, run, sha256Hex, tempDir } from './helpers.js';
 
 // ../shared next to the main checkout; a helper's worktree (under wt/) sits one level deeper.

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as openpgp from 'openpgp';
 import { UserError } from '../../errors.js';
+import { readPublicKeys } from '../signing-keys.js';
 import { parseControl, type Paragraph } from './control.js';
 
 export type Keyring = openpgp.PublicKey[];
@@ -15,12 +16,7 @@ export async function loadKeyring(paths: string[]): Promise<Keyring> {
     } catch (err) {
       throw new UserError(`keyring "${path}" cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    try {
-      const armoured = data.subarray(0, 64).toString('latin1').includes('-----BEGIN PGP');
-      keys.push(...(armoured ? await openpgp.readKeys({ armoredKeys: data.toString('utf8') }) : await openpgp.readKeys({ binaryKeys: data })));
-    } catch (err) {
-      throw new UserError(`keyring "${path}" holds no readable OpenPGP public keys (${(err as Error).message})`);
-    }
+    keys.push(...(await readPublicKeys(data, `keyring "${path}"`)));
   }
   return keys;
 }

@@ -118,19 +118,7 @@ function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Reads OpenPGP public keys, armoured (one or several blocks, as RPM-GPG-KEY files hold) or binary. */
-export async function readRpmKeys(data: Buffer, where: string): Promise<RpmKeyring> {
-  const text = data.toString('latin1');
-  try {
-    if (!text.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) return await openpgp.readKeys({ binaryKeys: data });
-    const blocks = text.match(/-----BEGIN PGP PUBLIC KEY BLOCK-----[\s\S]*?-----END PGP PUBLIC KEY BLOCK-----/g) ?? [];
-    const keys: RpmKeyring = [];
-    for (const block of blocks) keys.push(...(await openpgp.readKeys({ armoredKeys: block })));
-    return keys;
-  } catch (err) {
-    throw new UserError(`${where}: holds no readable OpenPGP public key (${errorMessage(err)})`);
-  }
-}
+import { readPublicKeys } from '../signing-keys.js';
 
 /** Where a key fetched over the network is kept, so --offline builds can verify with it again. */
 function savedKeyPath(store: ContentStore, url: string): string {
@@ -158,7 +146,7 @@ export async function loadRpmRepoKeys(repo: RpmRepoConfig, options: Pick<RpmRepo
       data = await fetchBytes(url, options.http);
       await tryWriteChecked(savedKeyPath(options.store, url), data.toString('base64'));
     }
-    keys.push(...(await readRpmKeys(data, where)));
+    keys.push(...(await readPublicKeys(data, where)));
   }
   return keys;
 }

@@ -110,16 +110,7 @@ export class RpmVerifier {
   }
 }
 
-/** Reads OpenPGP public keys (armoured or binary), as a repository's gpgkey= gives them. */
-export async function readRpmKeys(data: Buffer | string, where: string): Promise<openpgp.PublicKey[]> {
-  try {
-    if (typeof data === 'string') return await openpgp.readKeys({ armoredKeys: data });
-    if (data.subarray(0, 64).toString('latin1').includes('-----BEGIN PGP')) return await openpgp.readKeys({ armoredKeys: data.toString('utf8') });
-    return await openpgp.readKeys({ binaryKeys: data });
-  } catch (err) {
-    throw new UserError(`${where}: no readable OpenPGP public keys (${(err as Error).message})`);
-  }
-}
+import { readPublicKeys } from '../signing-keys.js';
 
 const SIGNATURES = [
   { tag: RpmSigTag.RSAHEADER, name: 'header RSA signature', header: true },
