@@ -6,7 +6,7 @@ import { scanDirectory } from '../src/entries/directory-source.js';
 import { readElfDynamic, readElfHeader, EM_X86_64 } from '../src/elf/elf.js';
 import { libcmp } from '../src/elf/ld-cache.js';
 import { EffectContext } from '../src/packages/effects/context.js';
-import { ldSoCache } from '../src/packages/effects/ld-so-cache.js';
+import { debianLibc, ldSoCache } from '../src/packages/effects/ld-so-cache.js';
 import { cliOk, EPOCH, must, sharedDir, tempDir } from './helpers.js';
 
 /** The root filesystem of a built OCI image (one layer), unpacked as root with owners and links. */
@@ -79,7 +79,7 @@ describe('ld.so.cache: written like ldconfig would', () => {
 
     const scan = await scanDirectory(root);
     const ctx = new EffectContext(scan.entries, new Map(), Number(EPOCH), 'amd64');
-    await ldSoCache(ctx, { vendor: 'Debian', version: versionOf(root, 'libc-bin') });
+    await ldSoCache(ctx, debianLibc(versionOf(root, 'libc-bin'), 'amd64'));
     const cacheEntry = ctx.added.find((e) => e.path === 'etc/ld.so.cache')!;
     const chunks: Buffer[] = [];
     for await (const c of cacheEntry.open!()) chunks.push(c as Buffer);

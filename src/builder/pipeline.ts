@@ -47,6 +47,11 @@ export interface BuildOptions {
   paths?: SourcedEntry[];
   /** Folders to create only where nothing else makes one (the parents of copied paths). */
   parents?: SourcedEntry[];
+  /**
+   * More paths and parents, read into a folder of the build once the request is checked and before any
+   * package is fetched (the spec's `copy` from other images), so a wrong source fails fast.
+   */
+  copies?: (spoolDir: string) => Promise<{ entries: SourcedEntry[]; parents: SourcedEntry[] }>;
   /** Install exactly the packages this lockfile pins (no index is read). */
   lockfile?: string;
   log?: (line: string) => void;
@@ -127,6 +132,7 @@ export async function lockPackages<R, L extends { name: string }, F>(
 interface BuiltImage {
   image: Image;
   description: string;
+  annotations?: Record<string, string>;
   summary: PlatformResult;
 }
 
@@ -201,11 +207,12 @@ async function assembleBuiltImage<R, L, F>(
     rootfs: { type: 'layers', diff_ids: [written.diffID] },
     history: [{ created, created_by: installed.createdBy, comment: `${packages.length} packages` }],
   };
-  const image = assembleImage(config, [fileLayer(blob, written.descriptor, written.diffID)], imageAnnotations(options.annotations, created, installed.description));
+  const image = assembleImage(config, [fileLayer(blob, written.descriptor, written.diffID)], imageAnnotations({ ...installed.annotations, ...options.annotations }, created, installed.description));
   options.log(`layer: ${(written.descriptor.size / 1e6).toFixed(1)} MB compressed, ${(written.uncompressedSize / 1e6).toFixed(1)} MB uncompressed; image ${image.digest}`);
   return {
     image,
     description: installed.description,
+    ...(installed.annotations ? { annotations: installed.annotations } : {}),
     summary: {
       arch: options.arch,
       platform: formatPlatform(platform),
@@ -235,14 +242,21 @@ export async function buildImage<R, L extends { name: string }, F>(ecosystem: Ec
   const epoch = options.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
   const layerCache = options.layerCache ?? options.sourceDateEpoch !== undefined;
   return withTempDir('build', async (work) => {
+    let copied: { entries: SourcedEntry[]; parents: SourcedEntry[] } | undefined;
+    if (options.copies) {
+      await mkdir(join(work, 'copies'));
+      copied = await options.copies(join(work, 'copies'));
+    }
+    const paths = [...(options.paths ?? []), ...(copied?.entries ?? [])];
+    const parents = [...(options.parents ?? []), ...(copied?.parents ?? [])];
     const built: BuiltImage[] = [];
     for (const arch of options.archs) {
       const dir = join(work, arch);
       await mkdir(dir);
       const archLog = options.archs.length > 1 ? (line: string) => log(`${arch}: ${line}`) : log;
-      built.push(await buildArchImage(ecosystem, request, { ...options, arch, epoch, log: archLog, layerCache }, dir));
+      built.push(await buildArchImage(ecosystem, request, { ...options, paths, parents, arch, epoch, log: archLog, layerCache }, dir));
     }
-    const artifact = built.length === 1 ? built[0]!.image : assembleIndex(built.map((b) => b.image), imageAnnotations(options.annotations, isoTime(epoch), built[0]!.description));
+    const artifact = built.length === 1 ? built[0]!.image : assembleIndex(built.map((b) => b.image), imageAnnotations({ ...built[0]!.annotations, ...options.annotations }, isoTime(epoch), built[0]!.description));
     const digest = await writeImage(options.destination, artifact);
     log(`write: ${options.destination} ${digest}${built.length > 1 ? ` (an index of ${built.length} platforms)` : ''}`);
     const images = built.map((b) => b.summary);

@@ -2,7 +2,6 @@ import { buildImage, lockPackages, type BuildOptions, type BuildResult } from '.
 import { loadSpec, type LoadedSpec } from '../build-spec/load.js';
 import { packageRequest, type PackageFlags, type PackageRequest } from '../build-spec/package-request.js';
 import { specAccounts, specConfig, specCopies, specPaths } from '../build-spec/to-build.js';
-import { withTempDir } from '../fs/temp.js';
 import { sourceDateEpoch } from '../image/image.js';
 import type { ContainerConfig } from '../oci/config.js';
 import type { Compression } from '../oci/media-types.js';
@@ -88,12 +87,9 @@ async function build(packages: PackageRequest, options: BuildOptions): Promise<B
  */
 export async function buildCommand(specFile: string | undefined, destination: string, flags: BuildFlags, hooks: BuildHooks = {}): Promise<BuildResult> {
   const { packages, options, loaded, mtime } = await settings(specFile, flags, hooks);
-  // Files copied from other images are spooled here and written from here into the layer; they are
-  // read before any package is fetched, so a wrong source fails fast.
-  return withTempDir('copy', async (spool) => {
-    const copies = await specCopies(loaded.spec, loaded.dir, spool, mtime, loaded.locate);
-    return build(packages, { ...options, paths: [...options.paths, ...copies.entries], parents: copies.parents, destination });
-  });
+  // Files copied from other images are spooled into the build's folder and written from there into the layer.
+  const copies = loaded.spec.copy?.length ? { copies: (spool: string) => specCopies(loaded.spec, loaded.dir, spool, mtime, loaded.locate) } : {};
+  return build(packages, { ...options, ...copies, destination });
 }
 
 /** `fromscratch lock [SPEC] LOCKFILE`: resolves as `build` would and writes the pinned set. */

@@ -128,6 +128,8 @@ export interface Installed {
   description: string;
   /** The layer's history `created_by`, e.g. `fromscratch build bookworm minbase`. */
   createdBy: string;
+  /** Annotations the image gets unless the spec or flags give them (the release's version). */
+  annotations?: Record<string, string>;
 }
 
 /**

@@ -87,12 +87,26 @@ interface Library {
 /** elf/dl-is_dso.h. */
 const isDso = (name: string) => ((name.startsWith('lib') || name.startsWith('ld-')) && name.includes('.so')) || name.startsWith('ld.so.') || name.startsWith('ld64.so.');
 
-/** The glibc whose ldconfig the cache stands for: it writes its own version string into the cache. */
+/** The glibc whose ldconfig the cache stands for, as its distribution built it. */
 export interface LibcBuild {
-  /** The distribution's name in ldconfig's version line (`Debian`). */
-  vendor: string;
-  /** The package version, e.g. `2.36-9+deb12u4`. */
-  version: string;
+  /**
+   * ldconfig's version line, which it writes into the cache: `ldconfig PKGVERSION RELEASE release version
+   * VERSION` (Debian: `ldconfig (Debian GLIBC 2.36-9+deb12u4) stable release version 2.36`).
+   */
+  generator: string;
+  /** The machine ldconfig runs for, by Debian's architecture name (amd64, arm64, i386, armhf, armel). */
+  machine: string;
+  /**
+   * The folders glibc was built to search after /etc/ld.so.conf's: Debian's multiarch folders then /lib and
+   * /usr/lib (the default), or an RPM distribution's $slibdir and $libdir (/lib64 and /usr/lib64).
+   */
+  systemDirs?: string[];
+}
+
+/** Debian's glibc: its version line and the image's architecture. */
+export function debianLibc(version: string, arch: string): LibcBuild {
+  const upstream = version.replace(/^\d+:/, '').replace(/-[^-]*$/, '');
+  return { generator: `ldconfig (Debian GLIBC ${version}) stable release version ${upstream}`, machine: arch };
 }
 
 /**
@@ -105,23 +119,22 @@ export interface LibcBuild {
  * stale `*.so.*` symlinks, and /var/cache/ldconfig/aux-cache (inode and ctime keyed, not reproducible).
  */
 export async function ldSoCache(ctx: EffectContext, libc: LibcBuild, layout: Entry[] = []): Promise<void> {
-  const arch = ARCHES[ctx.arch];
+  const arch = ARCHES[libc.machine];
   if (!arch) {
     ctx.notes.push(`ldconfig: no rules for architecture ${ctx.arch}, /etc/ld.so.cache not written (the dynamic linker searches the system folders without it)`);
     return;
   }
-  const upstream = libc.version.replace(/^\d+:/, '').replace(/-[^-]*$/, '');
-  const cache = new LdCache({ littleEndian: true, signedChar: arch.signedChar, generator: `ldconfig (${libc.vendor} GLIBC ${libc.version}) stable release version ${upstream}` });
+  const cache = new LdCache({ littleEndian: true, signedChar: arch.signedChar, generator: libc.generator });
   const tree = new ImageTree([...ctx.result(), ...layout.filter((e) => !ctx.entry(e.path))]);
-  const dirs = await searchDirs(tree, cache, arch);
+  const dirs = await searchDirs(tree, cache, arch, libc.systemDirs ?? [`/lib/${arch.triplet}`, `/usr/lib/${arch.triplet}`, '/lib', '/usr/lib']);
   const skipped: string[] = [];
   for (const dir of dirs) await searchDir(ctx, tree, cache, arch, dir, skipped);
-  ctx.file('etc/ld.so.cache', cache.serialize(), 'libc-bin trigger (ldconfig)');
+  ctx.file('etc/ld.so.cache', cache.serialize(), 'ldconfig (libc trigger)');
   ctx.notes.push(`ldconfig: ${cache.size} libraries in /etc/ld.so.cache` + (skipped.length ? `; skipped (not a usable shared object): ${skipped.join(', ')}` : ''));
 }
 
 /** The folders in ldconfig's order: /etc/ld.so.conf with its includes, then Debian's built-in ones. */
-async function searchDirs(tree: ImageTree, cache: LdCache, arch: LdconfigArch): Promise<SearchDir[]> {
+async function searchDirs(tree: ImageTree, cache: LdCache, arch: LdconfigArch, systemDirs: readonly string[]): Promise<SearchDir[]> {
   const dirs: SearchDir[] = [];
   const add = (line: string) => {
     let path = line;
@@ -173,7 +186,7 @@ async function searchDirs(tree: ImageTree, cache: LdCache, arch: LdconfigArch): 
     }
   };
   await parse('/etc/ld.so.conf', 0);
-  for (const d of [`/lib/${arch.triplet}`, `/usr/lib/${arch.triplet}`, '/lib', '/usr/lib']) add(d);
+  for (const d of systemDirs) add(d);
   return dirs;
 }
 
@@ -231,7 +244,7 @@ function sonameLink(ctx: EffectContext, tree: ImageTree, arch: LdconfigArch, dir
   if (current !== undefined && current === tree.resolve(at(lib.name))) return;
   const existing = tree.lstat(at(lib.soname));
   if (existing && existing.type !== 'symlink') return;
-  ctx.symlink(at(lib.soname), lib.name, 'libc-bin trigger (ldconfig)');
+  ctx.symlink(at(lib.soname), lib.name, 'ldconfig (libc trigger)');
 }
 
 /** Files ldconfig skips without a warning: linker scripts (libc.so), GDB scripts, ELF files that are not shared objects. */

@@ -36,3 +36,8 @@ export type LockedRpm = z.infer<typeof lockedPackage>;
 export type RpmLockFields = z.infer<typeof lockFields>;
 
 export const rpmLockSchema = { package: lockedPackage, fields: lockFields };
+
+/** How errors and progress name a locked package: its file name, `bash-5.1.8-4.el9.x86_64.rpm`. */
+export function rpmDisplayName(pkg: Pick<LockedRpm, 'name' | 'version' | 'architecture'>): string {
+  return `${pkg.name}-${pkg.version.replace(/^\d+:/, '')}.${pkg.architecture}.rpm`;
+}

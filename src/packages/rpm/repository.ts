@@ -129,7 +129,7 @@ function savedKeyPath(store: ContentStore, url: string): string {
  * The keys of a repository's `gpgkey` URLs. `file://` keys are read where they are; keys from the
  * network are saved in the store (trust on first use, as dnf imports them) for --offline builds.
  */
-export async function loadRpmRepoKeys(repo: RpmRepoConfig, options: Pick<RpmRepositoryOptions, 'store' | 'offline' | 'http'>): Promise<RpmKeyring> {
+export async function loadRpmRepoKeys(repo: Pick<RpmRepoConfig, 'id' | 'gpgkey'>, options: Pick<RpmRepositoryOptions, 'store' | 'offline' | 'http'>): Promise<RpmKeyring> {
   const keys: RpmKeyring = [];
   for (const url of repo.gpgkey) {
     const where = `repository "${repo.id}": gpgkey ${url}`;

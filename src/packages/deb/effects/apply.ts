@@ -3,7 +3,7 @@ import type { UnpackedPackage } from '../dpkg-database.js';
 import { accounts } from './accounts.js';
 import { alternatives } from './alternatives.js';
 import { baseFiles } from './base-files.js';
-import { debEffectContext, debianLibc } from './deb-context.js';
+import { debEffectContext, installedLibc } from './deb-context.js';
 import { systemFiles } from './system-files.js';
 import { aptSources, type UsedRepository } from './image-apt-sources.js';
 import { pamAuthUpdate } from './pam.js';
@@ -46,7 +46,7 @@ export async function applyInstallEffects(context: InstallContext): Promise<Inst
   await caCertificates(ctx);
   aptSources(ctx, context.repositories);
   // Last: libc-bin's ldconfig trigger runs after every package is configured.
-  const libc = debianLibc(ctx);
+  const libc = installedLibc(ctx);
   if (libc) await ldSoCache(ctx, libc, context.layout);
   return { entries: ctx.result(), notes: ctx.notes };
 }

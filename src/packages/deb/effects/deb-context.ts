@@ -1,5 +1,6 @@
 import type { SourcedEntry } from '../../../entries/entry-set.js';
 import { EffectContext } from '../../effects/context.js';
+import { debianLibc, type LibcBuild } from '../../effects/ld-so-cache.js';
 import type { UnpackedPackage } from '../dpkg-database.js';
 
 /** The effect context of a Debian install: packages are dpkg's records of them. */
@@ -15,7 +16,7 @@ export function maintainerScript(ctx: DebEffectContext, pkg: string, name: 'post
 }
 
 /** The libc whose ldconfig Debian's libc-bin trigger runs, when libc-bin is installed. */
-export function debianLibc(ctx: DebEffectContext): { vendor: string; version: string } | undefined {
+export function installedLibc(ctx: DebEffectContext): LibcBuild | undefined {
   const libc = ctx.packages.get('libc-bin');
-  return libc && { vendor: 'Debian', version: libc.control.get('Version') ?? '' };
+  return libc && debianLibc(libc.control.get('Version') ?? '', ctx.arch);
 }
