@@ -1,0 +1,305 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { scanDirectory } from '../src/entries/directory-source.js';
+import { EffectContext } from '../src/packages/effects/context.js';
+import { updateCaTrust } from '../src/packages/effects/ca-trust.js';
+import { parseCertificate } from '../src/x509/certificate.js';
+import { pemBlocks } from '../src/x509/p11-kit-pem.js';
+import { readPersist } from '../src/x509/p11-kit-persist.js';
+import { loadTokens } from '../src/x509/trust-store.js';
+import { EPOCH, must, run, tempDir } from './helpers.js';
+
+/*
+ * The oracle is p11-kit's own `trust extract` (Debian's p11-kit 0.24.1, the version CentOS Stream 9
+ * ships), run with its trust module pointed at a test tree through a user pkcs11 config
+ * (~/.config/pkcs11: `user-config: only`, a module file whose `x-init-reserved: paths=…` lists the
+ * tree's two trust paths). p11-kit ignores user config for root, so as root the tool runs as nobody.
+ */
+
+const HAVE_TRUST = run('sh', ['-c', 'command -v trust']).status === 0 && existsSync(trustModule() ?? '');
+const skipNoTrust = HAVE_TRUST ? false : 'needs p11-kit and p11-kit-modules (trust extract and p11-kit-trust.so)';
+
+function trustModule(): string | undefined {
+  const r = run('sh', ['-c', 'ls /usr/lib/*/pkcs11/p11-kit-trust.so /usr/lib*/pkcs11/p11-kit-trust.so 2>/dev/null | head -1']);
+  return r.stdout.trim() || undefined;
+}
+
+const MOZILLA = '/usr/share/ca-certificates/mozilla';
+
+/** `n` CA certificates as PEM: real ones from Debian's ca-certificates, or self-signed ones made here. */
+function caCertificates(n: number, dir: string): string[] {
+  if (existsSync(MOZILLA)) {
+    const names = readdirSync(MOZILLA).filter((f) => f.endsWith('.crt')).sort();
+    if (names.length >= n) return names.slice(0, n).map((f) => readFileSync(join(MOZILLA, f), 'latin1'));
+  }
+  return Array.from({ length: n }, (_, i) => selfSigned(dir, `Test Root CA ${i}`, true));
+}
+
+function selfSigned(dir: string, cn: string, ca: boolean): string {
+  const out = join(dir, `${randomBytes(4).toString('hex')}.pem`);
+  must('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '/dev/null',
+    '-days', '3650', '-subj', `/O=Test/CN=${cn}`, '-addext', `basicConstraints=critical,CA:${ca ? 'TRUE' : 'FALSE'}`, '-out', out]);
+  return readFileSync(out, 'latin1');
+}
+
+const der = (pem: string) => pemBlocks(Buffer.from(pem))[0]!.data;
+const pubkey = (pem: string) => `-----BEGIN PUBLIC KEY-----\n${parseCertificate(der(pem)).publicKeyInfo.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END PUBLIC KEY-----\n`;
+const pct = (b: Buffer) => [...b].map((c) => `%${c.toString(16).padStart(2, '0')}`).join('');
+
+/** A Fedora-style attached extension object (certdata2pem.py's layout). */
+function extension(label: string, oid: string, valueHex: string, cert: string): string {
+  return `[p11-kit-object-v1]\nlabel: "${label}"\nclass: x-certificate-extension\nobject-id: ${oid}\n`
+    + `value: "${pct(Buffer.from(valueHex, 'hex'))}"\nmodifiable: false\n${pubkey(cert)}`;
+}
+// Extension DERs as certdata2pem.py writes them: critical ExtendedKeyUsage of some purposes, and
+// p11-kit's reject extension listing email, server and code signing.
+const EKU = {
+  all: '302a0603551d250101ff0420301e06082b0601050507030406082b0601050507030106082b06010505070303',
+  email: '30160603551d250101ff040c300a06082b06010505070304',
+  code: '30160603551d250101ff040c300a06082b06010505070303',
+  none: '30180603551d250101ff040e300c060a2b0601040199770a0610',
+};
+const REJECT = '302e060a2b060104019977060a010420301e06082b0601050507030406082b0601050507030106082b06010505070303';
+
+function certObject(label: string, lines: string, cert: string): string {
+  return `[p11-kit-object-v1]\nlabel: "${label}"\n${lines}nss-mozilla-ca-policy: true\nmodifiable: false\n${cert}# a comment as certdata2pem.py adds\n\n`;
+}
+
+/**
+ * Files in one folder named so that the file system lists them in byte order of their names (the
+ * order fromscratch reads them in; p11-kit reads them in listing order): tried with fresh names
+ * until the listing agrees.
+ */
+function writeOrdered(dir: string, files: { ext: string; content: string | Buffer }[], others: string[] = []): void {
+  mkdirSync(dir, { recursive: true });
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const prefix = randomBytes(3).toString('hex');
+    const names = files.map((f, i) => `${prefix}-${i}${f.ext}`);
+    names.forEach((n, i) => writeFileSync(join(dir, n), files[i]!.content));
+    const all = [...names, ...others];
+    const listed = must('find', [dir, '-mindepth', '1', '-maxdepth', '1', '-printf', '%f\\n']).split('\n').filter((n) => all.includes(n));
+    if (listed.join('/') === [...all].sort().join('/')) return;
+    for (const n of names) rmSync(join(dir, n));
+  }
+  throw new Error(`could not name files in ${dir} in listing order`);
+}
+
+interface Tree {
+  base: string;
+  root: string;
+}
+
+function emptyTree(): Tree {
+  const base = tempDir('ca-trust');
+  const root = join(base, 'root');
+  for (const d of ['etc/pki/ca-trust/source/anchors', 'etc/pki/ca-trust/source/blocklist', 'usr/share/pki/ca-trust-source/anchors',
+    'usr/share/pki/ca-trust-source/blocklist', 'usr/share/pki/ca-trust-legacy', 'etc/pki/ca-trust/extracted/pem',
+    'etc/pki/ca-trust/extracted/openssl', 'etc/pki/ca-trust/extracted/java', 'etc/pki/ca-trust/extracted/edk2']) {
+    mkdirSync(join(root, d), { recursive: true });
+  }
+  writeFileSync(join(root, 'etc/pki/ca-trust/source/README'), 'admin sources\n');
+  writeFileSync(join(root, 'usr/share/pki/ca-trust-source/README'), 'packaged sources\n');
+  writeFileSync(join(root, 'usr/share/pki/ca-trust-legacy/ca-bundle.legacy.disable.crt'), '');
+  return { base, root };
+}
+
+/** The source tree of the main scenario. */
+function mainTree(): Tree {
+  const tree = emptyTree();
+  const { base, root } = tree;
+  const c = caCertificates(12, base);
+  const [all, email, code, plain, distrusted, neutral, blockedBySerial, blockedByFile, adminPem, adminDer, legacy, openssl] = c as
+    [string, string, string, string, string, string, string, string, string, string, string, string];
+  const leaf = selfSigned(base, 'Not A CA', false);
+  const blocked = parseCertificate(der(blockedBySerial));
+  const bundle = [
+    '# This is a bundle\n\n',
+    extension('Every Purpose', '2.5.29.37', EKU.all, all), '\n', certObject('Every Purpose', 'trusted: true\n', all),
+    extension('Email Only', '2.5.29.37', EKU.email, email), '\n', certObject('Email Only', 'trusted: true\n', email),
+    extension('Code Only', '2.5.29.37', EKU.code, code), '\n',
+    certObject('Code Only', 'trusted: true\nnss-server-distrust-after: "%00"\nnss-email-distrust-after: "%00"\n', code),
+    certObject('No Extension', 'trusted: true\n', plain),
+    extension('Distrusted', '1.3.6.1.4.1.3319.6.10.1', REJECT, distrusted),
+    extension('Distrusted', '2.5.29.37', EKU.none, distrusted), '\n',
+    certObject('Distrusted', 'x-distrusted: true\nnss-server-distrust-after: "200101000000Z"\n', distrusted),
+    certObject('Neutral', 'trusted: false\n', neutral),
+    certObject('Blocked By Serial', 'trusted: true\n', blockedBySerial),
+    certObject('Blocked By File', 'trusted: true\n', blockedByFile),
+    certObject('Leaf In Bundle', 'trusted: true\n', leaf),
+    // a duplicate of one the administrator also added as an anchor (/etc comes first)
+    certObject('Duplicate In Bundle', 'trusted: true\n', adminDer),
+    `[p11-kit-object-v1]\nlabel: "Blocklisted Serial"\nclass: certificate\ncertificate-type: x-509\nmodifiable: false\n`
+      + `issuer: "${pct(blocked.issuer)}"\nserial-number: "${pct(blocked.serial)}"\nx-distrusted: true\n\n`,
+  ].join('');
+  writeFileSync(join(root, 'usr/share/pki/ca-trust-source/ca-bundle.trust.p11-kit'), bundle);
+  writeOrdered(join(root, 'etc/pki/ca-trust/source/anchors'), [
+    { ext: '.pem', content: adminPem }, { ext: '.der', content: der(adminDer) }, { ext: '.crt', content: adminPem },
+  ]);
+  writeOrdered(join(root, 'etc/pki/ca-trust/source/blocklist'), [{ ext: '.pem', content: blockedByFile }]);
+  // an OpenSSL TRUSTED CERTIFICATE (trusted for TLS only, with an alias) among the admin's plain sources
+  const trusted = join(base, 'trusted.pem');
+  writeFileSync(join(base, 'openssl.pem'), openssl);
+  must('openssl', ['x509', '-in', join(base, 'openssl.pem'), '-addtrust', 'serverAuth', '-setalias', 'Admin Trusted', '-trustout', '-out', trusted]);
+  writeFileSync(join(root, 'usr/share/pki/ca-trust-legacy/ca-bundle.legacy.default.crt'), `# legacy\n${legacy}`);
+  // the link ca-legacy makes, relative so that it resolves inside the tree (the effect keeps a link it finds)
+  symlinkSync('../../../../usr/share/pki/ca-trust-legacy/ca-bundle.legacy.default.crt', join(root, 'etc/pki/ca-trust/source/ca-bundle.legacy.crt'));
+  writeOrdered(join(root, 'etc/pki/ca-trust/source'), [{ ext: '.pem', content: readFileSync(trusted) }], ['ca-bundle.legacy.crt']);
+  return tree;
+}
+
+const OUTPUTS: [string, string[]][] = [
+  ['openssl/ca-bundle.trust.crt', ['--format=openssl-bundle', '--filter=certificates', '--overwrite', '--comment']],
+  ['pem/tls-ca-bundle.pem', ['--format=pem-bundle', '--filter=ca-anchors', '--overwrite', '--comment', '--purpose', 'server-auth']],
+  ['pem/email-ca-bundle.pem', ['--format=pem-bundle', '--filter=ca-anchors', '--overwrite', '--comment', '--purpose', 'email']],
+  ['pem/objsign-ca-bundle.pem', ['--format=pem-bundle', '--filter=ca-anchors', '--overwrite', '--comment', '--purpose', 'code-signing']],
+  ['java/cacerts', ['--format=java-cacerts', '--filter=ca-anchors', '--overwrite', '--purpose', 'server-auth']],
+  ['edk2/cacerts.bin', ['--format=edk2-cacerts', '--filter=ca-anchors', '--overwrite', '--purpose=server-auth']],
+];
+
+/** What the real update-ca-trust (its `trust extract` calls) writes for the tree, by output name. */
+function realExtract(tree: Tree): Map<string, Buffer> {
+  const { base, root } = tree;
+  const home = join(base, 'home');
+  mkdirSync(join(home, '.config/pkcs11/modules'), { recursive: true });
+  writeFileSync(join(home, '.config/pkcs11/pkcs11.conf'), 'user-config: only\n');
+  writeFileSync(join(home, '.config/pkcs11/modules/trust.module'), `module: ${trustModule()}\ntrust-policy: yes\n`
+    + `x-init-reserved: paths=${join(root, 'etc/pki/ca-trust/source')}:${join(root, 'usr/share/pki/ca-trust-source')}\n`);
+  const out = join(base, 'out');
+  mkdirSync(out, { recursive: true });
+  chmodSync(base, 0o755);
+  must('chmod', ['-R', 'a+rX', base]);
+  chmodSync(out, 0o777);
+  const asNobody = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+  const result = new Map<string, Buffer>();
+  for (const [name, flags] of OUTPUTS) {
+    const dest = join(out, name.replace('/', '-'));
+    const [cmd, ...args] = [...asNobody, 'env', `HOME=${home}`, `SOURCE_DATE_EPOCH=${EPOCH}`, 'trust', 'extract', ...flags, dest];
+    must(cmd!, args);
+    result.set(name, readFileSync(dest));
+  }
+  return result;
+}
+
+/** Ours: the effect on the tree's entries (ca-certificates installed). */
+async function ourExtract(root: string): Promise<{ files: Map<string, Buffer>; ctx: EffectContext }> {
+  const scan = await scanDirectory(root);
+  const ctx = new EffectContext(scan.entries, new Map([['ca-certificates', {}]]), Number(EPOCH), 'x86_64');
+  await updateCaTrust(ctx);
+  const files = new Map<string, Buffer>();
+  for (const e of ctx.added) {
+    if (e.type !== 'file' || !e.path.startsWith('etc/pki/ca-trust/extracted/')) continue;
+    const chunks: Buffer[] = [];
+    for await (const c of e.open!()) chunks.push(c as Buffer);
+    files.set(e.path.slice('etc/pki/ca-trust/extracted/'.length), Buffer.concat(chunks));
+  }
+  return { files, ctx };
+}
+
+function assertSame(ours: Map<string, Buffer>, theirs: Map<string, Buffer>): void {
+  for (const [name] of OUTPUTS) {
+    const a = ours.get(name);
+    const b = theirs.get(name)!;
+    assert.ok(a, `${name} was not written`);
+    if (!a.equals(b) && !name.includes('cacerts')) { writeFileSync('/tmp/ours-' + name.replace('/', '-'), a); writeFileSync('/tmp/theirs-' + name.replace('/', '-'), b); }
+    if (!a.equals(b) && !name.includes('cacerts')) assert.equal(a.toString('latin1'), b.toString('latin1'), `${name} differs`);
+    assert.ok(a.equals(b), `${name} differs from p11-kit's (${a.length} vs ${b.length} bytes)`);
+  }
+}
+
+describe('update-ca-trust: the extracted bundles, byte for byte as p11-kit writes them', () => {
+  it('a Fedora-style bundle, admin anchors (PEM, DER, a duplicate), a blocklist, a TRUSTED CERTIFICATE, the legacy link', { skip: skipNoTrust }, async () => {
+    const tree = mainTree();
+    const { files, ctx } = await ourExtract(tree.root);
+    const theirs = realExtract(tree);
+    assertSame(files, theirs);
+
+    const modes = ctx.added.filter((e) => e.path.startsWith('etc/pki/ca-trust/extracted/') && e.type === 'file').map((e) => e.mode);
+    assert.deepEqual(modes, Array(6).fill(0o444));
+    // what the scenario is about, so that a vacuous match would show
+    const tls = theirs.get('pem/tls-ca-bundle.pem')!.toString();
+    const labels = (text: string) => text.split('\n').filter((l) => l.startsWith('# ')).map((l) => l.slice(2));
+    assert.equal(labels(theirs.get('openssl/ca-bundle.trust.crt')!.toString()).length, 13);
+    assert.ok(labels(tls).includes('Every Purpose') && labels(tls).includes('No Extension'));
+    for (const gone of ['Email Only', 'Code Only', 'Distrusted', 'Neutral', 'Blocked By Serial', 'Blocked By File', 'Leaf In Bundle', 'Duplicate In Bundle']) {
+      assert.ok(!labels(tls).includes(gone), `${gone} is not a TLS anchor`);
+    }
+    assert.ok(labels(theirs.get('pem/email-ca-bundle.pem')!.toString()).includes('Email Only'));
+    assert.ok(labels(theirs.get('pem/objsign-ca-bundle.pem')!.toString()).includes('Code Only'));
+    assert.ok(labels(theirs.get('openssl/ca-bundle.trust.crt')!.toString()).includes('Admin Trusted'));
+    assert.ok(ctx.notes.some((n) => /^update-ca-trust: \d+ anchors for TLS/.test(n)), ctx.notes.join('\n'));
+  });
+
+  it('ca-legacy install: the .default.crt, or with legacy=disable the .disable.crt; an existing link is kept', async () => {
+    const tree = emptyTree();
+    const first = await ourExtract(tree.root);
+    assert.equal(first.ctx.added.find((e) => e.path.endsWith('ca-bundle.legacy.crt'))?.linkname, '/usr/share/pki/ca-trust-legacy/ca-bundle.legacy.default.crt');
+    writeFileSync(join(tree.root, 'etc/pki/ca-trust/ca-legacy.conf'), '# comment\nLegacy = DISABLE \n');
+    const { ctx } = await ourExtract(tree.root);
+    assert.equal(ctx.added.find((e) => e.path.endsWith('ca-bundle.legacy.crt'))?.linkname, '/usr/share/pki/ca-trust-legacy/ca-bundle.legacy.disable.crt');
+    symlinkSync('/elsewhere', join(tree.root, 'etc/pki/ca-trust/source/ca-bundle.legacy.crt'));
+    const again = await ourExtract(tree.root);
+    assert.equal(again.ctx.added.find((e) => e.path.endsWith('ca-bundle.legacy.crt')), undefined);
+  });
+
+  it('no ca-certificates package: nothing is written', async () => {
+    const tree = emptyTree();
+    const scan = await scanDirectory(tree.root);
+    const ctx = new EffectContext(scan.entries, new Map(), Number(EPOCH), 'x86_64');
+    assert.equal(await updateCaTrust(ctx), undefined);
+    assert.equal(ctx.added.length, 0);
+  });
+
+  it('damaged sources: p11-kit\'s fallbacks, named in notes, the same bytes as p11-kit', { skip: skipNoTrust }, async () => {
+    const tree = emptyTree();
+    const { base, root } = tree;
+    const [a, b, c] = caCertificates(3, base) as [string, string, string];
+    // an unknown attribute: p11-kit drops the persist reading and takes the file's CERTIFICATE blocks
+    writeFileSync(join(root, 'usr/share/pki/ca-trust-source/bad-attribute.p11-kit'),
+      `[p11-kit-object-v1]\nlabel: "Bad"\ntrusted: true\nno-such-attribute: 1\n${a}`);
+    writeOrdered(join(root, 'etc/pki/ca-trust/source/anchors'), [
+      { ext: '.pem', content: `${b}\n-----BEGIN CERTIFICATE-----\n!!!not base64!!!\n-----END CERTIFICATE-----\n` },
+      { ext: '.p11-kit', content: `[p11-kit-object-v1]\nclass: certificate\ncertificate-type: x-509\nlabel: "Unclosed\n${c}` },
+      { ext: '.crt', content: randomBytes(300) },
+    ]);
+    const { files, ctx } = await ourExtract(root);
+    assertSame(files, realExtract(tree));
+    assert.ok(ctx.notes.some((n) => n.includes('bad-attribute.p11-kit') && n.includes('no-such-attribute')), ctx.notes.join('\n'));
+    assert.ok(ctx.notes.some((n) => /\.crt: neither a p11-kit, DER nor PEM file/.test(n)), ctx.notes.join('\n'));
+  });
+});
+
+describe('trust sources: malformed and random input never crash', () => {
+  const sample = Buffer.from(`[p11-kit-object-v1]\nlabel: "X"\nclass: x-certificate-extension\nobject-id: 2.5.29.37\n`
+    + `value: "%30%16"\n-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n`
+    + `[p11-kit-object-v1]\ntrusted: true\n-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n`);
+
+  it('truncations, flipped bytes and random buffers give objects or notes', () => {
+    const inputs: Buffer[] = [];
+    for (let i = 0; i <= sample.length; i += 7) inputs.push(sample.subarray(0, i));
+    for (let i = 0; i < 300; i++) {
+      const b = Buffer.from(sample);
+      b[Math.floor(Math.random() * b.length)] = Math.floor(Math.random() * 256);
+      inputs.push(b);
+      inputs.push(randomBytes(Math.floor(Math.random() * 400)));
+    }
+    const real = existsSync(MOZILLA) ? readdirSync(MOZILLA).find((f) => f.endsWith('.crt')) : undefined;
+    if (real) {
+      const d = der(readFileSync(join(MOZILLA, real), 'latin1'));
+      for (let i = 0; i < 200; i++) {
+        const b = Buffer.from(d);
+        const at = Math.floor(Math.random() * b.length);
+        b[at] = b[at]! ^ (1 << Math.floor(Math.random() * 8));
+        inputs.push(b, d.subarray(0, Math.floor(Math.random() * d.length)));
+      }
+    }
+    for (const input of inputs) {
+      readPersist(input);
+      pemBlocks(input);
+      const notes: string[] = [];
+      for (const kind of ['plain', 'anchor', 'blocklist'] as const) loadTokens([[{ path: '/x', kind, content: input }]], notes);
+    }
+  });
+});
