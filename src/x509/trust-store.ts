@@ -3,6 +3,7 @@ import {
   findExtension, nameAttribute, oidDer, oidString, OID, parseBasicConstraints, parseCertificate, parseExtension,
   type Certificate,
 } from './certificate.js';
+import { P11StringSet } from './p11-dict-order.js';
 import { isPersist, readPersist } from './p11-kit-persist.js';
 import { pemBlocks } from './p11-kit-pem.js';
 import { bool, CKA, CKC_X_509, CKO, findBool, findUlong, isUlong, ulong, type Attributes } from './pkcs11.js';
@@ -128,8 +129,14 @@ function trustedCertificate(data: Buffer): Attributes[] | undefined {
   if (!aux) return [attrs];
   const objects: Attributes[] = [];
   if (aux.alias !== undefined) attrs.set(CKA.LABEL, aux.alias);
-  const rejects = aux.reject;
-  const trusts = aux.trust.filter((o) => !rejects?.includes(o));
+  // p11-kit keeps both lists in hash tables, and writes them in the tables' order.
+  const trustSet = new P11StringSet();
+  for (const o of aux.trust) trustSet.add(o);
+  const rejectSet = aux.reject && new P11StringSet();
+  for (const o of aux.reject ?? []) rejectSet!.add(o);
+  for (const o of rejectSet?.keys() ?? []) trustSet.delete(o);
+  const rejects = rejectSet?.keys();
+  const trusts = trustSet.keys();
   const attach = (oid: string, critical: boolean, value: Buffer) => {
     objects.push(extensionAttrs(cert.publicKeyInfo, oid, critical, value));
   };
