@@ -151,6 +151,75 @@ function mainTree(): Tree {
   return tree;
 }
 
+/** A self-signed certificate made with openssl: v1 without `ext`, else v3 with those extensions; a key file may be shared. */
+function makeCert(dir: string, subject: string, ext?: string, key?: string): string {
+  const id = randomBytes(4).toString('hex');
+  const keyFile = key ?? join(dir, `${id}.key`);
+  if (!existsSync(keyFile)) must('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
+  must('openssl', ['req', '-new', '-key', keyFile, '-subj', subject, '-out', join(dir, `${id}.csr`)]);
+  const args = ['x509', '-req', '-in', join(dir, `${id}.csr`), '-key', keyFile, '-days', '3650', '-out', join(dir, `${id}.pem`)];
+  if (ext) {
+    writeFileSync(join(dir, `${id}.ext`), ext);
+    args.push('-extfile', join(dir, `${id}.ext`));
+  }
+  must('openssl', args);
+  return readFileSync(join(dir, `${id}.pem`), 'latin1');
+}
+
+/**
+ * The second scenario, from certificates made here: the builder's rules (v1 self-signed roots are
+ * authorities, v3 ones without BasicConstraints are not, labels from CN, OU or O), attached
+ * BasicConstraints and SubjectKeyIdentifier objects, a category given in the file, purposes from the
+ * certificate's own ExtendedKeyUsage, labels that make the same Java alias, non-ASCII and empty
+ * labels, a blocklist entry matching another certificate by public key, a distrusted certificate in
+ * anchors/, and a certificate untrusted in the first token but trusted in the second.
+ */
+function generatedTree(): Tree {
+  const tree = emptyTree();
+  const { base, root } = tree;
+  const ca = 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n';
+  const v1 = makeCert(base, '/O=Version One Org/OU=Version One Unit');
+  const noBc = makeCert(base, '/O=No Basic Constraints', 'keyUsage=critical,keyCertSign\n');
+  const attachedCa = makeCert(base, '/CN=Attached CA', 'keyUsage=critical,keyCertSign\n');
+  const forcedCategory = makeCert(base, '/CN=Forced Category', 'basicConstraints=critical,CA:FALSE\n');
+  const clientOnly = makeCert(base, '/CN=Client Only', `${ca}extendedKeyUsage=clientAuth\n`);
+  const anyPurpose = makeCert(base, '/CN=Any Purpose', `${ca}extendedKeyUsage=anyExtendedKeyUsage,clientAuth\n`);
+  const sameAlias1 = makeCert(base, '/CN=Same Alias 1', ca);
+  const sameAlias2 = makeCert(base, '/CN=Same Alias 2', ca);
+  const unicode = makeCert(base, '/CN=Unicode', ca);
+  const empty = makeCert(base, '/C=XX', ca);
+  const sharedKey = join(base, 'shared.key');
+  const crossA = makeCert(base, '/CN=Cross Signed A', ca, sharedKey);
+  const crossB = makeCert(base, '/CN=Cross Signed B', ca, sharedKey);
+  const distrustedAnchor = makeCert(base, '/CN=Distrusted Anchor', ca);
+  const twoTokens = makeCert(base, '/CN=In Both Tokens', ca);
+  const keyid = parseCertificate(der(sameAlias1)).extensions.find((e) => e.oid === '2.5.29.14')!.value;
+  const skiExt = Buffer.concat([Buffer.from([0x30, 5 + 2 + keyid.length, 0x06, 0x03, 0x55, 0x1d, 0x0e, 0x04, keyid.length]), keyid]);
+  const bundle = [
+    certObject('Version One', 'trusted: true\n', v1).replace('label: "Version One"\n', ''),
+    certObject('No BC', 'trusted: true\n', noBc).replace('label: "No BC"\n', ''),
+    extension('Attached CA', '2.5.29.19', '300f0603551d130101ff040530030101ff', attachedCa), '\n',
+    certObject('Attached CA', 'trusted: true\n', attachedCa),
+    certObject('Forced Category', 'trusted: true\ncertificate-category: authority\n', forcedCategory),
+    certObject('Client Only', 'trusted: true\n', clientOnly),
+    certObject('Any Purpose', 'trusted: true\n', anyPurpose),
+    extension('Same Alias', '2.5.29.14', skiExt.toString('hex'), sameAlias1), '\n',
+    certObject('Same  Alias', 'trusted: true\n', sameAlias1),
+    certObject('same alias', 'trusted: true\n', sameAlias2),
+    certObject('%c3%9cn%c3%afc%c3%b6d%c3%a9 Name', 'trusted: true\n', unicode),
+    certObject('', 'trusted: true\n', empty),
+    certObject('Cross Signed A', 'trusted: true\n', crossA),
+    certObject('In Both Tokens (second)', 'trusted: true\n', twoTokens),
+  ].join('');
+  writeFileSync(join(root, 'usr/share/pki/ca-trust-source/ca-bundle.trust.p11-kit'), bundle);
+  writeOrdered(join(root, 'usr/share/pki/ca-trust-source/blocklist'), [{ ext: '.pem', content: crossB }]);
+  writeOrdered(join(root, 'etc/pki/ca-trust/source/anchors'), [
+    { ext: '.p11-kit', content: certObject('Distrusted Anchor', 'x-distrusted: true\n', distrustedAnchor) },
+  ]);
+  writeOrdered(join(root, 'etc/pki/ca-trust/source'), [{ ext: '.pem', content: twoTokens }]);
+  return tree;
+}
+
 const OUTPUTS: [string, string[]][] = [
   ['openssl/ca-bundle.trust.crt', ['--format=openssl-bundle', '--filter=certificates', '--overwrite', '--comment']],
   ['pem/tls-ca-bundle.pem', ['--format=pem-bundle', '--filter=ca-anchors', '--overwrite', '--comment', '--purpose', 'server-auth']],
@@ -230,6 +299,23 @@ describe('update-ca-trust: the extracted bundles, byte for byte as p11-kit write
     assert.ok(labels(theirs.get('pem/objsign-ca-bundle.pem')!.toString()).includes('Code Only'));
     assert.ok(labels(theirs.get('openssl/ca-bundle.trust.crt')!.toString()).includes('Admin Trusted'));
     assert.ok(ctx.notes.some((n) => /^update-ca-trust: \d+ anchors for TLS/.test(n)), ctx.notes.join('\n'));
+  });
+
+  it('generated certificates: categories, attached extensions, own purposes, aliases, blocklist by key', { skip: skipNoTrust }, async () => {
+    const tree = generatedTree();
+    const { files, ctx } = await ourExtract(tree.root);
+    const theirs = realExtract(tree);
+    assertSame(files, theirs);
+    const labels = (name: string) => theirs.get(name)!.toString('latin1').split('\n').filter((l) => l.startsWith('# ')).map((l) => l.slice(2));
+    const tls = labels('pem/tls-ca-bundle.pem');
+    for (const label of ['Version One Unit', 'Attached CA', 'Forced Category', 'Any Purpose', 'In Both Tokens (second)', 'certificate']) {
+      assert.ok(tls.includes(label), `${label} is a TLS anchor: ${tls.join(', ')}`);
+    }
+    for (const label of ['No Basic Constraints', 'Client Only', 'Cross Signed A', 'Distrusted Anchor']) assert.ok(!tls.includes(label), `${label} is no TLS anchor`);
+    assert.ok(labels('openssl/ca-bundle.trust.crt').includes('In Both Tokens'));
+    const jks = theirs.get('java/cacerts')!.toString('latin1');
+    for (const alias of ['samealias', 'samealias-1', 'ncdname', 'unlabeled']) assert.ok(jks.includes(alias), `alias ${alias}`);
+    assert.ok(ctx.notes.some((n) => n.includes('distrust in location for anchors')), ctx.notes.join('\n'));
   });
 
   it('ca-legacy install: the .default.crt, or with legacy=disable the .disable.crt; an existing link is kept', async () => {
