@@ -9,7 +9,19 @@ import { updateCaTrust } from '../src/packages/effects/ca-trust.js';
 import { parseCertificate } from '../src/x509/certificate.js';
 import { pemBlocks } from '../src/x509/p11-kit-pem.js';
 import { readPersist } from '../src/x509/p11-kit-persist.js';
-import { loadTokens } from '../src/x509/trust-store.js';
+import { loadTokens, type SourceFile } from '../src/x509/trust-store.js';
+import { edk2Cacerts, enumerate, javaCacerts, opensslBundle, pemBundle } from '../src/x509/trust-extract.js';
+
+/** Every output, from sources given directly: must not throw whatever the input. */
+function extractAll(tokens: SourceFile[][]): void {
+  const notes: string[] = [];
+  const objects = loadTokens(tokens, notes);
+  opensslBundle(enumerate(objects, 'certificates', undefined, notes), notes);
+  for (const purpose of ['server-auth', 'email', 'code-signing'] as const) pemBundle(enumerate(objects, 'ca-anchors', purpose, notes));
+  const tls = enumerate(objects, 'ca-anchors', 'server-auth', notes);
+  javaCacerts(tls, 1);
+  edk2Cacerts(tls);
+}
 import { EPOCH, must, run, tempDir } from './helpers.js';
 
 /*
@@ -384,8 +396,26 @@ describe('trust sources: malformed and random input never crash', () => {
     for (const input of inputs) {
       readPersist(input);
       pemBlocks(input);
-      const notes: string[] = [];
-      for (const kind of ['plain', 'anchor', 'blocklist'] as const) loadTokens([[{ path: '/x', kind, content: input }]], notes);
+      for (const kind of ['plain', 'anchor', 'blocklist'] as const) extractAll([[{ path: '/x', kind, content: input }]]);
+    }
+  });
+
+  it('mutations of a bundle with attached extensions and a TRUSTED CERTIFICATE run through every format', () => {
+    const base = tempDir('ca-trust-fuzz');
+    const [cert] = caCertificates(1, base) as [string];
+    const bundle = Buffer.from(extension('E', '2.5.29.37', EKU.email, cert) + extension('R', '1.3.6.1.4.1.3319.6.10.1', REJECT, cert)
+      + extension('B', '2.5.29.19', '300f0603551d130101ff040530030101ff', cert) + certObject('C', 'trusted: true\n', cert));
+    writeFileSync(join(base, 'c.pem'), cert);
+    const trusted = must('openssl', ['x509', '-in', join(base, 'c.pem'), '-addtrust', 'serverAuth', '-addreject', 'emailProtection', '-setalias', 'T', '-trustout']);
+    const trustedDer = pemBlocks(Buffer.from(trusted))[0]!.data;
+    for (let i = 0; i < 400; i++) {
+      const b = Buffer.from(bundle);
+      for (let n = 1 + Math.floor(Math.random() * 3); n > 0; n--) b[Math.floor(Math.random() * b.length)] = Math.floor(Math.random() * 256);
+      const t = Buffer.from(trustedDer);
+      const at = Math.floor(Math.random() * t.length);
+      t[at] = t[at]! ^ (1 << Math.floor(Math.random() * 8));
+      const trustedPem = `-----BEGIN TRUSTED CERTIFICATE-----\n${t.toString('base64')}\n-----END TRUSTED CERTIFICATE-----\n`;
+      extractAll([[{ path: '/etc/t.pem', kind: 'plain', content: Buffer.from(trustedPem) }], [{ path: '/usr/b.p11-kit', kind: 'plain', content: b }]]);
     }
   });
 });

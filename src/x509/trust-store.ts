@@ -42,7 +42,14 @@ export function loadTokens(tokens: SourceFile[][], notes: string[]): TrustObject
   tokens.forEach((files, token) => {
     const start = objects.length;
     for (const file of files) {
-      const parsed = parseSource(file, notes);
+      let parsed: Attributes[];
+      try {
+        parsed = parseSource(file, notes);
+      } catch (e) {
+        // Every reader above refuses bad input with a note; this is a last guard, not a path.
+        notes.push(`${file.path}: could not be read (${(e as Error).message}); skipped`);
+        continue;
+      }
       for (const attrs of parsed) {
         const refused = checkSchema(attrs);
         if (refused) {
