@@ -46,7 +46,7 @@ export const OID = {
 const is = (n: DerNode | undefined, tag: number, tagClass = UNIVERSAL): n is DerNode =>
   n !== undefined && n.tagClass === tagClass && n.tagNumber === tag;
 
-/** A certificate's fields, or an error saying what is wrong with its DER. */
+/** A certificate's fields; throws an Error saying what is wrong with its DER. */
 export function parseCertificate(der: Buffer): Certificate {
   const cert = parseDer(der);
   const [tbs, algorithm, signature] = cert.children;

@@ -77,6 +77,11 @@ export async function updateCaTrust(ctx: EffectContext): Promise<CaTrustResult |
       + `${count('pem/objsign-ca-bundle.pem')} for code signing; ${all.length} certificates in the OpenSSL bundle; `
       + `Java keystore entries dated ${new Date(ctx.epoch * 1000).toISOString()} (the build time)`,
   );
+  if (ctx.entry(`${EXTRACTED}/pem/directory-hash`)?.type === 'directory') {
+    // Later ca-certificates (2022 on) also extract a hashed folder whose files their update-ca-trust
+    // versions lay out differently; it is not reproduced.
+    ctx.notes.push(`update-ca-trust: /${EXTRACTED}/pem/directory-hash (newer ca-certificates) is left empty`);
+  }
   for (const note of notes) ctx.notes.push(`update-ca-trust: ${note}`);
   return { files };
 }
