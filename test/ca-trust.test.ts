@@ -330,6 +330,23 @@ describe('update-ca-trust: the extracted bundles, byte for byte as p11-kit write
     assert.ok(ctx.notes.some((n) => n.includes('distrust in location for anchors')), ctx.notes.join('\n'));
   });
 
+  it('every CA of the host as a Fedora-style bundle (labels from the subject, real names, mixed trust)', { skip: skipNoTrust || (existsSync(MOZILLA) ? false : 'needs Debian ca-certificates') }, async () => {
+    const tree = emptyTree();
+    const certs = readdirSync(MOZILLA).filter((f) => f.endsWith('.crt')).sort().map((f) => readFileSync(join(MOZILLA, f), 'latin1'));
+    const patterns = [
+      (c: string) => certObject('x', 'trusted: true\n', c).replace('label: "x"\n', ''),
+      (c: string) => `${extension('Ext', '2.5.29.37', EKU.email, c)}\n${certObject('Email Ext', 'trusted: true\n', c)}`,
+      (c: string) => `${extension('Dis', '1.3.6.1.4.1.3319.6.10.1', REJECT, c)}${extension('Dis', '2.5.29.37', EKU.none, c)}\n${certObject('Dis', 'x-distrusted: true\n', c)}`,
+      (c: string) => `${extension('All', '2.5.29.37', EKU.all, c)}\n${certObject('All', 'trusted: true\n', c)}`,
+      (c: string) => certObject('y', 'trusted: false\n', c).replace('label: "y"\n', ''),
+    ];
+    writeFileSync(join(tree.root, 'usr/share/pki/ca-trust-source/ca-bundle.trust.p11-kit'), certs.map((c, i) => patterns[i % patterns.length]!(c)).join(''));
+    const { files } = await ourExtract(tree.root);
+    const theirs = realExtract(tree);
+    assertSame(files, theirs);
+    assert.ok(theirs.get('pem/tls-ca-bundle.pem')!.toString().split('BEGIN CERTIFICATE').length > certs.length / 3);
+  });
+
   it('ca-legacy install: the .default.crt, or with legacy=disable the .disable.crt; an existing link is kept', async () => {
     const tree = emptyTree();
     const first = await ourExtract(tree.root);
