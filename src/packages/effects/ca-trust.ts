@@ -82,7 +82,8 @@ export async function updateCaTrust(ctx: EffectContext): Promise<CaTrustResult |
     // versions lay out differently; it is not reproduced.
     ctx.notes.push(`update-ca-trust: /${EXTRACTED}/pem/directory-hash (newer ca-certificates) is left empty`);
   }
-  for (const note of notes) ctx.notes.push(`update-ca-trust: ${note}`);
+  // each enumeration reports the same damaged source again: once is enough
+  for (const note of new Set(notes)) ctx.notes.push(`update-ca-trust: ${note}`);
   return { files };
 }
 
