@@ -3,7 +3,7 @@ import type { Entry } from '../../tar/entry.js';
 import type { EffectContext } from './context.js';
 import {
   emptyInstallSection, expandSpecifiers, fnmatch, isUnitName, parseInstallSection, replaceUnitInstance, splitWords, stripWhitespace,
-  unitInstance, unitNameKind, unitTemplate, unitType, unitTypeMayAlias, unitTypeMayTemplate, UnitLoadError, type InstallSection,
+  unitInstance, unitNameKind, unitTemplate, unitType, unitTypeMayAlias, unitTypeMayTemplate, UnitLoadError, type InstallSection, type SpecifierContext,
 } from './systemd-units.js';
 
 /**
@@ -30,7 +30,10 @@ export interface SystemdPresetOptions {
    * /usr/lib/systemd/system, so links name /lib/…. RPM distributions build it without: false by default.
    */
   splitUsr?: boolean;
-  /** The image's systemd version: `ignore` preset lines are understood from 255 on. Default 252 (EL 9). */
+  /**
+   * The image's systemd version, for what changed after 252 (EL 9's, the default): [Install] UpheldBy= is
+   * read from 254 on and preset `ignore` lines from 255 on.
+   */
   systemdVersion?: number;
 }
 
@@ -421,7 +424,7 @@ class Installer {
     const text = await this.view.read(e);
     parseInstallSection(text, path, { name: info.name, scope: this.scope }, info.install, this.warnings, (also) => {
       ctx?.add(also, undefined, true);
-    });
+    }, this.version);
   }
 
   /** unit_file_resolve_symlink: an alias inside the search path, a linked file outside, or a mask. */
@@ -580,6 +583,10 @@ class Installer {
     return posix.basename(x) === posix.basename(y) && this.underSearchPath(x) && this.underSearchPath(y);
   }
 
+  private specifiers(info: InstallInfo): SpecifierContext {
+    return { name: info.name, scope: this.scope, defaultInstance: info.install.defaultInstance };
+  }
+
   /** install_info_apply: the unit's link (if outside the lookup path), its aliases and its .wants/.requires/.upholds. */
   private applyOne(info: InstallInfo): void {
     const path = info.path!;
@@ -587,7 +594,7 @@ class Installer {
     if (!this.inSearchPath(path)) this.createSymlink(path, `${config}/${info.name}`, false);
     for (const alias of info.install.aliases) {
       try {
-        const dst = verifyAlias(info.name, expandSpecifiers(alias, { name: info.name, scope: this.scope }));
+        const dst = verifyAlias(info.name, expandSpecifiers(alias, this.specifiers(info)));
         if (dst === undefined) continue;
         const aliasPath = `${config}/${dst}`;
         const resolved = this.view.chase(aliasPath);
@@ -624,7 +631,7 @@ class Installer {
     for (const raw of list) {
       let dst: string;
       try {
-        dst = expandSpecifiers(raw, { name: info.name, scope: this.scope });
+        dst = expandSpecifiers(raw, this.specifiers(info));
       } catch (err) {
         this.warnings.push(`${info.name}: ${failure(err).message}`);
         continue;
@@ -753,6 +760,8 @@ function validateAlias(path: string, target: string): void {
   if (!srcKind) throw new InstallFailure('EINVAL', `${path}: not a valid unit name`);
   if (!unitTypeMayAlias(unitType(src))) throw new InstallFailure('EINVAL', `${path}: symlinks are not allowed for units of this type`);
   if (srcKind !== 'plain' && !unitTypeMayTemplate(unitType(src))) throw new InstallFailure('EINVAL', `${path}: templates are not allowed for ${unitType(src)} units`);
+  // A link to the same name elsewhere in the lookup path: systemd refuses it as a "linked unit file".
+  if (src === dst) throw new InstallFailure('ELOOP', `${path}: refusing to operate on a unit linked to itself`);
   const dstKind = unitNameKind(dst);
   if (!dstKind) throw new InstallFailure('EXDEV', `${path} points to "${dst}", which is not a valid unit name`);
   if (!(dstKind === srcKind || (srcKind === 'instance' && dstKind === 'template'))) throw new InstallFailure('EXDEV', `${path}: the target's name type does not match`);

@@ -179,6 +179,8 @@ export interface SpecifierContext {
   /** The unit's name as being installed (a template's, an instance's). */
   name: string;
   scope: 'system' | 'global';
+  /** A template's DefaultInstance=: the name specifiers of a template then name that instance. */
+  defaultInstance?: string;
 }
 
 /**
@@ -188,12 +190,13 @@ export interface SpecifierContext {
  * code UNSUPPORTED; an unknown letter fails as systemd does (EBADSLT).
  */
 export function expandSpecifiers(text: string, ctx: SpecifierContext): string {
-  const dot = ctx.name.lastIndexOf('.');
-  const stem = ctx.name.slice(0, dot);
+  const name = ctx.defaultInstance && isUnitName(ctx.name, 'template') ? replaceUnitInstance(ctx.name, ctx.defaultInstance) ?? ctx.name : ctx.name;
+  const dot = name.lastIndexOf('.');
+  const stem = name.slice(0, dot);
   const at = stem.indexOf('@');
   const prefix = at < 0 ? stem : stem.slice(0, at);
   const values: Record<string, string> = {
-    n: ctx.name,
+    n: name,
     N: stem,
     p: prefix,
     i: at < 0 ? '' : stem.slice(at + 1),
@@ -266,9 +269,11 @@ export function splitWords(text: string, unquote: boolean): string[] | undefined
  * line continuations, comments, unknown sections, keys and malformed lines ignored with a warning (pushed
  * onto `warnings`); a broken section header, a bad Also= or DefaultInstance= make the whole unit unloadable
  * (UnitLoadError), as they make `systemctl enable` and `preset` fail. `onAlso` is told every Also= unit.
+ * UpheldBy= is known from systemd 254 on.
  */
 export function parseInstallSection(
   text: string, file: string, spec: SpecifierContext, into: InstallSection, warnings: string[], onAlso: (name: string) => void,
+  systemdVersion: number,
 ): void {
   const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n|\0/);
   if (lines.length && lines[lines.length - 1] === '') lines.pop();
@@ -320,6 +325,8 @@ export function parseInstallSection(
       case 'RequiredBy':
         return list(into.requiredBy, key, value);
       case 'UpheldBy':
+        // Read from systemd 254 on; 252 (EL 9) warns that it does not know the key.
+        if (systemdVersion < 254) return warn(`unknown key "${key}" in section [Install], ignoring`);
         return list(into.upheldBy, key, value);
       case 'Alias':
         if (!unitTypeMayAlias(unitType(spec.name))) return warn(`Alias= is not allowed for ${unitType(spec.name)} units, ignoring`);
