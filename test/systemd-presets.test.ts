@@ -4,6 +4,7 @@ import { cpSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, w
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { scanDirectory } from '../src/entries/directory-source.js';
+import { canonicalizeEntries } from '../src/entries/entry-set.js';
 import { EffectContext } from '../src/packages/effects/context.js';
 import {
   applySystemdPresets, presetCallsIn, unitsShippedBy, type SystemdPresetOptions, type SystemdPresetResult,
@@ -80,6 +81,9 @@ async function compare(tree: Tree, options: SystemdPresetOptions = {}): Promise<
   const ctx = new EffectContext((await scanDirectory(mine)).entries, new Map(), Number(EPOCH), 'amd64');
   // Debian's systemctl (the oracle) is built with split-usr: /lib/systemd/system comes first.
   const ours = await applySystemdPresets(ctx, { splitUsr: true, ...options });
+  // What the effect adds makes a valid layer: folders for the links, nothing written through a symlink.
+  const layer = canonicalizeEntries(ctx.result());
+  for (const link of ours.created) assert.equal(layer.find((e) => e.path === dirname(link.path))?.type, 'directory', link.path);
   const result = new Map(ctx.result().filter((e) => e.type === 'symlink' && e.path.startsWith('etc/')).map((e) => [e.path, e.linkname ?? '']));
   for (const removed of ours.removed) result.delete(removed);
 
@@ -266,9 +270,14 @@ describe('systemd presets against systemctl --root', { skip: needs }, () => {
     tree['etc/systemd/system/dbus-org.freedesktop.network1.service'] = { link: `${UNIT}/systemd-networkd.service` };
     await compare(tree, { units: ['sshd.service', 'sshd.socket', 'cups.service', 'getty@.service'] });
     await compare(tree, { units: ['chrony-wait.service', 'systemd-networkd', 'chronyd'] });
-    await compare(tree, { mode: 'enable-only' });
-    await compare(tree, { mode: 'disable-only' });
-    await compare(tree, { mode: 'full' });
+    const enableOnly = await compare(tree, { mode: 'enable-only' });
+    assert.deepEqual(enableOnly.ours.removed, []);
+    const disableOnly = await compare(tree, { mode: 'disable-only' });
+    assert.deepEqual(disableOnly.ours.created, []);
+    const full = await compare(tree, { mode: 'full' });
+    assert.deepEqual(full.ours.removed.sort(), [
+      'etc/systemd/system/dbus-org.freedesktop.network1.service', 'etc/systemd/system/multi-user.target.wants/chrony-wait.service',
+    ]);
     await compare(tree, { units: ['dirsrv@.service', 'httpd@x.service', 'httpd@a.service', 'getty@tty3.service'] });
   });
 
@@ -369,11 +378,24 @@ describe('systemd presets against systemctl --root', { skip: needs }, () => {
       empty: '',
       unquoted: '[Install]\nWantedBy="unterminated.target\nWantedBy=fine.target\n',
     };
-    for (const [name, text] of Object.entries(cases)) await compare({ ...base, [`usr/lib/systemd/system/${name}.service`]: text });
-    await compare({ ...base, 'usr/lib/systemd/system/tmpl@.service': cases.badDefaultInstance!.replace('=x', '=bad/inst') });
-    // A symlink alias of a type that cannot be aliased, a template of a type that cannot be templated.
-    await compare({ ...base, 'usr/lib/systemd/system/m.mount': unit('WantedBy=local-fs.target', 'Mount'), 'usr/lib/systemd/system/n.mount': { link: 'm.mount' } });
-    await compare({ ...base, 'usr/lib/systemd/system/m@.mount': unit('WantedBy=local-fs.target', 'Mount') });
+    const failing = new Set(['badHeader', 'badAlso']);
+    for (const [name, text] of Object.entries(cases)) {
+      const { ours, oracle, links } = await compare({ ...base, [`usr/lib/systemd/system/${name}.service`]: text });
+      assert.equal(Boolean(ours.failed), failing.has(name), `${name}: ${ours.failed}`);
+      // systemctl also exits non-zero for errors after which it goes on (a bad specifier): only failures change nothing.
+      if (failing.has(name)) assert.notEqual(oracle.status, 0, `${name}: systemctl ${oracle.status}`);
+      if (!failing.has(name)) assert.ok(links.some(([p]) => p.endsWith('/ok.service')), name);
+    }
+    const cannot: Tree[] = [
+      { 'usr/lib/systemd/system/tmpl@.service': cases.badDefaultInstance!.replace('=x', '=bad/inst') },
+      // A symlink alias of a type that cannot be aliased, a template of a type that cannot be templated.
+      { 'usr/lib/systemd/system/m.mount': unit('WantedBy=local-fs.target', 'Mount'), 'usr/lib/systemd/system/n.mount': { link: 'm.mount' } },
+      { 'usr/lib/systemd/system/m@.mount': unit('WantedBy=local-fs.target', 'Mount') },
+    ];
+    for (const extra of cannot) {
+      const { ours, links } = await compare({ ...base, ...extra });
+      assert.ok(ours.failed && links.length === 0, JSON.stringify(extra));
+    }
     // Dangling aliases and links.
     await compare({ ...base, 'usr/lib/systemd/system/dangling.service': { link: 'nowhere.service' } });
     await compare({ ...base, 'etc/systemd/system/gone.service': { link: '/opt/nowhere.service' } });
@@ -401,6 +423,39 @@ function flip(text: string, seed: number): Buffer {
   }
   return b;
 }
+
+describe('systemd presets: what only newer or non-split systemd does', () => {
+  it('a merged-/usr image for a systemd built without split-usr (RPM distributions) links to /usr/lib', { skip: needs }, async () => {
+    // With no /lib in the image Debian's systemctl finds the units in /usr/lib too: both layouts agree.
+    const tree = Object.fromEntries(Object.entries(fedoraLike()).filter(([p]) => p !== 'lib'));
+    const { links } = await compare(tree, { splitUsr: false });
+    assert.ok(links.every(([, t]) => !t.startsWith('/lib/')) && links.length > 25);
+    const ctx = new EffectContext([], new Map(), 0, 'amd64');
+    const base = tempDir('fs-presets');
+    build(base, fedoraLike());
+    const merged = new EffectContext((await scanDirectory(base)).entries, new Map(), 0, 'amd64');
+    const result = await applySystemdPresets(merged);
+    assert.ok(result.created.length > 25 && result.created.every((l) => !l.target.startsWith('/lib/')), JSON.stringify(result.created));
+    assert.deepEqual((await applySystemdPresets(ctx)).created, []);
+  });
+
+  it('preset `ignore` lines and UpheldBy= from the systemd versions that read them', async () => {
+    const base = tempDir('fs-presets');
+    build(base, {
+      'usr/lib/systemd/system/a.service': unit('WantedBy=multi-user.target\nUpheldBy=graphical.target'),
+      'usr/lib/systemd/system/b.service': unit('WantedBy=multi-user.target'),
+      'usr/lib/systemd/system-preset/50-x.preset': 'ignore a.service\nenable *\n',
+    });
+    const links = async (systemdVersion: number): Promise<string[]> => {
+      const ctx = new EffectContext((await scanDirectory(base)).entries, new Map(), 0, 'amd64');
+      return (await applySystemdPresets(ctx, { systemdVersion })).created.map((l) => l.path).sort();
+    };
+    assert.deepEqual(await links(252), [
+      'etc/systemd/system/multi-user.target.wants/a.service', 'etc/systemd/system/multi-user.target.wants/b.service',
+    ]);
+    assert.deepEqual(await links(255), ['etc/systemd/system/multi-user.target.wants/b.service']);
+  });
+});
 
 describe('systemd preset helpers', () => {
   it('unitsShippedBy lists the units directly in unit folders', () => {
