@@ -288,7 +288,7 @@ describe('systemd presets against systemctl --root', { skip: needs }, () => {
     assert.ok(masked.ours.failed);
   });
 
-  it('aliases: a unit that is itself an alias symlink, alias chains, template aliases, conflicts between two units', async () => {
+  it('aliases: a unit that is itself an alias symlink, alias chains, template aliases, an alias name taken', async () => {
     const tree: Tree = {
       lib: { link: 'usr/lib' },
       'usr/lib/systemd/system/real.service': unit('WantedBy=multi-user.target\nAlias=other.service'),
@@ -298,7 +298,7 @@ describe('systemd presets against systemctl --root', { skip: needs }, () => {
       'usr/lib/systemd/system/t@two.service': { link: 't@.service' },
       'usr/lib/systemd/system/v@.service': unit('WantedBy=w@.target\nAlias=v-alias@.service'),
       'usr/lib/systemd/system/x.service': unit('Alias=same.service\nWantedBy=multi-user.target'),
-      'usr/lib/systemd/system/y.service': unit('Alias=same.service\nWantedBy=multi-user.target'),
+      'usr/lib/systemd/system/y.service': unit('Alias=same-y.service\nWantedBy=multi-user.target'),
       'usr/lib/systemd/system/z.service': unit('Alias=z.service\nAlias=z-alias.socket\nAlias=%p-2.service\nAlias=multi-user.target.wants/z.service'),
       'usr/lib/systemd/system/linked.service': { link: '/opt/units/linked.service' },
       'opt/units/linked.service': unit('WantedBy=multi-user.target'),
@@ -310,6 +310,43 @@ describe('systemd presets against systemctl --root', { skip: needs }, () => {
     };
     await compare(tree);
     await compare(tree, { units: ['alias.service', 'linked.service'] });
+  });
+
+  it('Also= chains and loops, masked and aliased Also= units, overrides and drop-ins in /etc, masked default instances', async () => {
+    const tree: Tree = {
+      lib: { link: 'usr/lib' },
+      'usr/lib/systemd/system/a.service': unit('WantedBy=multi-user.target\nAlso=b.service'),
+      'usr/lib/systemd/system/b.service': unit('WantedBy=multi-user.target\nAlso=c.service a.service'),
+      'usr/lib/systemd/system/c.service': unit('RequiredBy=b.service\nAlso=masked.service alias-of-d.service missing.service'),
+      'usr/lib/systemd/system/d.service': unit('WantedBy=d.target'),
+      'usr/lib/systemd/system/alias-of-d.service': { link: 'd.service' },
+      'usr/lib/systemd/system/masked.service': unit('WantedBy=multi-user.target'),
+      'etc/systemd/system/masked.service': { link: '/dev/null' },
+      'usr/lib/systemd/system/over.service': unit('WantedBy=vendor.target'),
+      'etc/systemd/system/over.service': unit('WantedBy=admin.target'),
+      'usr/lib/systemd/system/drop.service': unit('WantedBy=vendor.target'),
+      'etc/systemd/system/drop.service.d/10-admin.conf': '[Install]\nWantedBy=\nWantedBy=admin.target\n',
+      'usr/lib/systemd/system/drop.service.d/10-admin.conf': '[Install]\nWantedBy=hidden.target\n',
+      'usr/lib/systemd/system/drop.service.d/20-more.conf': '[Install]\nAlias=drop-alias.service\n',
+      'usr/lib/systemd/system/tpl@.service': unit('WantedBy=multi-user.target\nDefaultInstance=def'),
+      'usr/lib/systemd/system/tpl@.service.d/x.conf': '[Install]\nRequiredBy=tpl.target\n',
+      'usr/lib/systemd/system/tpl@inst.service.d/y.conf': '[Install]\nWantedBy=inst-only.target\n',
+      'usr/lib/systemd/system/mtpl@.service': unit('WantedBy=multi-user.target\nDefaultInstance=def\nAlias=mtpl-alias@.service'),
+      'etc/systemd/system/mtpl@def.service': { link: '/dev/null' },
+      'usr/lib/systemd/system/dis.service': unit('WantedBy=multi-user.target'),
+      'usr/lib/systemd/system/uses-dis.service': unit('WantedBy=multi-user.target\nAlso=dis.service'),
+      'usr/lib/systemd/system/exists.service': unit('Alias=taken.service'),
+      'etc/systemd/system/taken.service': unit(''),
+      'usr/lib/systemd/system/globbed-1.service': unit('WantedBy=multi-user.target'),
+      'usr/lib/systemd/system/globbed-x.service': unit('WantedBy=multi-user.target'),
+      'usr/lib/systemd/system-preset/50-x.preset': 'disable dis.service\nenable tpl@.service inst other\nenable globbed-[[:digit:]].service\ndisable globbed-*\ndisable d.service\n',
+    };
+    const { links } = await compare(tree);
+    assert.ok(links.length > 10, JSON.stringify(links));
+    await compare(tree, { units: ['a.service'] });
+    await compare(tree, { units: ['uses-dis.service', 'dis.service'] });
+    await compare(tree, { units: ['dis.service', 'uses-dis.service'] });
+    await compare(tree, { units: ['tpl@.service', 'mtpl@.service', 'tpl@inst.service', 'drop.service', 'over.service', 'exists.service'] });
   });
 
   it('specifiers in [Install], templates without DefaultInstance, unit types', async () => {
@@ -437,6 +474,18 @@ describe('systemd presets: what only newer or non-split systemd does', () => {
     const result = await applySystemdPresets(merged);
     assert.ok(result.created.length > 25 && result.created.every((l) => !l.target.startsWith('/lib/')), JSON.stringify(result.created));
     assert.deepEqual((await applySystemdPresets(ctx)).created, []);
+  });
+
+  it('two units with the same Alias=: the first in name order keeps it (systemctl: the first in readdir order)', async () => {
+    const base = tempDir('fs-presets');
+    build(base, {
+      'usr/lib/systemd/system/y.service': unit('Alias=same.service'),
+      'usr/lib/systemd/system/x.service': unit('Alias=same.service'),
+    });
+    const ctx = new EffectContext((await scanDirectory(base)).entries, new Map(), 0, 'amd64');
+    const result = await applySystemdPresets(ctx);
+    assert.deepEqual(result.created, [{ path: 'etc/systemd/system/same.service', target: '/usr/lib/systemd/system/x.service' }]);
+    assert.ok(result.warnings.some((w) => w.includes('y.service') && w.includes('already exists')));
   });
 
   it('preset `ignore` lines and UpheldBy= from the systemd versions that read them', async () => {
