@@ -438,6 +438,19 @@ describe('systemd presets against systemctl --root', { skip: needs }, () => {
     await compare({ ...base, 'etc/systemd/system/gone.service': { link: '/opt/nowhere.service' } });
   });
 
+  it('a unit that cannot be loaded for enabling is skipped, the others enabled', async () => {
+    // Good units in /etc/systemd/system come before the broken ones (in /usr/lib) whatever the readdir order.
+    const tree: Tree = {
+      'etc/systemd/system/good.service': unit('WantedBy=multi-user.target\nAlso=other.service'),
+      'etc/systemd/system/other.service': unit('WantedBy=other.target'),
+      'usr/lib/systemd/system/bad-also.service': unit('WantedBy=multi-user.target\nAlso=%Q.service'),
+      'usr/lib/systemd/system/bad-default@.service': unit('WantedBy=multi-user.target\nDefaultInstance=%Q'),
+    };
+    const { ours, links } = await compare(tree);
+    assert.equal(links.length, 2);
+    assert.ok(ours.warnings.some((w) => w.includes('bad-also.service')));
+  });
+
   it('random bytes and truncations as unit and preset files: systemctl and we agree, nothing crashes', async () => {
     const good = fedoraLike();
     const sample = unit('WantedBy=multi-user.target\nAlias=sample-alias.service\nAlso=sshd.service\n');

@@ -400,7 +400,7 @@ class Installer {
   }
 
   /** unit_file_load (+ readlink): what is at `path`, loading [Install] when `load`. */
-  private async loadOrReadlink(ctx: InstallContext | undefined, info: InstallInfo, path: string, load: boolean): Promise<number> {
+  private async loadOrReadlink(ctx: InstallContext | undefined, info: InstallInfo, path: string, load: boolean): Promise<void> {
     const type = unitType(info.name);
     if (isUnitName(info.name, 'template', 'instance') && !unitTypeMayTemplate(type)) {
       throw new InstallFailure('EINVAL', `${path}: unit type ${type} cannot be templated`);
@@ -412,12 +412,11 @@ class Installer {
     if (kind === 'directory') throw new InstallFailure('EISDIR', `${path} is a folder`);
     if (this.view.nullOrEmpty(e)) {
       info.mode = 'masked';
-      return 0;
+      return;
     }
     if (kind !== 'file') throw new InstallFailure(load ? 'EBADFD' : 'ENOTTY', `${path} is not a regular file`);
     if (load) await this.parse(ctx, info, e, path);
     info.mode = 'regular';
-    return 0;
   }
 
   private async parse(ctx: InstallContext | undefined, info: InstallInfo, e: Entry, path: string): Promise<void> {
@@ -428,7 +427,7 @@ class Installer {
   }
 
   /** unit_file_resolve_symlink: an alias inside the search path, a linked file outside, or a mask. */
-  private readlink(info: InstallInfo, path: string, e: Entry): number {
+  private readlink(info: InstallInfo, path: string, e: Entry): void {
     const raw = e.linkname ?? '';
     const joined = raw.startsWith('/') ? raw : posix.join(posix.dirname(path), raw);
     const simplified = this.view.chase(joined, true);
@@ -439,7 +438,6 @@ class Installer {
     info.symlinkTarget = target;
     const masked = this.view.nullOrEmptyPath(target);
     info.mode = masked ? 'masked' : inside ? 'alias' : 'linked';
-    return 0;
   }
 
   /** unit_file_search: the unit's file in the lookup path (or its template's), then its drop-ins. */
@@ -588,7 +586,7 @@ class Installer {
   }
 
   /** install_info_apply: the unit's link (if outside the lookup path), its aliases and its .wants/.requires/.upholds. */
-  private applyOne(info: InstallInfo): void {
+  private async applyOne(info: InstallInfo): Promise<void> {
     const path = info.path!;
     const config = this.lp.config;
     if (!this.inSearchPath(path)) this.createSymlink(path, `${config}/${info.name}`, false);
@@ -607,7 +605,7 @@ class Installer {
     for (const [list, suffix] of lists) {
       if (list.length === 0) continue;
       try {
-        this.wants(info, list, suffix);
+        await this.wants(info, list, suffix);
       } catch (err) {
         this.warnings.push(`${info.name}: ${failure(err).message}`);
       }
@@ -615,7 +613,7 @@ class Installer {
   }
 
   /** install_info_symlink_wants for one list. */
-  private wants(info: InstallInfo, list: string[], suffix: string): void {
+  private async wants(info: InstallInfo, list: string[], suffix: string): Promise<void> {
     let name = info.name;
     let dstKinds: ('plain' | 'instance' | 'template')[] = ['plain', 'instance', 'template'];
     if (isUnitName(info.name, 'template')) {
@@ -623,7 +621,7 @@ class Installer {
         const instance = replaceUnitInstance(info.name, info.install.defaultInstance);
         if (!instance) throw new InstallFailure('EINVAL', `bad default instance ${info.install.defaultInstance}`);
         const probe: InstallInfo = { name: instance, install: emptyInstallSection(), auxiliary: false };
-        void this.searchSync(probe);
+        await this.search(undefined, probe, false);
         if (probe.mode === 'masked') throw new InstallFailure('ERFKILL', `unit ${probe.path} is masked`);
         name = instance;
       } else dstKinds = ['instance', 'template'];
@@ -639,24 +637,6 @@ class Installer {
       // Presets skip a destination of the wrong kind (a template without DefaultInstance wanted by a plain target).
       if (!isUnitName(dst, ...dstKinds)) continue;
       this.createSymlink(info.path!, `${this.lp.config}/${dst}${suffix}${name}`, true);
-    }
-  }
-
-  /** The lookup of a DefaultInstance= instance, without loading: only whether it is masked matters. */
-  private searchSync(info: InstallInfo): void {
-    const template = unitTemplate(info.name);
-    for (const name of [info.name, ...(template ? [template] : [])]) {
-      for (const dir of this.lp.searchPath) {
-        const e = this.view.lstat(`${dir}/${name}`);
-        if (!e) continue;
-        info.path = `${dir}/${name}`;
-        if (this.view.kind(e) === 'symlink') {
-          const raw = e.linkname ?? '';
-          const target = this.view.chase(raw.startsWith('/') ? raw : posix.join(dir, raw), true);
-          info.mode = target && this.view.nullOrEmptyPath(target.path) ? 'masked' : 'alias';
-        } else info.mode = this.view.nullOrEmpty(e) ? 'masked' : 'regular';
-        return;
-      }
     }
   }
 
@@ -677,14 +657,15 @@ class Installer {
           this.warnings.push(`failed to enable the auxiliary unit ${info.name}, ignoring: ${f.message}`);
           continue;
         }
-        // install_context_apply gives up on the remaining units here.
-        this.warnings.push(`failed to enable ${info.name}: ${f.message}`);
-        return;
+        // systemctl gives up on the units after this one in its readdir order, which depends on the file
+        // system it runs on; here the unit is skipped and the others are enabled, as when it came last.
+        this.warnings.push(`failed to enable ${info.name}, skipped: ${f.message}`);
+        continue;
       }
       if (info.mode !== 'regular') continue;
       enabled.push(info.name);
       try {
-        this.applyOne(info);
+        await this.applyOne(info);
       } catch (err) {
         // The unit's own link failed: none of its other links are made (install_info_apply).
         this.warnings.push(`${info.name}: ${failure(err).message}`);
