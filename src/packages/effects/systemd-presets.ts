@@ -237,9 +237,13 @@ class RootView {
     return e ? this.nullOrEmpty(e) : false;
   }
 
+  /** A regular file's content (an entry's own, not through the context's script-path mapping). */
   async read(e: Entry): Promise<string> {
     const f = this.fileOf(e);
-    return f ? (await this.ctx.read(f.path)).toString('utf8') : '';
+    if (!f?.open || f.size === 0) return '';
+    const chunks: Buffer[] = [];
+    for await (const c of f.open()) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(String(c)));
+    return Buffer.concat(chunks).toString('utf8');
   }
 
   /** Adds a symlink (and the folders it needs) to the view and to the image. */
