@@ -167,18 +167,26 @@ export function emptyInstallSection(): InstallSection {
   return { aliases: [], wantedBy: [], requiredBy: [], upheldBy: [], also: [] };
 }
 
-/** Why a unit file cannot be loaded at all: systemd's errno name and its message. */
-export class UnitLoadError extends Error {
+export type SystemdScope = 'system' | 'global';
+
+/** A failure systemd reports with an errno (a unit that cannot be loaded, a link that cannot be made): `code` is its name. */
+export class InstallFailure extends Error {
   constructor(readonly code: string, message: string) {
     super(message);
   }
+}
+
+/** The InstallFailure an exception is; anything else (a bug, I/O) is thrown on. */
+export function asInstallFailure(err: unknown): InstallFailure {
+  if (err instanceof InstallFailure) return err;
+  throw err;
 }
 
 /** The specifiers [Install] values may use that depend on the unit's name alone (install-printf.c). */
 export interface SpecifierContext {
   /** The unit's name as being installed (a template's, an instance's). */
   name: string;
-  scope: 'system' | 'global';
+  scope: SystemdScope;
   /** A template's DefaultInstance=: the name specifiers of a template then name that instance. */
   defaultInstance?: string;
 }
@@ -220,8 +228,8 @@ export function expandSpecifiers(text: string, ctx: SpecifierContext): string {
     i++;
     const value = values[letter];
     if (value !== undefined) out += value;
-    else if (host.includes(letter)) throw new UnitLoadError('UNSUPPORTED', `specifier %${letter} in "${text}" depends on the host systemctl runs on`);
-    else throw new UnitLoadError('EBADSLT', `invalid specifier %${letter} in "${text}"`);
+    else if (host.includes(letter)) throw new InstallFailure('UNSUPPORTED', `specifier %${letter} in "${text}" depends on the host systemctl runs on`);
+    else throw new InstallFailure('EBADSLT', `invalid specifier %${letter} in "${text}"`);
   }
   return out;
 }
@@ -268,7 +276,7 @@ export function splitWords(text: string, unquote: boolean): string[] | undefined
  * Parses one unit file (or drop-in) into `into`, as systemd's config_parse with install.c's table does:
  * line continuations, comments, unknown sections, keys and malformed lines ignored with a warning (pushed
  * onto `warnings`); a broken section header, a bad Also= or DefaultInstance= make the whole unit unloadable
- * (UnitLoadError), as they make `systemctl enable` and `preset` fail. `onAlso` is told every Also= unit.
+ * (InstallFailure), as they make `systemctl enable` and `preset` fail. `onAlso` is told every Also= unit.
  * UpheldBy= is known from systemd 254 on.
  */
 export function parseInstallSection(
@@ -289,7 +297,7 @@ export function parseInstallSection(
     const l = stripWhitespace(raw);
     if (l === '' || l.startsWith('#') || l.startsWith(';')) return;
     if (l.startsWith('[')) {
-      if (!l.endsWith(']')) throw new UnitLoadError('EBADMSG', `${file}:${lineNo}: invalid section header "${l}"`);
+      if (!l.endsWith(']')) throw new InstallFailure('EBADMSG', `${file}:${lineNo}: invalid section header "${l}"`);
       const name = l.slice(1, -1);
       if (name === 'Install') {
         section = name;
@@ -334,7 +342,7 @@ export function parseInstallSection(
       case 'Also':
         for (const word of splitWords(value, false) ?? []) {
           const name = expandSpecifiers(word, spec);
-          if (!isUnitName(name)) throw new UnitLoadError('EINVAL', `${file}:${lineNo}: Also= names "${name}", which is not a valid unit name`);
+          if (!isUnitName(name)) throw new InstallFailure('EINVAL', `${file}:${lineNo}: Also= names "${name}", which is not a valid unit name`);
           into.also.push(name);
           onAlso(name);
         }
@@ -343,7 +351,7 @@ export function parseInstallSection(
         if (isUnitName(spec.name, 'instance')) return;
         if (!isUnitName(spec.name, 'template')) return warn('DefaultInstance= only makes sense for template units, ignoring');
         const instance = expandSpecifiers(value, spec);
-        if (instance !== '' && !isUnitInstance(instance)) throw new UnitLoadError('EINVAL', `${file}:${lineNo}: invalid DefaultInstance= value "${instance}"`);
+        if (instance !== '' && !isUnitInstance(instance)) throw new InstallFailure('EINVAL', `${file}:${lineNo}: invalid DefaultInstance= value "${instance}"`);
         into.defaultInstance = instance === '' ? undefined : instance;
         return;
       }
