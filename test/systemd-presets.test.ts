@@ -65,6 +65,11 @@ interface Compared {
  * another, and asserts that both leave the same symlinks under etc/.
  */
 async function compare(tree: Tree, options: SystemdPresetOptions = {}): Promise<Compared> {
+  return (await compareSequence(tree, [options]))[0]!;
+}
+
+/** compare() for several commands run one after the other on the same image, as scriptlets run in install order. */
+async function compareSequence(tree: Tree, calls: SystemdPresetOptions[]): Promise<Compared[]> {
   const base = tempDir('fs-presets');
   const mine = join(base, 'ours');
   const theirs = join(base, 'systemctl');
@@ -72,25 +77,32 @@ async function compare(tree: Tree, options: SystemdPresetOptions = {}): Promise<
   build(mine, tree);
   cpSync(mine, theirs, { recursive: true, verbatimSymlinks: true });
 
-  const args = [`--root=${theirs}`];
-  if (options.scope === 'global') args.push('--global');
-  if (options.mode) args.push(`--preset-mode=${options.mode}`);
-  args.push(...(options.units ? ['preset', ...options.units] : ['preset-all']));
-  const oracle = run(systemctl, args, { env: { ...process.env, SYSTEMD_LOG_LEVEL: 'warning', SYSTEMD_OFFLINE: '1' } });
-
   const ctx = new EffectContext((await scanDirectory(mine)).entries, new Map(), Number(EPOCH), 'amd64');
-  // Debian's systemctl (the oracle) is built with split-usr: /lib/systemd/system comes first.
-  const ours = await applySystemdPresets(ctx, { splitUsr: true, ...options });
-  // What the effect adds makes a valid layer: folders for the links, nothing written through a symlink.
-  const layer = canonicalizeEntries(ctx.result());
-  for (const link of ours.created) assert.equal(layer.find((e) => e.path === dirname(link.path))?.type, 'directory', link.path);
-  const result = new Map(ctx.result().filter((e) => e.type === 'symlink' && e.path.startsWith('etc/')).map((e) => [e.path, e.linkname ?? '']));
-  for (const removed of ours.removed) result.delete(removed);
+  const removed = new Set<string>();
+  const out: Compared[] = [];
+  for (const options of calls) {
+    const args = [`--root=${theirs}`];
+    if (options.scope === 'global') args.push('--global');
+    if (options.mode) args.push(`--preset-mode=${options.mode}`);
+    args.push(...(options.units ? ['preset', ...options.units] : ['preset-all']));
+    const oracle = run(systemctl, args, { env: { ...process.env, SYSTEMD_LOG_LEVEL: 'warning', SYSTEMD_OFFLINE: '1' } });
 
-  const expected = sorted(linksOnDisk(theirs));
-  assert.deepEqual(sorted(result), expected, `symlinks differ from systemctl ${args.slice(1).join(' ')}\nsystemctl said:\n${oracle.stderr}\nours: ${JSON.stringify({ ...ours, created: undefined })}`);
-  if (ours.failed) assert.notEqual(oracle.status, 0, `we failed (${ours.failed}) where systemctl succeeded`);
-  return { ours, oracle, links: expected, notes: ctx.notes };
+    // Debian's systemctl (the oracle) is built with split-usr: /lib/systemd/system comes first.
+    const ours = await applySystemdPresets(ctx, { splitUsr: true, ...options });
+    for (const path of ours.removed) removed.add(path);
+    for (const link of ours.created) removed.delete(link.path);
+    // What the effect adds makes a valid layer: folders for the links, nothing written through a symlink.
+    const layer = canonicalizeEntries(ctx.result());
+    for (const link of ours.created) assert.equal(layer.find((e) => e.path === dirname(link.path))?.type, 'directory', link.path);
+    // Links the effect removes are taken out of what it added; packaged ones are reported for the caller.
+    const result = new Map(ctx.result().filter((e) => e.type === 'symlink' && e.path.startsWith('etc/') && !removed.has(e.path)).map((e) => [e.path, e.linkname ?? '']));
+
+    const expected = sorted(linksOnDisk(theirs));
+    assert.deepEqual(sorted(result), expected, `symlinks differ from systemctl ${args.slice(1).join(' ')}\nsystemctl said:\n${oracle.stderr}\nours: ${JSON.stringify({ ...ours, created: undefined })}`);
+    if (ours.failed) assert.notEqual(oracle.status, 0, `we failed (${ours.failed}) where systemctl succeeded`);
+    out.push({ ours, oracle, links: expected, notes: ctx.notes });
+  }
+  return out;
 }
 
 const UNIT = '/usr/lib/systemd/system';
@@ -279,6 +291,18 @@ describe('systemd presets against systemctl --root', { skip: needs }, () => {
       'etc/systemd/system/dbus-org.freedesktop.network1.service', 'etc/systemd/system/multi-user.target.wants/chrony-wait.service',
     ]);
     await compare(tree, { units: ['dirsrv@.service', 'httpd@x.service', 'httpd@a.service', 'getty@tty3.service'] });
+  });
+
+  it('presets of several packages in install order, a later preset disabling what an earlier Also= enabled', async () => {
+    const tree = fedoraLike();
+    tree['usr/lib/systemd/system/pkg-a.service'] = unit('WantedBy=multi-user.target\nAlso=pkg-b.service');
+    tree['usr/lib/systemd/system/pkg-b.service'] = unit('WantedBy=multi-user.target\nAlias=pkg-b-alias.service');
+    tree['usr/lib/systemd/system-preset/80-pkg.preset'] = 'enable pkg-a.service\ndisable pkg-b.service\n';
+    const steps = await compareSequence(tree, [
+      { units: ['pkg-a.service'] }, { units: ['sshd.service', 'sshd.socket'] }, { units: ['pkg-b.service'] }, {}, { scope: 'global' },
+    ]);
+    assert.ok(steps[0]!.ours.created.some((l) => l.path.endsWith('pkg-b.service')));
+    assert.deepEqual(steps[2]!.ours.removed.sort(), ['etc/systemd/system/multi-user.target.wants/pkg-b.service', 'etc/systemd/system/pkg-b-alias.service']);
   });
 
   it('preset of an unknown or masked unit fails as systemctl does, creating nothing', async () => {
