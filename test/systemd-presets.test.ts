@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { scanDirectory } from '../src/entries/directory-source.js';
 import { canonicalizeEntries } from '../src/entries/entry-set.js';
+import { fileEntry } from '../src/entries/synthetic.js';
 import { EffectContext } from '../src/packages/effects/context.js';
 import {
   applySystemdPresets, presetCallsIn, unitsShippedBy, type SystemdPresetOptions, type SystemdPresetResult,
@@ -565,6 +566,24 @@ describe('systemd preset helpers', () => {
     assert.deepEqual(presetCallsIn(user), [{ scope: 'global', mode: 'full', units: ['pipewire.socket'] }]);
     assert.deepEqual(presetCallsIn(systemd), [{ scope: 'system', mode: 'full' }, { scope: 'global', mode: 'full' }]);
     assert.deepEqual(presetCallsIn('systemctl --preset-mode=enable-only preset-all\nsystemctl enable foo.service\n'), [{ scope: 'system', mode: 'enable-only' }]);
+  });
+
+  it('random and truncated unit, drop-in and preset files never crash or hang the effect', async () => {
+    const sample = unit('WantedBy=multi-user.target\nAlias=s-alias.service\nAlso=other.service\nDefaultInstance=x\nRequiredBy=a.target');
+    for (let i = 0; i < 300; i++) {
+      const pick = (): Buffer => {
+        const r = randomBytes(1 + (i % 97));
+        return i % 3 === 0 ? r : i % 3 === 1 ? Buffer.from(sample.slice(0, i % sample.length)) : flip(sample, i);
+      };
+      const entries = [
+        ['usr/lib/systemd/system/s.service', pick()], ['usr/lib/systemd/system/t@.service', pick()],
+        ['usr/lib/systemd/system/other.service', pick()], ['usr/lib/systemd/system/s.service.d/x.conf', pick()],
+        ['usr/lib/systemd/system-preset/50-x.preset', pick()],
+      ].map(([path, data]) => ({ ...fileEntry(String(path), data as Buffer, { mtime: 0 }), origin: 'test' }));
+      const ctx = new EffectContext(entries, new Map(), 0, 'amd64');
+      const result = await applySystemdPresets(ctx, { units: i % 2 ? undefined : ['s.service', 't@.service'], systemdVersion: 250 + (i % 8) });
+      assert.ok(Array.isArray(result.created) && Array.isArray(result.warnings));
+    }
   });
 
   it('unit names and fnmatch follow systemd and glibc', () => {

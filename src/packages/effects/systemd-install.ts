@@ -4,6 +4,7 @@ import type { RootView } from './systemd-root-view.js';
 import {
   asInstallFailure, emptyInstallSection, expandSpecifiers, InstallFailure, isUnitName, parseInstallSection, replaceUnitInstance, unitInstance,
   unitNameKind, unitTemplate, unitType, unitTypeMayAlias, unitTypeMayTemplate, type InstallSection, type SpecifierContext, type SystemdScope,
+  type UnitNameKind,
 } from './systemd-units.js';
 
 /**
@@ -312,7 +313,7 @@ export class Installer {
   /** install_info_symlink_wants for one list. */
   private async wants(info: InstallInfo, list: string[], suffix: string): Promise<void> {
     let name = info.name;
-    let dstKinds: ('plain' | 'instance' | 'template')[] = ['plain', 'instance', 'template'];
+    let dstKinds: UnitNameKind[] = ['plain', 'instance', 'template'];
     if (isUnitName(info.name, 'template')) {
       if (info.install.defaultInstance) {
         const instance = replaceUnitInstance(info.name, info.install.defaultInstance);
@@ -385,7 +386,8 @@ export class Installer {
         marked.add(info.name);
         continue;
       }
-      if (info.mode === 'masked' || info.mode !== 'regular') continue;
+      // A masked unit keeps its links; an alias's unit is marked under its own name, processed after it.
+      if (info.mode !== 'regular') continue;
       marked.add(info.name);
     }
     if (marked.size === 0) return;
