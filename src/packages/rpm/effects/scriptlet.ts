@@ -1,0 +1,806 @@
+import { posix } from 'node:path';
+import { parse, quote } from 'shell-quote';
+
+/** One scriptlet of a package, as its header stores it (PREIN/PREINPROG, POSTIN/POSTINPROG…). */
+export interface Scriptlet {
+  pkg: string;
+  /** '%pre', '%post', '%pretrans', '%posttrans'… */
+  name: string;
+  /** The interpreter and its arguments (PREINPROG…): ['/bin/sh'], ['/sbin/ldconfig'], ['<lua>']. */
+  interpreter: string[];
+  body: string;
+}
+
+/** Where a command came from, for notes. */
+export interface CommandOrigin {
+  pkg: string;
+  scriptlet: string;
+  /** 1-based line of the command in the scriptlet. */
+  line: number;
+}
+
+/** The effectful commands the interpreter reproduces, with their arguments as the script gives them. */
+export type ScriptCommand =
+  | { kind: 'account'; tool: 'groupadd' | 'useradd' | 'usermod' | 'gpasswd'; args: string[]; origin: CommandOrigin }
+  /** systemd-sysusers ARGS (config files, `-` for `stdin`, --replace=…). */
+  | { kind: 'sysusers'; args: string[]; stdin?: string; origin: CommandOrigin }
+  /** chkconfig's alternatives (or its update-alternatives name) ARGS. */
+  | { kind: 'alternatives'; args: string[]; origin: CommandOrigin }
+  | { kind: 'ldconfig'; origin: CommandOrigin }
+  /** `systemctl preset UNITS` (scope system) or `systemctl --global preset` (user). */
+  | { kind: 'systemd-preset'; scope: 'system' | 'user'; units: string[]; origin: CommandOrigin }
+  | { kind: 'update-ca-trust'; args: string[]; origin: CommandOrigin };
+
+/** What the interpreter asks of the image being built. */
+export interface ScriptHost {
+  /** Whether `getent DATABASE KEY` finds the key (a name, or an id when numeric). */
+  getent(database: 'passwd' | 'group', key: string): boolean;
+  /** A `test` file operator (-e, -f, -d, -x, -s, -r, -w, -L, -h…) on a path as the script names it. */
+  fileTest(operator: string, path: string): boolean;
+  /** Called as each effectful command is reached, in order; returns its exit status (0 when absent). */
+  perform?(command: ScriptCommand): number;
+}
+
+export interface ScriptletResult {
+  commands: ScriptCommand[];
+  /** "not reproduced: PKG %pre: COMMAND", syntax errors, a failing %pre. */
+  notes: string[];
+  /** The script's exit status (the last command's, or exit N's). */
+  status: number;
+}
+
+export interface InterpretOptions {
+  /** `$1`: how many instances of the package there will be after this transaction (1 on install). */
+  installCount?: number;
+}
+
+/**
+ * Interprets a scriptlet without running anything: the restricted shell that account, alternatives and
+ * systemd scriptlets are written in (lists, && || !, if/elif/else/fi, { }, ( ), quoting, `$1`, literal
+ * variables, redirections to /dev/null, here-documents), answering `getent` and `test` from the image and
+ * collecting the effectful commands it reaches. Anything it cannot reproduce is reported as a note and
+ * assumed to succeed. Never throws on bad input.
+ */
+export function interpretScriptlet(s: Scriptlet, host: ScriptHost, options: InterpretOptions = {}): ScriptletResult {
+  const run = new Run(s, host, options.installCount ?? 1);
+  const prog = s.interpreter[0] ?? '/bin/sh';
+  const base = posix.basename(prog);
+  if (prog === '<lua>') {
+    if (s.body.trim()) run.notReproduced(1, `<lua> scriptlet`);
+    return run.result(0);
+  }
+  if (base === 'ldconfig') {
+    run.emit({ kind: 'ldconfig', origin: run.origin(1) });
+    return run.result(0);
+  }
+  if (!['sh', 'bash', 'dash'].includes(base)) {
+    if (s.body.trim() || s.interpreter.length) run.notReproduced(1, `${s.interpreter.join(' ')} scriptlet`);
+    return run.result(0);
+  }
+  let status = 0;
+  let tokens: Token[];
+  try {
+    tokens = tokenize(s.body);
+  } catch (e) {
+    if (!(e instanceof ScriptSyntaxError)) throw e;
+    run.note(`${s.pkg} ${s.name}: shell syntax error at line ${e.line}: ${e.message}; not reproduced`);
+    return run.result(2);
+  }
+  const parser = new Parser(tokens);
+  try {
+    // One complete command at a time, as the shell reads and runs them: what precedes a syntax error runs.
+    for (;;) {
+      let node: Node | undefined;
+      try {
+        node = parser.nextCommand();
+      } catch (e) {
+        if (!(e instanceof ScriptSyntaxError)) throw e;
+        run.note(`${s.pkg} ${s.name}: shell syntax error at line ${e.line}: ${e.message}; the rest is not reproduced`);
+        status = 2;
+        break;
+      }
+      if (!node) break;
+      status = run.exec(node);
+    }
+  } catch (e) {
+    if (!(e instanceof Exit)) throw e;
+    status = e.status;
+  }
+  if (status !== 0 && /^%pre(trans)?$/.test(s.name)) run.note(`${s.pkg} ${s.name}: the script would exit ${status} (rpm would not install the package)`);
+  return run.result(status);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tokens. shell-quote splits words and operators but drops newlines and knows neither here-documents nor
+// `2>` (it reads `2` as a word): the logical lines, continuations, comments, here-document bodies and file
+// descriptor numbers are handled here first.
+
+class ScriptSyntaxError extends Error {
+  constructor(message: string, readonly line: number) {
+    super(message);
+  }
+}
+
+class Exit {
+  constructor(readonly status: number) {}
+}
+
+type Token = { word: string; line: number } | { op: string; line: number; heredoc?: string } | { newline: true; line: number };
+
+/** Marks a variable in a word, to be expanded when the command runs (variables may be set by then). */
+const VAR_OPEN = '\u0001';
+const VAR_CLOSE = '\u0002';
+const HEREDOC = '\u0003';
+
+interface LogicalLine {
+  text: string;
+  line: number;
+  heredocs: string[];
+}
+
+/** Splits a script into logical lines: continuations joined, comments dropped, here-document bodies taken. */
+function logicalLines(script: string): LogicalLine[] {
+  const raw = script.replace(/\r\n/g, '\n');
+  const out: LogicalLine[] = [];
+  let i = 0;
+  let line = 1;
+  while (i < raw.length) {
+    const start = line;
+    let text = '';
+    let quote: "'" | '"' | '`' | undefined;
+    const pending: { delim: string; strip: boolean }[] = [];
+    for (; i < raw.length; i++) {
+      const c = raw[i]!;
+      if (quote === "'") {
+        if (c === "'") quote = undefined;
+        if (c === '\n') line++;
+        text += c;
+        continue;
+      }
+      if (c === '\\') {
+        if (raw[i + 1] === '\n') {
+          i++;
+          line++;
+          continue;
+        }
+        text += c + (raw[i + 1] ?? '');
+        i++;
+        continue;
+      }
+      if (quote) {
+        if (c === quote) quote = undefined;
+        if (c === '\n') line++;
+        text += c;
+        continue;
+      }
+      if (c === "'" || c === '"' || c === '`') {
+        quote = c;
+        text += c;
+        continue;
+      }
+      const atWordStart = text === '' || /[\s;&|()]$/.test(text);
+      if (c === '#' && atWordStart) {
+        while (i < raw.length && raw[i] !== '\n') i++;
+        i--;
+        continue;
+      }
+      if (atWordStart && /[0-9]/.test(c)) {
+        // A file descriptor number (`2>/dev/null`): dropped, the redirection stays.
+        const m = /^[0-9]+(?=[<>])/.exec(raw.slice(i));
+        if (m) {
+          i += m[0].length - 1;
+          continue;
+        }
+      }
+      if (c === '<' && raw[i + 1] === '<' && raw[i + 2] !== '<') {
+        const m = /^<<(-?)[ \t]*('([^'\n]*)'|"([^"\n]*)"|\\?([^\s;&|<>()]+))/.exec(raw.slice(i));
+        if (!m) throw new ScriptSyntaxError('here-document without a delimiter', line);
+        pending.push({ delim: m[3] ?? m[4] ?? m[5] ?? '', strip: m[1] === '-' });
+        text += ` <<${HEREDOC}${pending.length - 1} `;
+        i += m[0].length - 1;
+        continue;
+      }
+      if (c === '\n') {
+        line++;
+        i++;
+        break;
+      }
+      text += c;
+    }
+    if (quote) throw new ScriptSyntaxError(`unterminated ${quote} quote`, start);
+    const heredocs: string[] = [];
+    for (const h of pending) {
+      const body: string[] = [];
+      let closed = false;
+      while (i < raw.length) {
+        const end = raw.indexOf('\n', i);
+        let l = raw.slice(i, end === -1 ? raw.length : end);
+        i = end === -1 ? raw.length : end + 1;
+        line++;
+        if (h.strip) l = l.replace(/^\t+/, '');
+        if (l === h.delim) {
+          closed = true;
+          break;
+        }
+        body.push(l);
+      }
+      if (!closed) throw new ScriptSyntaxError(`here-document delimited by ${h.delim} is not closed`, start);
+      heredocs.push(body.length ? `${body.join('\n')}\n` : '');
+    }
+    if (text.trim()) out.push({ text, line: start, heredocs });
+  }
+  return out;
+}
+
+function tokenize(script: string): Token[] {
+  const tokens: Token[] = [];
+  for (const l of logicalLines(script)) {
+    const parts = parse(l.text, (name: string) => `${VAR_OPEN}${name}${VAR_CLOSE}`);
+    for (let k = 0; k < parts.length; k++) {
+      const p = parts[k]!;
+      if (typeof p === 'string') tokens.push({ word: p, line: l.line });
+      else if ('comment' in p) continue;
+      else if (p.op === 'glob') tokens.push({ word: (p as { pattern: string }).pattern, line: l.line });
+      else if ((p.op as string) === '<<') {
+        const next = parts[k + 1];
+        const index = typeof next === 'string' && next.startsWith(HEREDOC) ? Number(next.slice(1)) : NaN;
+        tokens.push({ op: '<<', line: l.line, heredoc: l.heredocs[index] ?? '' });
+        if (!Number.isNaN(index)) k++;
+      } else tokens.push({ op: p.op, line: l.line });
+    }
+    tokens.push({ newline: true, line: l.line });
+  }
+  return tokens;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Syntax tree and parser (POSIX shell grammar, the part scriptlets use).
+
+interface Redirect {
+  op: string;
+  target: string;
+  heredoc?: string;
+}
+type Node =
+  | { type: 'simple'; words: string[]; redirects: Redirect[]; line: number }
+  | { type: 'and-or'; first: Node; rest: { op: '&&' | '||'; node: Node }[] }
+  | { type: 'not'; node: Node }
+  | { type: 'pipeline'; nodes: Node[]; line: number }
+  | { type: 'list'; nodes: Node[] }
+  | { type: 'if'; branches: { cond: Node; body: Node }[]; otherwise?: Node }
+  | { type: 'group'; body: Node }
+  | { type: 'unsupported'; text: string; line: number };
+
+const REDIRECTS = new Set(['>', '>>', '<', '>&', '<&', '&>', '>|', '<<']);
+
+class Parser {
+  private at = 0;
+  constructor(private readonly tokens: Token[]) {}
+
+  private peek(): Token | undefined {
+    return this.tokens[this.at];
+  }
+  private line(): number {
+    return this.peek()?.line ?? this.tokens[this.tokens.length - 1]?.line ?? 1;
+  }
+  private isWord(t: Token | undefined, w?: string): t is { word: string; line: number } {
+    return t !== undefined && 'word' in t && (w === undefined || t.word === w);
+  }
+  private isOp(t: Token | undefined, op: string): boolean {
+    return t !== undefined && 'op' in t && t.op === op;
+  }
+  private skipNewlines(): void {
+    while (this.peek() && 'newline' in this.peek()!) this.at++;
+  }
+  private expectWord(w: string): void {
+    this.skipNewlines();
+    if (!this.isWord(this.peek(), w)) throw new ScriptSyntaxError(this.peek() ? `expected '${w}' near ${describe(this.peek()!)}` : `expected '${w}' before the end of the script`, this.line());
+    this.at++;
+  }
+
+  /** The next complete command (an and-or list) at the top level, or undefined at the end. */
+  nextCommand(): Node | undefined {
+    for (;;) {
+      const t = this.peek();
+      if (!t) return undefined;
+      if ('newline' in t || this.isOp(t, ';')) this.at++;
+      else break;
+    }
+    const node = this.andOr();
+    const t = this.peek();
+    if (t && !('newline' in t) && !this.isOp(t, ';') && !this.isOp(t, '&')) throw new ScriptSyntaxError(`unexpected ${describe(t)}`, t.line);
+    if (t) this.at++;
+    return node;
+  }
+
+  /** A compound list, up to (not including) one of the closing words. */
+  private list(closers: string[]): Node {
+    const nodes: Node[] = [];
+    for (;;) {
+      this.skipNewlines();
+      const t = this.peek();
+      if (!t) throw new ScriptSyntaxError(`expected '${closers.join("' or '")}' before the end of the script`, this.line());
+      if (this.isWord(t) && closers.includes(t.word)) break;
+      if (this.isOp(t, ')') && closers.includes(')')) break;
+      if (this.isOp(t, ';')) {
+        this.at++;
+        continue;
+      }
+      nodes.push(this.andOr());
+      const n = this.peek();
+      if (n && ('newline' in n || this.isOp(n, ';') || this.isOp(n, '&'))) this.at++;
+    }
+    if (!nodes.length) throw new ScriptSyntaxError(`empty list before '${closers.join("' or '")}'`, this.line());
+    return nodes.length === 1 ? nodes[0]! : { type: 'list', nodes };
+  }
+
+  private andOr(): Node {
+    const first = this.pipeline();
+    const rest: { op: '&&' | '||'; node: Node }[] = [];
+    for (;;) {
+      const t = this.peek();
+      const op = this.isOp(t, '&&') ? '&&' : this.isOp(t, '||') ? '||' : undefined;
+      if (!op) break;
+      this.at++;
+      this.skipNewlines();
+      rest.push({ op, node: this.pipeline() });
+    }
+    return rest.length ? { type: 'and-or', first, rest } : first;
+  }
+
+  private pipeline(): Node {
+    let negate = false;
+    while (this.isWord(this.peek(), '!')) {
+      negate = !negate;
+      this.at++;
+    }
+    const line = this.line();
+    const nodes = [this.command()];
+    while (this.isOp(this.peek(), '|')) {
+      this.at++;
+      this.skipNewlines();
+      nodes.push(this.command());
+    }
+    const node: Node = nodes.length === 1 ? nodes[0]! : { type: 'pipeline', nodes, line };
+    return negate ? { type: 'not', node } : node;
+  }
+
+  private command(): Node {
+    const t = this.peek();
+    if (!t || 'newline' in t) throw new ScriptSyntaxError(t ? 'expected a command' : 'expected a command before the end of the script', this.line());
+    if (this.isWord(t, 'if')) return this.ifClause();
+    if (this.isWord(t, '{')) {
+      this.at++;
+      const body = this.list(['}']);
+      this.at++;
+      return this.withRedirects({ type: 'group', body });
+    }
+    if (this.isOp(t, '(')) {
+      this.at++;
+      const body = this.list([')']);
+      this.at++;
+      return this.withRedirects({ type: 'group', body });
+    }
+    if (this.isWord(t) && ['for', 'while', 'until', 'case', 'function'].includes(t.word)) return this.skipCompound(t.word, t.line);
+    if (this.isWord(t) && ['then', 'elif', 'else', 'fi', 'do', 'done', 'esac', '}'].includes(t.word)) throw new ScriptSyntaxError(`unexpected '${t.word}'`, t.line);
+    return this.simple();
+  }
+
+  private withRedirects(node: Node): Node {
+    const redirects = this.redirects();
+    // Redirections of a compound command matter only when they write somewhere.
+    const real = redirects.filter((r) => !harmless(r));
+    return real.length ? { type: 'unsupported', text: `${describeNode(node)} ${real.map((r) => `${r.op} ${r.target}`).join(' ')}`, line: this.line() } : node;
+  }
+
+  private redirects(): Redirect[] {
+    const out: Redirect[] = [];
+    for (;;) {
+      const t = this.peek();
+      if (!t || !('op' in t) || !REDIRECTS.has(t.op)) return out;
+      this.at++;
+      if (t.op === '<<') {
+        out.push({ op: '<<', target: '', heredoc: t.heredoc ?? '' });
+        continue;
+      }
+      const target = this.peek();
+      if (!this.isWord(target)) throw new ScriptSyntaxError(`redirection ${t.op} without a target`, t.line);
+      this.at++;
+      out.push({ op: t.op, target: target.word });
+    }
+  }
+
+  private ifClause(): Node {
+    this.at++;
+    const branches: { cond: Node; body: Node }[] = [];
+    let cond = this.list(['then']);
+    this.at++;
+    let body = this.list(['elif', 'else', 'fi']);
+    branches.push({ cond, body });
+    let otherwise: Node | undefined;
+    for (;;) {
+      const t = this.peek() as { word: string; line: number };
+      this.at++;
+      if (t.word === 'elif') {
+        cond = this.list(['then']);
+        this.at++;
+        body = this.list(['elif', 'else', 'fi']);
+        branches.push({ cond, body });
+      } else if (t.word === 'else') {
+        otherwise = this.list(['fi']);
+        this.at++;
+        break;
+      } else break;
+    }
+    return this.withRedirects(otherwise ? { type: 'if', branches, otherwise } : { type: 'if', branches });
+  }
+
+  /** for/while/until/case/function: not interpreted; skipped whole (with nesting) and reported. */
+  private skipCompound(word: string, line: number): Node {
+    const closer: Record<string, string> = { for: 'done', while: 'done', until: 'done', case: 'esac' };
+    const words: string[] = [];
+    let depth = 0;
+    const open = new Set(['for', 'while', 'until', 'case', 'if', '{']);
+    const close = new Set(['done', 'esac', 'fi', '}']);
+    for (;;) {
+      const t = this.peek();
+      if (!t) throw new ScriptSyntaxError(`'${word}' is not closed (expected '${closer[word] ?? '}'}')`, line);
+      this.at++;
+      if ('word' in t) {
+        words.push(t.word);
+        if (open.has(t.word)) depth++;
+        else if (close.has(t.word)) {
+          depth--;
+          if (depth === 0) break;
+        }
+      } else if ('op' in t) words.push(t.op);
+      else words.push(';');
+    }
+    return { type: 'unsupported', text: words.join(' ').replace(/ ; /g, '; '), line };
+  }
+
+  private simple(): Node {
+    const line = this.line();
+    const words: string[] = [];
+    const redirects: Redirect[] = [];
+    for (;;) {
+      const t = this.peek();
+      if (!t || 'newline' in t) break;
+      if ('word' in t) {
+        words.push(t.word);
+        this.at++;
+      } else if (REDIRECTS.has(t.op)) {
+        redirects.push(...this.redirects());
+      } else if (t.op === '(' && words.length === 1) {
+        // name() { … }: a function definition.
+        return this.skipFunction(words[0]!, line);
+      } else break;
+    }
+    if (!words.length && !redirects.length) throw new ScriptSyntaxError(`expected a command near ${describe(this.peek()!)}`, line);
+    return { type: 'simple', words, redirects, line };
+  }
+
+  private skipFunction(name: string, line: number): Node {
+    this.at++;
+    if (!this.isOp(this.peek(), ')')) throw new ScriptSyntaxError(`bad function definition ${name}`, line);
+    this.at++;
+    this.skipNewlines();
+    if (!this.isWord(this.peek(), '{')) throw new ScriptSyntaxError(`bad function definition ${name}`, line);
+    this.at++;
+    this.list(['}']);
+    this.at++;
+    return { type: 'unsupported', text: `${name}() { … }`, line };
+  }
+}
+
+function describe(t: Token): string {
+  if ('word' in t) return `'${display(t.word)}'`;
+  if ('op' in t) return `'${t.op}'`;
+  return 'end of line';
+}
+
+function describeNode(n: Node): string {
+  switch (n.type) {
+    case 'simple':
+      return display(quote(n.words));
+    case 'if':
+      return 'if … fi';
+    case 'group':
+      return '{ … }';
+    default:
+      return n.type;
+  }
+}
+
+/** A word for a message: variables shown as the script writes them. */
+function display(word: string): string {
+  return word.replace(new RegExp(`${VAR_OPEN}([^${VAR_CLOSE}]*)${VAR_CLOSE}`, 'g'), (_, n: string) => `$${n.length > 1 && !/^\w+$/.test(n) ? `{${n}}` : n}`);
+}
+
+/** Redirections that change nothing in the image. */
+function harmless(r: Redirect): boolean {
+  if (r.op === '<<') return true;
+  if (r.op === '>&' || r.op === '<&') return /^[0-9-]+$/.test(r.target);
+  return r.target === '/dev/null';
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Evaluation.
+
+const PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+class Run {
+  readonly commands: ScriptCommand[] = [];
+  readonly notes: string[] = [];
+  private readonly vars = new Map<string, string>();
+
+  constructor(
+    private readonly s: Scriptlet,
+    private readonly host: ScriptHost,
+    installCount: number,
+  ) {
+    this.vars.set('1', String(installCount));
+    this.vars.set('#', '1');
+    this.vars.set('0', s.interpreter[0] ?? '/bin/sh');
+  }
+
+  origin(line: number): CommandOrigin {
+    return { pkg: this.s.pkg, scriptlet: this.s.name, line };
+  }
+  note(text: string): void {
+    this.notes.push(text);
+  }
+  notReproduced(_line: number, text: string): void {
+    this.notes.push(`not reproduced: ${this.s.pkg} ${this.s.name}: ${text}`);
+  }
+  emit(c: ScriptCommand): number {
+    this.commands.push(c);
+    return this.host.perform?.(c) ?? 0;
+  }
+  result(status: number): ScriptletResult {
+    return { commands: this.commands, notes: this.notes, status };
+  }
+
+  exec(n: Node): number {
+    this.vars.set('?', String(this.last));
+    const status = this.execNode(n);
+    this.last = status;
+    return status;
+  }
+  private last = 0;
+
+  private execNode(n: Node): number {
+    switch (n.type) {
+      case 'simple':
+        return this.simple(n);
+      case 'list': {
+        let s = 0;
+        for (const c of n.nodes) s = this.exec(c);
+        return s;
+      }
+      case 'and-or': {
+        let s = this.exec(n.first);
+        for (const { op, node } of n.rest) if ((op === '&&') === (s === 0)) s = this.exec(node);
+        return s;
+      }
+      case 'not':
+        return this.exec(n.node) === 0 ? 1 : 0;
+      case 'pipeline':
+        this.notReproduced(n.line, n.nodes.map(describeNode).join(' | '));
+        return 0;
+      case 'if': {
+        for (const b of n.branches) if (this.exec(b.cond) === 0) return this.exec(b.body);
+        return n.otherwise ? this.exec(n.otherwise) : 0;
+      }
+      case 'group':
+        return this.exec(n.body);
+      case 'unsupported':
+        this.notReproduced(n.line, n.text);
+        return 0;
+    }
+  }
+
+  /** Expands a word's variables; undefined when one is unknown (its value cannot be known). */
+  private expand(word: string): string | undefined {
+    let unknown = false;
+    const out = word.replace(new RegExp(`${VAR_OPEN}([^${VAR_CLOSE}]*)${VAR_CLOSE}`, 'g'), (_, name: string) => {
+      const v = this.vars.get(name);
+      if (v === undefined) unknown = true;
+      return v ?? '';
+    });
+    if (unknown || out.includes('`')) return undefined;
+    return out;
+  }
+
+  private simple(n: Extract<Node, { type: 'simple' }>): number {
+    const text = display(quote(n.words));
+    const argv: string[] = [];
+    for (const w of n.words) {
+      const e = this.expand(w);
+      if (e === undefined) {
+        this.notReproduced(n.line, text);
+        return 0;
+      }
+      argv.push(e);
+    }
+    const writes = n.redirects.filter((r) => !harmless(r));
+    const stdin = n.redirects.find((r) => r.op === '<<')?.heredoc;
+    // Leading assignments: NAME=value.
+    let k = 0;
+    const assigned: [string, string][] = [];
+    while (k < argv.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(argv[k]!)) {
+      const at = argv[k]!.indexOf('=');
+      assigned.push([argv[k]!.slice(0, at), argv[k]!.slice(at + 1)]);
+      k++;
+    }
+    const args = argv.slice(k);
+    if (!args.length) {
+      for (const [name, value] of assigned) this.vars.set(name, value);
+      return 0;
+    }
+    if (writes.length) {
+      this.notReproduced(n.line, `${text} ${writes.map((r) => `${r.op}${r.target}`).join(' ')}`);
+      return 0;
+    }
+    return this.command(args, stdin, n.line, text);
+  }
+
+  private command(argv: string[], stdin: string | undefined, line: number, text: string): number {
+    const name = argv[0]!;
+    const base = name.includes('/') ? posix.basename(name) : name;
+    const args = argv.slice(1);
+    const origin = this.origin(line);
+    switch (base) {
+      case ':':
+      case 'true':
+        return 0;
+      case 'false':
+        return 1;
+      case 'exit':
+      case 'return': {
+        const code = args[0] === undefined ? this.last : Number(args[0]);
+        throw new Exit(Number.isInteger(code) ? code & 0xff : 2);
+      }
+      case 'echo':
+      case 'printf':
+        // Output goes to rpm's log; with no redirection to a file it changes nothing.
+        return 0;
+      case '[':
+      case 'test': {
+        const expr = base === '[' ? args.slice(0, -1) : args;
+        if (base === '[' && args[args.length - 1] !== ']') {
+          this.notReproduced(line, `${text} (missing ']')`);
+          return 2;
+        }
+        const r = this.test(expr);
+        if (r === undefined) {
+          this.notReproduced(line, text);
+          return 0;
+        }
+        return r ? 0 : 1;
+      }
+      case 'getent': {
+        const db = args[0];
+        if ((db === 'passwd' || db === 'group') && args.length === 2) return this.host.getent(db, args[1]!) ? 0 : 2;
+        this.notReproduced(line, text);
+        return 0;
+      }
+      case 'id': {
+        const user = args.filter((a) => !a.startsWith('-'));
+        if (user.length === 1 && args.every((a) => /^-[ungr]+$/.test(a) || !a.startsWith('-'))) return this.host.getent('passwd', user[0]!) ? 0 : 1;
+        this.notReproduced(line, text);
+        return 0;
+      }
+      case 'command':
+      case 'which':
+      case 'type': {
+        const names = args.filter((a) => !a.startsWith('-'));
+        if ((base !== 'command' || args[0] === '-v') && names.length === 1) return this.found(names[0]!) ? 0 : 1;
+        this.notReproduced(line, text);
+        return 0;
+      }
+      case 'groupadd':
+      case 'useradd':
+      case 'usermod':
+      case 'gpasswd':
+        return this.emit({ kind: 'account', tool: base, args, origin });
+      case 'systemd-sysusers':
+        return this.emit(stdin !== undefined ? { kind: 'sysusers', args, stdin, origin } : { kind: 'sysusers', args, origin });
+      case 'alternatives':
+      case 'update-alternatives':
+        return this.emit({ kind: 'alternatives', args, origin });
+      case 'ldconfig':
+        return this.emit({ kind: 'ldconfig', origin });
+      case 'update-ca-trust':
+        return this.emit({ kind: 'update-ca-trust', args, origin });
+      case 'systemctl':
+        return this.systemctl(args, line, text);
+      case 'systemd-update-helper': {
+        // systemd ≥ 249's %systemd_post: install-system-units / install-user-units run `systemctl preset`.
+        const [verb, ...units] = args;
+        if (verb === 'install-system-units' || verb === 'install-user-units') {
+          if (!units.length) return 0;
+          return this.emit({ kind: 'systemd-preset', scope: verb === 'install-system-units' ? 'system' : 'user', units, origin });
+        }
+        this.notReproduced(line, text);
+        return 0;
+      }
+      default:
+        this.notReproduced(line, text);
+        return 0;
+    }
+  }
+
+  private systemctl(args: string[], line: number, text: string): number {
+    const operands = args.filter((a) => !a.startsWith('-'));
+    const global = args.includes('--global') || args.includes('--user');
+    const [verb, ...units] = operands;
+    if (verb === 'preset' && units.length) return this.emit({ kind: 'systemd-preset', scope: global ? 'user' : 'system', units, origin: this.origin(line) });
+    // Nothing runs while an image is built: reloading is a no-op and no unit is active.
+    if (verb === 'daemon-reload') return 0;
+    if (verb === 'is-active') return 3;
+    this.notReproduced(line, text);
+    return 0;
+  }
+
+  private found(cmd: string): boolean {
+    if (cmd.includes('/')) return this.host.fileTest('-x', cmd);
+    if ([':', 'true', 'false', 'echo', 'printf', 'test', '[', 'command', 'exit'].includes(cmd)) return true;
+    return PATH.some((d) => this.host.fileTest('-x', `${d}/${cmd}`));
+  }
+
+  /** test(1)'s expression; undefined when it uses something this cannot answer. */
+  private test(e: string[]): boolean | undefined {
+    const or = e.indexOf('-o');
+    if (or > 0) {
+      const a = this.test(e.slice(0, or));
+      const b = this.test(e.slice(or + 1));
+      return a === undefined || b === undefined ? undefined : a || b;
+    }
+    const and = e.indexOf('-a');
+    if (and > 0 && e.length > 3) {
+      const a = this.test(e.slice(0, and));
+      const b = this.test(e.slice(and + 1));
+      return a === undefined || b === undefined ? undefined : a && b;
+    }
+    if (e[0] === '!' && e.length > 1) {
+      const r = this.test(e.slice(1));
+      return r === undefined ? undefined : !r;
+    }
+    if (e.length === 0) return false;
+    if (e.length === 1) return e[0] !== '';
+    if (e.length === 2) {
+      const [op, v] = e as [string, string];
+      if (op === '-n') return v !== '';
+      if (op === '-z') return v === '';
+      if (/^-[efdxsrwLhbcpSg]$/.test(op)) return this.host.fileTest(op, v);
+      return undefined;
+    }
+    if (e.length === 3) {
+      const [a, op, b] = e as [string, string, string];
+      if (op === '=' || op === '==') return a === b;
+      if (op === '!=') return a !== b;
+      const x = Number(a);
+      const y = Number(b);
+      if (!/^-?[0-9]+$/.test(a.trim()) || !/^-?[0-9]+$/.test(b.trim())) return undefined;
+      switch (op) {
+        case '-eq':
+          return x === y;
+        case '-ne':
+          return x !== y;
+        case '-lt':
+          return x < y;
+        case '-le':
+          return x <= y;
+        case '-gt':
+          return x > y;
+        case '-ge':
+          return x >= y;
+      }
+    }
+    return undefined;
+  }
+}
+
+/** The scriptlets rpm runs on install, in the order it runs them for one package. */
+export const INSTALL_SCRIPTLETS = ['%pretrans', '%pre', '%post', '%posttrans'] as const;
