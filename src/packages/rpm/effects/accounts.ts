@@ -353,7 +353,7 @@ export class AccountDatabase {
 
   /** Applies sysusers.d lines as systemd-sysusers does: groups first, then users, then memberships. */
   sysusers(text: string, source: string): number {
-    const groups: { name: string; id: string }[] = [];
+    const groups: { name: string; id: string; implicit?: boolean }[] = [];
     const users: { name: string; id: string; gecos: string; home: string; shell: string }[] = [];
     const members: { user: string; group: string }[] = [];
     let ranges: [number, number][] = [];
@@ -370,7 +370,7 @@ export class AccountDatabase {
       else if (type === 'u') {
         // u NAME ID[:GID]: an implicit group of the same name unless the gid names another group.
         const [uid, gid] = id.split(':') as [string, string | undefined];
-        if (gid === undefined || /^[0-9]+$/.test(gid)) groups.push({ name, id: gid ?? (uid === '-' ? '-' : `=${uid}`) });
+        if (gid === undefined || /^[0-9]+$/.test(gid)) groups.push({ name, id: gid ?? (uid === '-' ? '-' : `=${uid}`), implicit: true });
         users.push({ name, id, gecos: gecos === '-' ? '' : gecos, home: home === '-' ? '/' : home, shell: shell === '-' ? '' : shell });
       } else if (type === 'm') members.push({ user: name, group: id });
       else if (type === 'r') {
@@ -385,44 +385,54 @@ export class AccountDatabase {
       if (!groups.some((g) => g.name === m.group)) groups.push({ name: m.group, id: '-' });
       if (!users.some((u) => u.name === m.user)) {
         users.push({ name: m.user, id: '-', gecos: '', home: '/', shell: '' });
-        if (!groups.some((g) => g.name === m.user)) groups.push({ name: m.user, id: '-' });
+        if (!groups.some((g) => g.name === m.user)) groups.push({ name: m.user, id: '-', implicit: true });
       }
     }
     return this.transaction(() => {
       const pendingUids = new Map(users.filter((u) => /^[0-9]+/.test(u.id)).map((u) => [u.name, Number(u.id.split(':')[0])]));
       const usedGids = () => new Set(this.rows('group').map((r) => Number(r[2])));
       const usedUids = () => new Set(this.rows('passwd').map((r) => Number(r[2])));
-      const pick = (used: Set<number>, also: Set<number>) => {
-        for (const [lo, hi] of [...ranges].sort((a, b) => b[1] - a[1])) for (let id = hi; id >= lo; id--) if (!used.has(id) && !also.has(id)) return id;
+      const fixed = new Set([...groups.filter((g) => /^=?[0-9]+$/.test(g.id)).map((g) => Number(g.id.replace('=', ''))), ...pendingUids.values()]);
+      // A free id is free as both a uid and a gid, from the top of the ranges down.
+      const pick = () => {
+        const used = new Set([...usedUids(), ...usedGids(), ...fixed]);
+        for (const [lo, hi] of [...ranges].sort((a, b) => b[1] - a[1])) for (let id = hi; id >= lo; id--) if (!used.has(id)) return id;
         return undefined;
       };
-      const fixedGids = new Set(groups.filter((g) => /^=?[0-9]+$/.test(g.id)).map((g) => Number(g.id.replace('=', ''))));
-      const fixedUids = new Set(pendingUids.values());
-      for (const g of groups) {
-        if (this.group(g.name)) continue;
+      const addGroup = (g: { name: string; id: string }): boolean => {
+        if (this.group(g.name)) return true;
         const used = usedGids();
+        const want = /^=?[0-9]+$/.test(g.id) ? Number(g.id.replace('=', '')) : undefined;
         let gid: number | undefined;
-        if (/^[0-9]+$/.test(g.id) && !used.has(Number(g.id))) gid = Number(g.id);
-        else if (g.id.startsWith('=') && !used.has(Number(g.id.slice(1)))) gid = Number(g.id.slice(1));
+        if (want !== undefined && !used.has(want)) gid = want;
         else {
           // The uid of the user of the same name, when it is free as a gid.
           const uid = pendingUids.get(g.name) ?? (this.user(g.name) ? Number(this.user(g.name)![2]) : undefined);
-          gid = uid !== undefined && !used.has(uid) ? uid : pick(new Set([...used, ...usedUids()]), new Set([...fixedGids, ...fixedUids]));
+          gid = uid !== undefined && !used.has(uid) ? uid : pick();
         }
-        if (gid === undefined) return 1;
+        if (gid === undefined) return false;
         this.append('group', `${g.name}:x:${gid}:`);
         this.appendShadow('gshadow', `${g.name}:!*::`);
-      }
+        return true;
+      };
+      // Declared groups first, then each user after its own group.
+      for (const g of groups.filter((x) => !x.implicit)) if (!addGroup(g)) return 1;
       for (const u of users) {
+        const own = groups.find((g) => g.implicit && g.name === u.name);
+        if (own && !addGroup(own)) return 1;
         if (this.user(u.name)) continue;
         const [uidField, gidField] = u.id.split(':') as [string, string | undefined];
+        if (gidField !== undefined && !this.groupByIdOrName(gidField) && !/^[0-9]+$/.test(gidField)) {
+          // systemd-sysusers: "Group X not found.", the user is skipped, the run goes on.
+          this.notes.push(`${source}: u ${u.name}: group ${gidField} not found; user not created`);
+          continue;
+        }
         const used = usedUids();
         let uid: number | undefined;
         if (/^[0-9]+$/.test(uidField) && !used.has(Number(uidField))) uid = Number(uidField);
         else {
-          const own = this.group(u.name);
-          const g = own ? Number(own[2]) : undefined;
-          uid = g !== undefined && !used.has(g) ? g : pick(new Set([...used, ...usedGids()]), new Set([...fixedGids, ...fixedUids]));
+          const g = this.group(u.name) ? Number(this.group(u.name)![2]) : undefined;
+          uid = g !== undefined && !used.has(g) ? g : pick();
         }
         if (uid === undefined) return 1;
         const group = gidField === undefined ? this.group(u.name) : this.groupByIdOrName(gidField);
@@ -559,10 +569,16 @@ function expireDays(v: string | undefined): string {
 /** sysusers.d fields: whitespace-separated, double or single quotes group words (as systemd's extract_first_word). */
 function sysusersFields(line: string): string[] | undefined {
   const out: string[] = [];
-  const re = /\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))/gy;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(line)) && m[0].trim()) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? m[3]!));
-  return re.lastIndex === 0 && line.trim() ? undefined : out;
+  const re = /\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s"']+))/y;
+  let at = 0;
+  while (at < line.length && line.slice(at).trim()) {
+    re.lastIndex = at;
+    const m = re.exec(line);
+    if (!m) return undefined;
+    out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? m[3]!));
+    at = re.lastIndex;
+  }
+  return out;
 }
 
 interface Parsed {

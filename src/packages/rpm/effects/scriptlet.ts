@@ -456,7 +456,7 @@ class Parser {
       } else if ('op' in t) words.push(t.op);
       else words.push(';');
     }
-    return { type: 'unsupported', text: words.join(' ').replace(/ ; /g, '; '), line };
+    return { type: 'unsupported', text: display(words.join(' ').replace(/ ; /g, '; ')), line };
   }
 
   private simple(): Node {
