@@ -436,7 +436,7 @@ describe('rpm scriptlets: chkconfig alternatives', () => {
     ]);
     const commands: ScriptCommand[] = [
       {
-        kind: 'alternatives', origin: { pkg: 'python3', scriptlet: '%post', line: 1 },
+        kind: 'alternatives', origin: { pkg: 'python3', scriptlet: '%post', line: 1, argv: [] },
         args: ['--install', '/usr/bin/unversioned-python', 'python', '/usr/bin/python3', '300', '--slave', '/usr/bin/python', 'unversioned-python', '/usr/bin/python3', '--slave', '/usr/share/man/man1/python.1.gz', 'unversioned-python-man', '/usr/share/man/man1/python3.1.gz'],
       },
     ];
@@ -446,8 +446,8 @@ describe('rpm scriptlets: chkconfig alternatives', () => {
     assert.equal(await text(one, 'var/lib/alternatives/python'), 'auto\n/usr/bin/unversioned-python\nunversioned-python\n/usr/bin/python\nunversioned-python-man\n/usr/share/man/man1/python.1.gz\n\n/usr/bin/python3\n300\n/usr/bin/python3\n/usr/share/man/man1/python3.1.gz\n');
     assert.equal(one.entry('usr/bin/python')!.linkname, '/etc/alternatives/unversioned-python');
     assert.equal(one.entry('etc/alternatives/unversioned-python-man')!.linkname, '/usr/share/man/man1/python3.1.gz');
-    commands.push({ kind: 'alternatives', origin: { pkg: 'python3.11', scriptlet: '%post', line: 1 }, args: ['--install', '/usr/bin/unversioned-python', 'python', '/usr/bin/python3.11', '400', '--family', 'py', '--slave', '/usr/bin/python', 'unversioned-python', '/usr/bin/python3.11'] });
-    commands.push({ kind: 'alternatives', origin: { pkg: 'postfix', scriptlet: '%post', line: 1 }, args: ['--install', '/usr/sbin/sendmail', 'mta', '/usr/sbin/sendmail.postfix', '60', '--initscript', 'postfix'] });
+    commands.push({ kind: 'alternatives', origin: { pkg: 'python3.11', scriptlet: '%post', line: 1, argv: [] }, args: ['--install', '/usr/bin/unversioned-python', 'python', '/usr/bin/python3.11', '400', '--family', 'py', '--slave', '/usr/bin/python', 'unversioned-python', '/usr/bin/python3.11'] });
+    commands.push({ kind: 'alternatives', origin: { pkg: 'postfix', scriptlet: '%post', line: 1, argv: [] }, args: ['--install', '/usr/sbin/sendmail', 'mta', '/usr/sbin/sendmail.postfix', '60', '--initscript', 'postfix'] });
     const r = applyAlternativesCommands(ctx, commands);
     assert.deepEqual(r, { names: ['mta', 'python'], preset: ['postfix.service'], disable: [] });
     assert.equal(await text(ctx, 'var/lib/alternatives/python'), 'auto\n/usr/bin/unversioned-python\nunversioned-python\n/usr/bin/python\nunversioned-python-man\n/usr/share/man/man1/python.1.gz\n\n/usr/bin/python3\n300\n/usr/bin/python3\n/usr/share/man/man1/python3.1.gz\n/usr/bin/python3.11\n@py@400\n/usr/bin/python3.11\n\n');
@@ -474,4 +474,118 @@ describe('rpm scriptlets: chkconfig alternatives', () => {
     assert.equal(ctx.entry('usr/bin/real')!.type, 'file');
     assert.ok(alts.notes.some((n) => n.includes('/usr/bin/real exists and it is not a symlink')));
   });
+});
+
+describe('rpm scriptlets: the interpreter against a real shell (busybox sh in a chroot, commands stubbed)', () => {
+  const busybox = ['/usr/bin/busybox', '/bin/busybox'].find((p) => existsSync(p));
+  const skip = busybox && process.getuid?.() === 0 ? false : 'needs busybox-static and root (chroot)';
+  const STUBS = ['useradd', 'groupadd', 'usermod', 'gpasswd', 'alternatives', 'update-alternatives', 'systemctl', 'ldconfig', 'update-ca-trust', 'systemd-sysusers'];
+
+  /** A chroot where the effectful commands only log their arguments, and getent answers from /db. */
+  function shellRoot(known: string[], files: string[]): string {
+    const dir = tempDir('fs-rpm-sh');
+    for (const d of ['usr/bin', 'usr/sbin', 'usr/lib/systemd', 'dev']) mkdirSync(join(dir, d), { recursive: true });
+    must('cp', [busybox!, join(dir, 'usr/bin/busybox')]);
+    for (const applet of ['sh', 'cat', 'basename', 'grep', 'printf']) must('ln', ['-s', 'busybox', join(dir, 'usr/bin', applet)]);
+    must('ln', ['-s', 'usr/bin', join(dir, 'bin')]);
+    must('ln', ['-s', 'usr/sbin', join(dir, 'sbin')]);
+    writeFileSync(join(dir, 'dev/null'), '');
+    const stub = `#!/bin/sh\n{ printf '%s' "$(basename "$0")"; for a in "$@"; do printf ' [%s]' "$a"; done; echo; } >> /log\ncase " $* " in *" - "*) printf 'stdin:'; cat; echo ':stdin';; esac >> /log\nexit 0\n`;
+    for (const name of STUBS) for (const d of ['usr/bin', 'usr/sbin']) writeFileSync(join(dir, d, name), stub, { mode: 0o755 });
+    for (const f of files) writeFileSync(join(dir, f), stub, { mode: 0o755 });
+    writeFileSync(join(dir, 'usr/bin/getent'), '#!/bin/sh\ngrep -qx "$1:$2" /db && exit 0\nexit 2\n', { mode: 0o755 });
+    writeFileSync(join(dir, 'db'), known.map((k) => `${k}\n`).join(''));
+    writeFileSync(join(dir, 'log'), '');
+    return dir;
+  }
+
+  const cases: { name: string; script: Scriptlet; known?: string[]; files?: string[]; count?: number }[] = [
+    { name: 'polkit', script: POLKIT },
+    { name: 'polkit, accounts there', script: POLKIT, known: ['group:polkitd', 'passwd:polkitd'] },
+    { name: 'tpm2-tss', script: TPM2_TSS },
+    { name: 'chrony', script: CHRONY, known: ['group:chrony'] },
+    { name: 'unbound', script: UNBOUND },
+    { name: 'openssh', script: OPENSSH },
+    { name: 'dbus el7', script: DBUS_EL7 },
+    { name: 'systemd el8', script: SYSTEMD_EL8, known: ['group:cdrom', 'group:render', 'passwd:systemd-coredump'] },
+    { name: 'sysusers compat', script: DBUS_COMPAT },
+    { name: 'sysusers compat, uid taken', script: DBUS_COMPAT, known: ['passwd:81'] },
+    { name: 'sysusers compat, m line', script: GROUP_MEMBER_COMPAT, known: ['group:kvm'] },
+    { name: 'login user', script: LOGIN_USER },
+    { name: 'login user, upgrade', script: LOGIN_USER, count: 2 },
+    {
+      name: 'older sysusers compat (RHEL 8/9)',
+      script: sh('rpcbind', '%pre', `getent group 'rpc' >/dev/null || groupadd -f -g '32' -r 'rpc'
+if ! getent passwd 'rpc' >/dev/null ; then
+    if ! getent passwd '32' >/dev/null ; then
+        useradd -r -u '32' -g 'rpc' -d '/var/lib/rpcbind' -s /sbin/nologin -c 'Rpcbind Daemon' 'rpc'
+    else
+        useradd -r -g 'rpc' -d '/var/lib/rpcbind' -s /sbin/nologin -c 'Rpcbind Daemon' 'rpc'
+    fi
+fi
+
+`),
+      known: ['passwd:32'],
+    },
+    {
+      name: '%systemd_post (systemd ≥ 249)',
+      script: sh('chrony', '%post', `\nif [ $1 -eq 1 ] && [ -x "/usr/lib/systemd/systemd-update-helper" ]; then \n    # Initial installation \n    /usr/lib/systemd/systemd-update-helper install-system-units chronyd.service || : \nfi \n`),
+      files: ['usr/lib/systemd/systemd-update-helper'],
+    },
+    { name: '%systemd_post without the helper', script: sh('chrony', '%post', `if [ $1 -eq 1 ] && [ -x "/usr/lib/systemd/systemd-update-helper" ]; then\n    /usr/lib/systemd/systemd-update-helper install-system-units chronyd.service || :\nfi\n`) },
+    { name: '%systemd_post (RHEL 7)', script: sh('sshd', '%post', 'if [ $1 -eq 1 ] ; then \n        # Initial installation \n        systemctl preset sshd.service >/dev/null 2>&1 || : \nfi \n') },
+    { name: 'binutils', script: sh('binutils', '%post', `/usr/sbin/alternatives --install /usr/bin/ld ld \\\n  /usr/bin/ld.bfd 50\n# Do not run "alternatives --auto ld" here.\n/sbin/ldconfig\nexit 0\n`) },
+    {
+      name: 'python3 (RHEL 8)',
+      script: sh('python36', '%post', `alternatives --install /usr/bin/unversioned-python \\
+                       python \\
+                       /usr/libexec/no-python \\
+                       404 \\
+             --slave   /usr/share/man/man1/python.1.gz \\
+                       unversioned-python-man \\
+                       /usr/share/man/man1/unversioned-python.1.gz
+`),
+    },
+    { name: 'ca-certificates', script: sh('ca-certificates', '%posttrans', '# update-ca-trust\n/usr/bin/update-ca-trust extract\n') },
+    {
+      name: '%sysusers_create_package',
+      script: sh('foo', '%pre', `/usr/bin/systemd-sysusers --replace=/usr/lib/sysusers.d/foo.conf - <<SYSTEMD_INLINE_EOF >/dev/null 2>&1 || :\ng foo -\nu foo - "Foo daemon" /var/lib/foo\nSYSTEMD_INLINE_EOF\n`),
+    },
+    {
+      name: 'quoting, variables, nesting, exit',
+      script: sh('x', '%pre', `NAME="my group"; G=grp
+if getent group "$G" > /dev/null 2>&1; then
+  :
+elif [ "$1" = 1 -a -n "$NAME" ] || false; then
+  if ! getent passwd nobody; then groupadd -c "$NAME"' and '"more" "$G"; fi
+else
+  groupadd never
+fi
+{ usermod -a -G "$G" root; } 2>/dev/null && gpasswd -a root wheel || useradd not-reached
+test -e /nonexistent || exit 3
+groupadd not-reached
+`),
+    },
+  ];
+
+  for (const c of cases) {
+    it(c.name, { skip }, () => {
+      const known = new Set(c.known ?? []);
+      const files = new Set((c.files ?? []).map((f) => `/${f}`));
+      const r = interpretScriptlet(c.script, { getent: (d, k) => known.has(`${d}:${k}`), fileTest: (_op, p) => files.has(p) }, { installCount: c.count ?? 1 });
+      assert.deepEqual(r.notes.filter((n) => n.startsWith('not reproduced')), []);
+      const dir = shellRoot(c.known ?? [], c.files ?? []);
+      writeFileSync(join(dir, 'script'), c.script.body);
+      const real = run('chroot', [dir, '/bin/sh', '/script', String(c.count ?? 1)], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+      const ours = r.commands
+        .map((cmd) => {
+          const [name, ...args] = cmd.origin.argv;
+          const line = `${name!.replace(/.*\//, '')}${args.map((a) => ` [${a}]`).join('')}\n`;
+          return cmd.kind === 'sysusers' && cmd.stdin !== undefined ? `${line}stdin:${cmd.stdin}:stdin\n` : line;
+        })
+        .join('');
+      assert.equal(ours, readFileSync(join(dir, 'log'), 'utf8'));
+      assert.equal(r.status, real.status, `exit status (stderr: ${real.stderr})`);
+    });
+  }
 });

@@ -17,6 +17,8 @@ export interface CommandOrigin {
   scriptlet: string;
   /** 1-based line of the command in the scriptlet. */
   line: number;
+  /** The command as the script ran it (words expanded; for -p interpreters, the interpreter). */
+  argv: string[];
 }
 
 /** The effectful commands the interpreter reproduces, with their arguments as the script gives them. */
@@ -70,7 +72,7 @@ export function interpretScriptlet(s: Scriptlet, host: ScriptHost, options: Inte
     return run.result(0);
   }
   if (base === 'ldconfig') {
-    run.emit({ kind: 'ldconfig', origin: run.origin(1) });
+    run.emit({ kind: 'ldconfig', origin: run.origin(1, s.interpreter) });
     return run.result(0);
   }
   if (!['sh', 'bash', 'dash'].includes(base)) {
@@ -544,8 +546,8 @@ class Run {
     this.vars.set('0', s.interpreter[0] ?? '/bin/sh');
   }
 
-  origin(line: number): CommandOrigin {
-    return { pkg: this.s.pkg, scriptlet: this.s.name, line };
+  origin(line: number, argv: string[]): CommandOrigin {
+    return { pkg: this.s.pkg, scriptlet: this.s.name, line, argv };
   }
   note(text: string): void {
     this.notes.push(text);
@@ -649,7 +651,7 @@ class Run {
     const name = argv[0]!;
     const base = name.includes('/') ? posix.basename(name) : name;
     const args = argv.slice(1);
-    const origin = this.origin(line);
+    const origin = this.origin(line, argv);
     switch (base) {
       case ':':
       case 'true':
@@ -714,7 +716,7 @@ class Run {
       case 'update-ca-trust':
         return this.emit({ kind: 'update-ca-trust', args, origin });
       case 'systemctl':
-        return this.systemctl(args, line, text);
+        return this.systemctl(args, origin, text);
       case 'systemd-update-helper': {
         // systemd ≥ 249's %systemd_post: install-system-units / install-user-units run `systemctl preset`.
         const [verb, ...units] = args;
@@ -731,15 +733,15 @@ class Run {
     }
   }
 
-  private systemctl(args: string[], line: number, text: string): number {
+  private systemctl(args: string[], origin: CommandOrigin, text: string): number {
     const operands = args.filter((a) => !a.startsWith('-'));
     const global = args.includes('--global') || args.includes('--user');
     const [verb, ...units] = operands;
-    if (verb === 'preset' && units.length) return this.emit({ kind: 'systemd-preset', scope: global ? 'user' : 'system', units, origin: this.origin(line) });
+    if (verb === 'preset' && units.length) return this.emit({ kind: 'systemd-preset', scope: global ? 'user' : 'system', units, origin });
     // Nothing runs while an image is built: reloading is a no-op and no unit is active.
     if (verb === 'daemon-reload') return 0;
     if (verb === 'is-active') return 3;
-    this.notReproduced(line, text);
+    this.notReproduced(origin.line, text);
     return 0;
   }
 
