@@ -6,8 +6,8 @@ import { describe, it } from 'node:test';
 import { EffectContext } from '../src/packages/effects/context.js';
 import { dirEntry, fileEntry, symlinkEntry } from '../src/entries/synthetic.js';
 import type { SourcedEntry } from '../src/entries/entry-set.js';
-import { interpretScriptlet, type ScriptCommand, type ScriptHost, type Scriptlet } from '../src/packages/rpm/effects/scriptlet.js';
-import { AccountDatabase, applyAccountCommand, applyAccountCommands } from '../src/packages/rpm/effects/accounts.js';
+import { imageFileTest, interpretScriptlet, type ScriptCommand, type ScriptHost, type Scriptlet } from '../src/packages/rpm/effects/scriptlet.js';
+import { AccountDatabase, applyAccountCommands } from '../src/packages/rpm/effects/accounts.js';
 import { Alternatives, applyAlternativesCommands } from '../src/packages/rpm/effects/alternatives.js';
 import { EPOCH, must, run, tempDir } from './helpers.js';
 
@@ -68,19 +68,12 @@ function sh(pkg: string, name: string, body: string): Scriptlet {
 }
 
 /** Interprets scriptlets against the accounts database, applying each command as it is reached. */
-async function interpretAll(ctx: EffectContext, db: AccountDatabase, scripts: Scriptlet[]): Promise<{ commands: ScriptCommand[]; notes: string[] }> {
+function interpretAll(ctx: EffectContext, db: AccountDatabase, scripts: Scriptlet[]): { commands: ScriptCommand[]; notes: string[] } {
   const commands: ScriptCommand[] = [];
   const notes: string[] = [];
+  const host: ScriptHost = { getent: (d, k) => db.getent(d, k), fileTest: imageFileTest(ctx), perform: (c) => db.perform(c) };
   for (const s of scripts) {
-    const pending: ScriptCommand[] = [];
-    const host: ScriptHost = {
-      getent: (d, k) => db.getent(d, k),
-      fileTest: (op, p) => ctx.exists(p),
-      // The sysusers path reads files asynchronously; account tools run synchronously.
-      perform: (c) => (c.kind === 'account' ? db.run(c.tool, c.args) : (pending.push(c), 0)),
-    };
     const r = interpretScriptlet(s, host);
-    for (const c of pending) await applyAccountCommand(db, ctx, c);
     commands.push(...r.commands);
     notes.push(...r.notes);
   }
@@ -166,7 +159,7 @@ describe('rpm scriptlets: accounts against the real shadow-utils', () => {
     const scripts = [POLKIT, TPM2_TSS, CHRONY, UNBOUND, OPENSSH, DBUS_EL7, SYSTEMD_EL8, DBUS_COMPAT, GROUP_MEMBER_COMPAT, LOGIN_USER];
     const ctx = imageContext(SETUP);
     const db = await AccountDatabase.load(ctx);
-    const { commands, notes } = await interpretAll(ctx, db, scripts);
+    const { commands, notes } = interpretAll(ctx, db, scripts);
     await db.write();
     assert.deepEqual(notes.filter((n) => n.startsWith('not reproduced')), []);
     // The oracle: the same commands, in order, by the real tools on a root with the same files.
@@ -268,7 +261,7 @@ u tss 59:tss "Account used for TPM access" /dev/null
     const host: ScriptHost = { getent: (d, k) => db.getent(d, k), fileTest: () => false };
     const r = interpretScriptlet(sh('test', '%pre', 'systemd-sysusers /usr/lib/sysusers.d/test.conf >/dev/null 2>&1 || :'), host);
     assert.deepEqual(r.commands.map((c) => c.kind), ['sysusers']);
-    for (const c of r.commands) assert.equal(await applyAccountCommand(db, ctx, c), 0);
+    for (const c of r.commands) assert.equal(db.perform(c), 0);
     await db.write();
     const dir = writeRoot(SETUP);
     writeFileSync(join(dir, 'test.conf'), conf);
@@ -296,6 +289,35 @@ SYSTEMD_INLINE_EOF
     await applyAccountCommands(ctx, r.commands);
     assert.match((await text(ctx, 'etc/passwd'))!, /^foo:x:999:999:Foo daemon:\/var\/lib\/foo:\/usr\/sbin\/nologin$/m);
     assert.match((await text(ctx, 'etc/shadow'))!, new RegExp(`^foo:!\\*:${DAY}::::::$`, 'm'));
+  });
+
+  it('finds sysusers.d files by name, or takes them all without arguments (%sysusers_create)', async () => {
+    const ctx = imageContext({ ...SETUP, 'usr/lib/sysusers.d/b.conf': { text: 'g bgroup -\n', mode: 0o644 }, 'usr/lib/sysusers.d/a.conf': { text: 'u auser 420 "A"\n', mode: 0o644 }, 'etc/sysusers.d/a.conf': { text: 'u auser 421 "A from /etc"\n', mode: 0o644 } });
+    const db = await AccountDatabase.load(ctx);
+    const host: ScriptHost = { getent: (d, k) => db.getent(d, k), fileTest: imageFileTest(ctx), perform: (c) => db.perform(c) };
+    const named = interpretScriptlet(sh('b', '%pre', '/usr/bin/systemd-sysusers b.conf >/dev/null 2>&1 || :\nsystemd-sysusers missing.conf || :\n'), host);
+    assert.equal(named.commands.length, 2);
+    assert.ok(db.getent('group', 'bgroup'));
+    assert.deepEqual(db.notes, ['b %pre: systemd-sysusers: missing.conf is not a sysusers.d file of the image']);
+    interpretScriptlet(sh('all', '%post', 'systemd-sysusers\n'), host);
+    await db.write();
+    assert.match((await text(ctx, 'etc/passwd'))!, /^auser:x:421:421:A from \/etc:\/:\/usr\/sbin\/nologin$/m);
+    assert.match((await text(ctx, 'etc/group'))!, /^bgroup:x:999:\n/m);
+  });
+
+  it('answers test(1) from the image, through symbolic links', () => {
+    const ctx = imageContext({}, [
+      { ...fileEntry('usr/lib/systemd/systemd-update-helper', '#!/bin/sh\n', { mtime: epoch, mode: 0o755 }), origin: 'test' },
+      { ...fileEntry('etc/plain', '', { mtime: epoch, mode: 0o644 }), origin: 'test' },
+      { ...symlinkEntry('usr/sbin/helper', '../lib/systemd/systemd-update-helper', { mtime: epoch }), origin: 'test' },
+      { ...symlinkEntry('usr/sbin/dangling', '/nowhere', { mtime: epoch }), origin: 'test' },
+      { ...dirEntry('var/lib', { mtime: epoch }), origin: 'test' },
+    ]);
+    const t = imageFileTest(ctx);
+    assert.deepEqual(
+      [t('-x', '/usr/lib/systemd/systemd-update-helper'), t('-x', '/usr/sbin/helper'), t('-f', '/usr/sbin/helper'), t('-L', '/usr/sbin/helper'), t('-x', '/etc/plain'), t('-s', '/etc/plain'), t('-e', '/usr/sbin/dangling'), t('-h', '/usr/sbin/dangling'), t('-d', '/var/lib'), t('-e', '/nope')],
+      [true, true, true, true, false, false, false, true, true, false],
+    );
   });
 
   it("appends the spec's extra users and groups", async () => {

@@ -57,6 +57,8 @@ export class AccountDatabase {
   private readonly mail: { path: string; uid: number; gid: number; mode: number }[] = [];
   private readonly lastlogUids: number[] = [];
   private readonly subids: { file: 'subuid' | 'subgid'; line: string }[] = [];
+  /** The image's sysusers.d files (path in the image → text), read up front so commands apply synchronously. */
+  private readonly sysusersFiles = new Map<string, string>();
 
   private constructor(
     private readonly ctx: EffectContext,
@@ -78,6 +80,12 @@ export class AccountDatabase {
         const m = file.endsWith('login.defs') ? /^\s*([A-Z_0-9]+)\s+(\S+)/.exec(line) : /^\s*([A-Z_0-9]+)=(.*)$/.exec(line);
         if (m && !line.trim().startsWith('#')) map.set(m[1]!, m[2]!.replace(/^"(.*)"$/, '$1'));
       }
+    }
+    for (const e of ctx.result()) {
+      const m = /^(etc|run|usr\/lib)\/sysusers\.d\/[^/]+\.conf$/.exec(e.path);
+      if (!m) continue;
+      const data = await ctx.readThrough(e.path);
+      if (data) db.sysusersFiles.set(e.path, data.toString('utf8'));
     }
     return db;
   }
@@ -349,6 +357,45 @@ export class AccountDatabase {
     return E.OK;
   }
 
+  /**
+   * One command the scriptlet interpreter reached (account tools and systemd-sysusers; others are
+   * ignored): meant as the interpreter's `perform`, so later `getent` calls see its result. Returns
+   * the exit status the real tool would.
+   */
+  perform(c: ScriptCommand): number {
+    if (c.kind === 'account') return this.run(c.tool, c.args);
+    if (c.kind !== 'sysusers') return 0;
+    const where = `${c.origin.pkg} ${c.origin.scriptlet}`;
+    const files = c.args.filter((a) => !a.startsWith('-') || a === '-');
+    if (c.args.some((a) => a.startsWith('-') && a !== '-' && !a.startsWith('--replace='))) this.notes.push(`${where}: systemd-sysusers ${c.args.join(' ')}: options ignored`);
+    // --replace=PATH: systemd-sysusers reads every other sysusers.d file too; only the given one is applied
+    // here (the others are applied by their own packages' scriptlets).
+    if (!files.length) {
+      // No argument: every sysusers.d file, /etc over /run over /usr/lib by name, in name order.
+      const byName = new Map<string, string>();
+      for (const dir of ['usr/lib', 'run', 'etc']) for (const path of this.sysusersFiles.keys()) if (path.startsWith(`${dir}/sysusers.d/`)) byName.set(path.slice(path.lastIndexOf('/') + 1), path);
+      let status = 0;
+      for (const name of [...byName.keys()].sort()) status ||= this.sysusers(this.sysusersFiles.get(byName.get(name)!)!, byName.get(name)!);
+      return status;
+    }
+    let status = 0;
+    for (const f of files) {
+      if (f === '-') {
+        status ||= this.sysusers(c.stdin ?? '', `${where} (stdin)`);
+        continue;
+      }
+      const path = f.startsWith('/') ? this.ctx.locatePath(f) : ['etc', 'run', 'usr/lib'].map((d) => `${d}/sysusers.d/${f}`).find((p) => this.sysusersFiles.has(p));
+      const text = path === undefined ? undefined : this.sysusersFiles.get(path);
+      if (text === undefined) {
+        this.notes.push(`${where}: systemd-sysusers: ${f} is not a sysusers.d file of the image`);
+        status = 1;
+        continue;
+      }
+      status ||= this.sysusers(text, f);
+    }
+    return status;
+  }
+
   // ---- systemd-sysusers ----------------------------------------------------------------------------
 
   /** Applies sysusers.d lines as systemd-sysusers does: groups first, then users, then memberships. */
@@ -507,42 +554,9 @@ export class AccountDatabase {
  */
 export async function applyAccountCommands(ctx: EffectContext, commands: ScriptCommand[], options: AccountOptions = {}): Promise<AccountDatabase> {
   const db = await AccountDatabase.load(ctx);
-  for (const c of commands) await applyAccountCommand(db, ctx, c);
+  for (const c of commands) db.perform(c);
   await db.write(options);
   return db;
-}
-
-/** One command; others than account commands are ignored. Returns its exit status. */
-export async function applyAccountCommand(db: AccountDatabase, ctx: EffectContext, c: ScriptCommand): Promise<number> {
-  if (c.kind === 'account') return db.run(c.tool, c.args);
-  if (c.kind !== 'sysusers') return 0;
-  const where = `${c.origin.pkg} ${c.origin.scriptlet}`;
-  const files = c.args.filter((a) => !a.startsWith('-') || a === '-');
-  if (c.args.some((a) => a.startsWith('--') && !a.startsWith('--replace='))) db.notes.push(`${where}: systemd-sysusers ${c.args.join(' ')}: options ignored`);
-  if (!files.length) {
-    // No argument: every sysusers.d file, /etc overriding /usr/lib by name, in name order.
-    const byName = new Map<string, string>();
-    for (const dir of ['usr/lib/sysusers.d/', 'etc/sysusers.d/']) for (const e of ctx.result()) if (e.path.startsWith(dir) && e.path.endsWith('.conf') && !e.path.slice(dir.length).includes('/')) byName.set(e.path.slice(dir.length), e.path);
-    let status = 0;
-    for (const name of [...byName.keys()].sort()) status ||= db.sysusers((await ctx.readThrough(byName.get(name)!))?.toString('utf8') ?? '', byName.get(name)!);
-    return status;
-  }
-  let status = 0;
-  for (const f of files) {
-    if (f === '-') {
-      status ||= db.sysusers(c.stdin ?? '', `${where} (stdin)`);
-      continue;
-    }
-    const path = f.startsWith('/') ? f : ['etc/sysusers.d', 'run/sysusers.d', 'usr/lib/sysusers.d'].map((d) => `${d}/${f}`).find((p) => ctx.exists(p));
-    const data = path ? await ctx.readThrough(path) : undefined;
-    if (!data) {
-      db.notes.push(`${where}: systemd-sysusers: ${f} is not in the image`);
-      status = 1;
-      continue;
-    }
-    status ||= db.sysusers(data.toString('utf8'), f);
-  }
-  return status;
 }
 
 // ---- helpers ---------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 import { posix } from 'node:path';
 import { parse, quote } from 'shell-quote';
+import type { EffectContext } from '../../effects/context.js';
+import type { SourcedEntry } from '../../../entries/entry-set.js';
 
 /** One scriptlet of a package, as its header stores it (PREIN/PREINPROG, POSTIN/POSTINPROG…). */
 export interface Scriptlet {
@@ -806,3 +808,43 @@ class Run {
 
 /** The scriptlets rpm runs on install, in the order it runs them for one package. */
 export const INSTALL_SCRIPTLETS = ['%pretrans', '%pre', '%post', '%posttrans'] as const;
+
+/**
+ * `test`'s file operators answered from the image (as root runs them: -r/-w need only existence, -x any
+ * execute bit on a file, directories searchable), following symbolic links except for -L/-h.
+ */
+export function imageFileTest(ctx: EffectContext): (operator: string, path: string) => boolean {
+  const resolve = (path: string): SourcedEntry | undefined => {
+    let at = ctx.locatePath(path);
+    for (let hops = 0; hops < 40; hops++) {
+      const e = ctx.entry(at);
+      if (!e || (e.type !== 'symlink' && e.type !== 'hardlink')) return e;
+      const target = e.linkname ?? '';
+      at = e.type === 'hardlink' ? target.replace(/^\/+/, '') : ctx.locatePath(posix.normalize(target.startsWith('/') ? target : posix.join(posix.dirname(at), target)));
+    }
+    return undefined;
+  };
+  return (op, path) => {
+    if (op === '-L' || op === '-h') return ctx.entry(ctx.locatePath(path))?.type === 'symlink';
+    const e = resolve(path);
+    if (!e) return false;
+    switch (op) {
+      case '-f':
+        return e.type === 'file';
+      case '-d':
+        return e.type === 'directory';
+      case '-x':
+        return e.type === 'directory' || (e.mode & 0o111) !== 0;
+      case '-s':
+        return e.size > 0;
+      case '-b':
+        return e.type === 'block';
+      case '-c':
+        return e.type === 'char';
+      case '-p':
+        return e.type === 'fifo';
+      default:
+        return true;
+    }
+  };
+}
