@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { EffectContext } from '../src/packages/effects/context.js';
@@ -60,6 +60,8 @@ async function text(ctx: EffectContext, path: string): Promise<string | undefine
   for await (const c of e.open()) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
+
+const bin = (paths: string[]): SourcedEntry[] => paths.map((p) => ({ ...fileEntry(p, '', { mtime: epoch, mode: 0o755 }), origin: 'test' }));
 
 const noImage: ScriptHost = { getent: () => false, fileTest: () => false };
 
@@ -320,6 +322,32 @@ SYSTEMD_INLINE_EOF
     );
   });
 
+  it('survives malformed account files, options and sysusers.d lines (statuses and notes, never a crash)', async () => {
+    for (let i = 0; i < 200; i++) {
+      const junk = randomBytes(120).toString('latin1');
+      const ctx = imageContext({
+        'etc/passwd': { text: i % 2 ? junk : 'root:x:0:0::/:/bin/sh\nbad\n::::\n', mode: 0o644 },
+        'etc/group': { text: 'root:x:0:\nwheel:x:10:\n', mode: 0o644 },
+        'etc/login.defs': { text: i % 3 ? junk : 'SYS_UID_MIN 900\nSYS_UID_MAX 100\n', mode: 0o644 },
+      });
+      const db = await AccountDatabase.load(ctx);
+      const words = ['-r', '-g', '-u', '-G', '-f', '-o', '-m', '-M', '-N', '-U', '-a', '--system', '--gid=5', '--bogus', 'root', 'wheel', 'x', '999', '', '-rM', '-g22', ':', 'a,b'];
+      for (let k = 0; k < 8; k++) {
+        const args = Array.from({ length: (i + k) % 7 }, (_, j) => words[(i * 7 + k * 3 + j * 5) % words.length]!);
+        assert.equal(typeof db.run((['useradd', 'groupadd', 'usermod', 'gpasswd'] as const)[k % 4]!, args), 'number');
+      }
+      db.sysusers(junk, 'junk.conf');
+      db.sysusers('u x 5:nope\nm a b\nr - 10-20\nu y -\nu q "unterminated\nz what\n', 'odd.conf');
+      await db.write();
+    }
+    const ctx = imageContext(SETUP);
+    const db = await AccountDatabase.load(ctx);
+    assert.equal(db.run('useradd', ['--bogus', 'x']), 2);
+    assert.equal(db.run('groupadd', ['bad:name']), 3);
+    assert.equal(db.sysusers('u q "unterminated\nz what\n', 'odd.conf'), 0);
+    assert.deepEqual(db.notes, ['useradd --bogus x: exit 2', 'groupadd bad:name: exit 3', 'odd.conf:1: not a sysusers.d line: u q "unterminated', 'odd.conf:2: not reproduced: z what']);
+  });
+
   it("appends the spec's extra users and groups", async () => {
     const ctx = imageContext(SETUP);
     await applyAccountCommands(ctx, [], { users: ['app:x:1001:1001::/app:/sbin/nologin'], groups: ['app:x:1001:'] });
@@ -436,8 +464,6 @@ ls | grep foo
 });
 
 describe('rpm scriptlets: chkconfig alternatives', () => {
-  const bin = (paths: string[]) => paths.map((p) => ({ ...fileEntry(p, '', { mtime: epoch, mode: 0o755 }), origin: 'test' }));
-
   it('links the best choice and writes the state file in chkconfig format (priorities, followers, a tie)', async () => {
     const ctx = imageContext({}, bin(['usr/bin/ld.bfd', 'usr/bin/ld.gold', 'usr/bin/ld.lld']));
     const alts = new Alternatives(ctx);
@@ -608,6 +634,57 @@ groupadd not-reached
         .join('');
       assert.equal(ours, readFileSync(join(dir, 'log'), 'utf8'));
       assert.equal(r.status, real.status, `exit status (stderr: ${real.stderr})`);
+    });
+  }
+});
+
+describe('rpm scriptlets: alternatives against chkconfig’s own alternatives (optional oracle)', () => {
+  // There is no chkconfig on Debian: point CHKCONFIG_ALTERNATIVES at a static build of chkconfig's
+  // alternatives.c (gcc -static -D_GNU_SOURCE -DVERSION='"1"') to compare; it runs in a chroot.
+  const oracle = process.env.CHKCONFIG_ALTERNATIVES;
+  const skip = oracle && existsSync(oracle) && process.getuid?.() === 0 ? false : 'set CHKCONFIG_ALTERNATIVES to a static chkconfig alternatives binary (and run as root)';
+  const files = ['usr/bin/a1', 'usr/bin/a2', 'usr/bin/a3', 'usr/bin/real', 'usr/share/m1'];
+  const scenarios: Record<string, string[][]> = {
+    'followers sorted from the second choice': [['--install', '/usr/bin/a', 'a', '/usr/bin/a1', '10', '--slave', '/usr/share/z', 'zz', '/usr/share/m1', '--slave', '/usr/bin/b', 'bb', '/usr/bin/a1'], ['--install', '/usr/bin/a', 'a', '/usr/bin/a2', '5', '--slave', '/usr/bin/c', 'cc', '/usr/bin/a2']],
+    'reinstall with another priority': [['--install', '/usr/bin/a', 'a', '/usr/bin/a1', '10'], ['--install', '/usr/bin/a', 'a', '/usr/bin/a2', '20'], ['--install', '/usr/bin/a', 'a', '/usr/bin/a2', '5'], ['--install', '/usr/bin/a', 'a', '/usr/bin/a3', '7']],
+    'reinstall dropping a follower': [['--install', '/usr/bin/a', 'a', '/usr/bin/a1', '10', '--slave', '/usr/bin/b', 'bb', '/usr/bin/a1'], ['--install', '/usr/bin/a', 'a', '/usr/bin/a1', '10']],
+    '--set then a better choice': [['--install', '/usr/bin/a', 'a', '/usr/bin/a1', '10'], ['--install', '/usr/bin/a', 'a', '/usr/bin/a2', '20'], ['--set', 'a', '/usr/bin/a1'], ['--install', '/usr/bin/a', 'a', '/usr/bin/a3', '30']],
+    '--set then --auto': [['--install', '/usr/bin/a', 'a', '/usr/bin/a1', '10'], ['--install', '/usr/bin/a', 'a', '/usr/bin/a2', '20'], ['--set', 'a', '/usr/bin/a1'], ['--auto', 'a']],
+    'follower link mismatch': [['--install', '/usr/bin/a', 'a', '/usr/bin/a1', '10', '--slave', '/usr/bin/b', 'bb', '/usr/bin/a1'], ['--install', '/usr/bin/a', 'a', '/usr/bin/a2', '20', '--slave', '/usr/bin/other', 'bb', '/usr/bin/a2']],
+    'a real file at the link': [['--install', '/usr/bin/real', 'r', '/usr/bin/a1', '10']],
+    'the best lacks a follower': [['--install', '/usr/bin/a', 'a', '/usr/bin/a1', '10', '--slave', '/usr/bin/b', 'bb', '/usr/bin/a1'], ['--install', '/usr/bin/a', 'a', '/usr/bin/a2', '20']],
+  };
+  const walk = (dir: string, base = dir, out: Record<string, string> = {}): Record<string, string> => {
+    for (const n of readdirSync(dir)) {
+      const p = join(dir, n);
+      const st = lstatSync(p);
+      const rel = p.slice(base.length + 1);
+      if (st.isSymbolicLink()) out[rel] = `-> ${readlinkSync(p)}`;
+      else if (st.isDirectory()) walk(p, base, out);
+      else if (rel.startsWith('var/lib/alternatives/')) out[rel] = readFileSync(p, 'utf8');
+    }
+    return out;
+  };
+  for (const [name, calls] of Object.entries(scenarios)) {
+    it(name, { skip }, async () => {
+      const root = tempDir('fs-rpm-alt');
+      for (const d of ['etc/alternatives', 'var/lib/alternatives', 'usr/bin', 'usr/share']) mkdirSync(join(root, d), { recursive: true });
+      for (const f of files) writeFileSync(join(root, f), '');
+      copyFileSync(oracle!, join(root, 'alternatives'));
+      chmodSync(join(root, 'alternatives'), 0o755);
+      const realStatuses = calls.map((c) => run('chroot', [root, '/alternatives', ...c]).status);
+      rmSync(join(root, 'alternatives'));
+      const ctx = imageContext({}, bin(files));
+      const alts = new Alternatives(ctx);
+      const statuses = calls.map((c) => alts.run(c));
+      alts.write();
+      const ours: Record<string, string> = {};
+      for (const e of ctx.result()) {
+        if (e.type === 'symlink') ours[e.path] = `-> ${e.linkname}`;
+        else if (e.type === 'file' && e.path.startsWith('var/lib/alternatives/')) ours[e.path] = (await text(ctx, e.path))!;
+      }
+      assert.deepEqual(statuses, realStatuses);
+      assert.deepEqual(ours, walk(root));
     });
   }
 });

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { parse, quote } from 'shell-quote';
+import { parse, quote, type ParseEntry } from 'shell-quote';
 import type { EffectContext } from '../../effects/context.js';
 import type { SourcedEntry } from '../../../entries/entry-set.js';
 
@@ -239,7 +239,13 @@ function logicalLines(script: string): LogicalLine[] {
 function tokenize(script: string): Token[] {
   const tokens: Token[] = [];
   for (const l of logicalLines(script)) {
-    const parts = parse(l.text, (name: string) => `${VAR_OPEN}${name}${VAR_CLOSE}`);
+    let parts: ParseEntry[];
+    try {
+      parts = parse(l.text, (name: string) => `${VAR_OPEN}${name}${VAR_CLOSE}`);
+    } catch (e) {
+      // shell-quote refuses a malformed ${…} ("Bad substitution"), as the shell does.
+      throw new ScriptSyntaxError(e instanceof Error ? e.message : String(e), l.line);
+    }
     for (let k = 0; k < parts.length; k++) {
       const p = parts[k]!;
       if (typeof p === 'string') tokens.push({ word: p, line: l.line });
