@@ -445,7 +445,9 @@ ls | grep foo
 
   it('gives a clear note for malformed scripts, runs what precedes the error, never throws', () => {
     const q = interpretScriptlet(sh('bad', '%pre', "groupadd a\nuseradd 'unterminated\n"), noImage);
-    assert.deepEqual(q.notes, ["bad %pre: shell syntax error at line 2: unterminated ' quote; not reproduced"]);
+    assert.deepEqual(q.notes, ["bad %pre: shell syntax error at line 2: unterminated ' quote; the rest is not reproduced", 'bad %pre: the script would exit 2 (rpm would not install the package)']);
+    assert.deepEqual(accounts(q.commands), ['groupadd a']);
+    assert.equal(q.status, 2);
     const f = interpretScriptlet(sh('bad', '%pre', 'groupadd a\nif getent group a; then\n  groupadd b\n'), noImage);
     assert.deepEqual(accounts(f.commands), ['groupadd a']);
     assert.match(f.notes[0]!, /^bad %pre: shell syntax error at line \d+: expected 'elif' or 'else' or 'fi' before the end of the script; the rest is not reproduced$/);
@@ -599,6 +601,8 @@ fi
       name: '%sysusers_create_package',
       script: sh('foo', '%pre', `/usr/bin/systemd-sysusers --replace=/usr/lib/sysusers.d/foo.conf - <<SYSTEMD_INLINE_EOF >/dev/null 2>&1 || :\ng foo -\nu foo - "Foo daemon" /var/lib/foo\nSYSTEMD_INLINE_EOF\n`),
     },
+    { name: 'an unterminated quote after a complete command', script: sh('bad', '%pre', "groupadd a\nuseradd 'unterminated\ngroupadd b\n") },
+    { name: 'an if never closed', script: sh('bad', '%pre', 'groupadd a\nif true; then\n  groupadd b\n') },
     {
       name: 'quoting, variables, nesting, exit',
       script: sh('x', '%pre', `NAME="my group"; G=grp
@@ -622,6 +626,7 @@ groupadd not-reached
       const files = new Set((c.files ?? []).map((f) => `/${f}`));
       const r = interpretScriptlet(c.script, { getent: (d, k) => known.has(`${d}:${k}`), fileTest: (_op, p) => files.has(p) }, { installCount: c.count ?? 1 });
       assert.deepEqual(r.notes.filter((n) => n.startsWith('not reproduced')), []);
+      assert.equal(r.notes.some((n) => n.includes('syntax error')), c.name.includes('unterminated') || c.name.includes('never closed'));
       const dir = shellRoot(c.known ?? [], c.files ?? []);
       writeFileSync(join(dir, 'script'), c.script.body);
       const real = run('chroot', [dir, '/bin/sh', '/script', String(c.count ?? 1)], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });

@@ -78,32 +78,33 @@ export function interpretScriptlet(s: Scriptlet, host: ScriptHost, options: Inte
     return run.result(0);
   }
   if (!['sh', 'bash', 'dash'].includes(base)) {
-    if (s.body.trim() || s.interpreter.length) run.notReproduced(1, `${s.interpreter.join(' ')} scriptlet`);
+    run.notReproduced(1, `${s.interpreter.join(' ')} scriptlet`);
     return run.result(0);
   }
   let status = 0;
-  let tokens: Token[];
-  try {
-    tokens = tokenize(s.body);
-  } catch (e) {
-    if (!(e instanceof ScriptSyntaxError)) throw e;
-    run.note(`${s.pkg} ${s.name}: shell syntax error at line ${e.line}: ${e.message}; not reproduced`);
-    return run.result(2);
-  }
+  // One complete command at a time, as the shell reads and runs them: what precedes a syntax error runs.
+  const { tokens, error } = tokenize(s.body);
   const parser = new Parser(tokens);
   try {
-    // One complete command at a time, as the shell reads and runs them: what precedes a syntax error runs.
     for (;;) {
       let node: Node | undefined;
       try {
         node = parser.nextCommand();
       } catch (e) {
         if (!(e instanceof ScriptSyntaxError)) throw e;
-        run.note(`${s.pkg} ${s.name}: shell syntax error at line ${e.line}: ${e.message}; the rest is not reproduced`);
+        // A command left open by an unreadable line fails on that line's error.
+        const at = parser.atEnd() && error ? error : e;
+        run.note(`${s.pkg} ${s.name}: shell syntax error at line ${at.line}: ${at.message}; the rest is not reproduced`);
         status = 2;
         break;
       }
-      if (!node) break;
+      if (!node) {
+        if (error) {
+          run.note(`${s.pkg} ${s.name}: shell syntax error at line ${error.line}: ${error.message}; the rest is not reproduced`);
+          status = 2;
+        }
+        break;
+      }
       status = run.exec(node);
     }
   } catch (e) {
@@ -143,9 +144,8 @@ interface LogicalLine {
 }
 
 /** Splits a script into logical lines: continuations joined, comments dropped, here-document bodies taken. */
-function logicalLines(script: string): LogicalLine[] {
+function* logicalLines(script: string): Generator<LogicalLine> {
   const raw = script.replace(/\r\n/g, '\n');
-  const out: LogicalLine[] = [];
   let i = 0;
   let line = 1;
   while (i < raw.length) {
@@ -231,14 +231,25 @@ function logicalLines(script: string): LogicalLine[] {
       if (!closed) throw new ScriptSyntaxError(`here-document delimited by ${h.delim} is not closed`, start);
       heredocs.push(body.length ? `${body.join('\n')}\n` : '');
     }
-    if (text.trim()) out.push({ text, line: start, heredocs });
+    if (text.trim()) yield { text, line: start, heredocs };
   }
-  return out;
 }
 
-function tokenize(script: string): Token[] {
+/** The tokens of the complete lines, and the syntax error that stopped reading, if any. */
+function tokenize(script: string): { tokens: Token[]; error?: ScriptSyntaxError } {
   const tokens: Token[] = [];
-  for (const l of logicalLines(script)) {
+  try {
+    for (const l of logicalLines(script)) tokens.push(...lineTokens(l));
+  } catch (e) {
+    if (e instanceof ScriptSyntaxError) return { tokens, error: e };
+    throw e;
+  }
+  return { tokens };
+}
+
+function lineTokens(l: LogicalLine): Token[] {
+  const tokens: Token[] = [];
+  {
     let parts: ParseEntry[];
     try {
       parts = parse(l.text, (name: string) => `${VAR_OPEN}${name}${VAR_CLOSE}`);
@@ -287,6 +298,9 @@ class Parser {
   private at = 0;
   constructor(private readonly tokens: Token[]) {}
 
+  atEnd(): boolean {
+    return this.at >= this.tokens.length;
+  }
   private peek(): Token | undefined {
     return this.tokens[this.at];
   }
