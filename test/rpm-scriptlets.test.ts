@@ -230,6 +230,23 @@ describe('rpm scriptlets: accounts against the real shadow-utils', () => {
     for (const name of ['passwd', 'group', 'gshadow']) assert.equal(await text(ctx, `etc/${name}`), readFileSync(join(dir, 'etc', name), 'utf8'), name);
   });
 
+  it('subordinate ids for non-system users: the same ranges as useradd (RHEL 4.9 appends; Debian 4.13 may insert)', { skip: tools && root ? false : 'needs shadow-utils (passwd) and root for --root' }, async () => {
+    const files = { ...SETUP, 'etc/subuid': { text: 'old:100000:65536\nzed:300000:65536\n', mode: 0o644 }, 'etc/subgid': { text: '', mode: 0o644 } };
+    const ctx = imageContext(files);
+    const db = await AccountDatabase.load(ctx);
+    const dir = writeRoot(files);
+    for (const args of [['bob'], ['carol'], ['-r', 'sysx']]) {
+      must('useradd', ['--root', dir, ...args], { env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH } });
+      assert.equal(db.run('useradd', args), 0);
+    }
+    await db.write();
+    for (const name of ['subuid', 'subgid']) {
+      const sorted = (t: string) => t.split('\n').filter(Boolean).sort();
+      assert.deepEqual(sorted((await text(ctx, `etc/${name}`))!), sorted(readFileSync(join(dir, 'etc', name), 'utf8')), name);
+    }
+    assert.equal(await text(ctx, 'etc/subuid'), 'old:100000:65536\nzed:300000:65536\nbob:165536:65536\ncarol:231072:65536\n');
+  });
+
   it('allocates system ids as find_new_uid/find_new_gid: below the lowest in use, then from the top', { skip: tools && root ? false : 'needs shadow-utils (passwd) and root for --root' }, async () => {
     const files = { ...SETUP };
     files['etc/passwd'] = { mode: 0o644, text: `${SETUP['etc/passwd']!.text}a:x:999:999::/:/sbin/nologin\nb:x:500:500::/:/sbin/nologin\nc:x:201:201::/:/sbin/nologin\n` };
@@ -346,6 +363,20 @@ SYSTEMD_INLINE_EOF
     assert.equal(db.run('groupadd', ['bad:name']), 3);
     assert.equal(db.sysusers('u q "unterminated\nz what\n', 'odd.conf'), 0);
     assert.deepEqual(db.notes, ['useradd --bogus x: exit 2', 'groupadd bad:name: exit 3', 'odd.conf:1: not a sysusers.d line: u q "unterminated', 'odd.conf:2: not reproduced: z what']);
+  });
+
+  it('zeroes the new uid\'s lastlog record as shadow 4.9 does (the file grows to cover it; 4.13 no longer grows it)', async () => {
+    const ctx = imageContext({ ...SETUP, 'var/log/lastlog': { text: 'x', mode: 0o644 } });
+    await applyAccountCommands(ctx, interpretScriptlet(POLKIT, noImage).commands);
+    const lastlog = final(ctx, 'var/log/lastlog')!;
+    assert.equal(lastlog.size, 1000 * 292);
+    const data = Buffer.from((await text(ctx, 'var/log/lastlog'))!, 'latin1');
+    assert.equal(data[0], 'x'.charCodeAt(0));
+    assert.ok(data.subarray(1).every((b) => b === 0));
+    // Without the file, nothing is made (setup lists it as %ghost: rpm does not create it).
+    const none = imageContext(SETUP);
+    await applyAccountCommands(none, interpretScriptlet(POLKIT, noImage).commands);
+    assert.equal(final(none, 'var/log/lastlog'), undefined);
   });
 
   it("appends the spec's extra users and groups", async () => {

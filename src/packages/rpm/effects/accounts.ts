@@ -59,6 +59,8 @@ export class AccountDatabase {
   private readonly subids: { file: 'subuid' | 'subgid'; line: string }[] = [];
   /** The image's sysusers.d files (path in the image → text), read up front so commands apply synchronously. */
   private readonly sysusersFiles = new Map<string, string>();
+  /** The lines of /etc/subuid and /etc/subgid when the image has them. */
+  private readonly subidFiles = new Map<'subuid' | 'subgid', string[]>();
 
   private constructor(
     private readonly ctx: EffectContext,
@@ -80,6 +82,9 @@ export class AccountDatabase {
         const m = file.endsWith('login.defs') ? /^\s*([A-Z_0-9]+)\s+(\S+)/.exec(line) : /^\s*([A-Z_0-9]+)=(.*)$/.exec(line);
         if (m && !line.trim().startsWith('#')) map.set(m[1]!, m[2]!.replace(/^"(.*)"$/, '$1'));
       }
+    }
+    for (const file of ['subuid', 'subgid'] as const) {
+      if (ctx.entry(`etc/${file}`)?.type === 'file') db.subidFiles.set(file, (await ctx.read(`etc/${file}`)).toString('utf8').split('\n').filter(Boolean));
     }
     for (const e of ctx.result()) {
       const m = /^(etc|run|usr\/lib)\/sysusers\.d\/[^/]+\.conf$/.exec(e.path);
@@ -298,16 +303,22 @@ export class AccountDatabase {
     return E.OK;
   }
 
-  /** /etc/subuid and /etc/subgid ranges for non-system users, when the files exist (ENABLE_SUBIDS). */
+  /**
+   * /etc/subuid and /etc/subgid ranges for non-system users, when the files exist (ENABLE_SUBIDS): the
+   * lowest free range of SUB_*_COUNT ids from SUB_*_MIN, after the file's and this build's ranges.
+   */
   private subordinateIds(name: string): void {
     for (const [file, kind] of [['subuid', 'UID'], ['subgid', 'GID']] as const) {
-      const e = this.ctx.entry(`etc/${file}`);
-      if (e?.type !== 'file') continue;
+      const existing = this.subidFiles.get(file);
+      if (existing === undefined) continue;
       const min = this.num(`SUB_${kind}_MIN`, 100000);
       const count = this.num(`SUB_${kind}_COUNT`, 65536);
-      const taken = this.subids.filter((s) => s.file === file).map((s) => s.line.split(':').map(Number) as [number, number, number]);
+      const taken = [...existing, ...this.subids.filter((s) => s.file === file).map((s) => s.line)]
+        .map((l) => l.split(':').map(Number))
+        .filter((f): f is [number, number, number] => f.length === 3 && Number.isFinite(f[1]) && Number.isFinite(f[2]))
+        .sort((a, b) => a[1] - b[1]);
       let start = min;
-      for (const [, s, n] of taken.sort((a, b) => a[1] - b[1])) if (start + count > s && start < s + n) start = s + n;
+      for (const [, s, n] of taken) if (start + count > s && start < s + n) start = s + n;
       this.subids.push({ file, line: `${name}:${start}:${count}` });
     }
   }
