@@ -461,6 +461,8 @@ for f in a b; do touch /tmp/$f; done
 case "$1" in 1) groupadd x ;; esac
 useradd -u $UNKNOWN bar
 ls | grep foo
+useradd -u "$(id -u foo)" baz
+echo $((1 + 2)) $(date)
 `), noImage);
     assert.deepEqual(r.notes, [
       'not reproduced: foo %post: mkdir -p /var/lib/foo',
@@ -469,6 +471,7 @@ ls | grep foo
       'not reproduced: foo %post: case $1 in 1 ) groupadd x ;; esac',
       'not reproduced: foo %post: useradd -u $UNKNOWN bar',
       'not reproduced: foo %post: ls | grep foo',
+      "not reproduced: foo %post: useradd -u '$(id -u foo)' baz",
     ]);
     assert.deepEqual(r.commands, []);
     assert.deepEqual(interpretScriptlet({ pkg: 'glibc', name: '%post', interpreter: ['<lua>'], body: 'posix.exec("/sbin/ldconfig")' }, noImage).notes, ['not reproduced: glibc %post: <lua> scriptlet']);

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { parse, quote, type ParseEntry } from 'shell-quote';
+import { parse, type ParseEntry } from 'shell-quote';
 import type { EffectContext } from '../../effects/context.js';
 import type { SourcedEntry } from '../../../entries/entry-set.js';
 
@@ -143,6 +143,9 @@ interface LogicalLine {
   heredocs: string[];
 }
 
+const FD_NUMBER = /[0-9]+(?=[<>])/y;
+const HEREDOC_START = /<<(-?)[ \t]*('([^'\n]*)'|"([^"\n]*)"|\\?([^\s;&|<>()]+))/y;
+
 /** Splits a script into logical lines: continuations joined, comments dropped, here-document bodies taken. */
 function* logicalLines(script: string): Generator<LogicalLine> {
   const raw = script.replace(/\r\n/g, '\n');
@@ -171,6 +174,27 @@ function* logicalLines(script: string): Generator<LogicalLine> {
         i++;
         continue;
       }
+      if (c === '$' && raw[i + 1] === '(') {
+        // Command substitution: kept as one unknown value (the command using it is not reproduced).
+        let depth = 0;
+        let k = i + 1;
+        let q: string | undefined;
+        for (; k < raw.length; k++) {
+          const d = raw[k]!;
+          if (q) {
+            if (d === q) q = undefined;
+          } else if (d === "'" || d === '"') q = d;
+          else if (d === '(') depth++;
+          else if (d === ')' && --depth === 0) break;
+        }
+        if (k >= raw.length) throw new ScriptSyntaxError('unterminated $(', line);
+        const inner = raw.slice(i, k + 1);
+        line += inner.split('\n').length - 1;
+        // Hidden from shell-quote as a variable no one sets, named by the text in hex.
+        text += `${VAR_OPEN}%${Buffer.from(inner).toString('hex')}${VAR_CLOSE}`;
+        i = k;
+        continue;
+      }
       if (quote) {
         if (c === quote) quote = undefined;
         if (c === '\n') line++;
@@ -182,7 +206,7 @@ function* logicalLines(script: string): Generator<LogicalLine> {
         text += c;
         continue;
       }
-      const atWordStart = text === '' || /[\s;&|()]$/.test(text);
+      const atWordStart = text === '' || /[\s;&|()]/.test(text[text.length - 1]!);
       if (c === '#' && atWordStart) {
         while (i < raw.length && raw[i] !== '\n') i++;
         i--;
@@ -190,14 +214,16 @@ function* logicalLines(script: string): Generator<LogicalLine> {
       }
       if (atWordStart && /[0-9]/.test(c)) {
         // A file descriptor number (`2>/dev/null`): dropped, the redirection stays.
-        const m = /^[0-9]+(?=[<>])/.exec(raw.slice(i));
+        FD_NUMBER.lastIndex = i;
+        const m = FD_NUMBER.exec(raw);
         if (m) {
           i += m[0].length - 1;
           continue;
         }
       }
       if (c === '<' && raw[i + 1] === '<' && raw[i + 2] !== '<') {
-        const m = /^<<(-?)[ \t]*('([^'\n]*)'|"([^"\n]*)"|\\?([^\s;&|<>()]+))/.exec(raw.slice(i));
+        HEREDOC_START.lastIndex = i;
+        const m = HEREDOC_START.exec(raw);
         if (!m) throw new ScriptSyntaxError('here-document without a delimiter', line);
         pending.push({ delim: m[3] ?? m[4] ?? m[5] ?? '', strip: m[1] === '-' });
         text += ` <<${HEREDOC}${pending.length - 1} `;
@@ -526,7 +552,7 @@ function describe(t: Token): string {
 function describeNode(n: Node): string {
   switch (n.type) {
     case 'simple':
-      return display(quote(n.words));
+      return displayWords(n.words);
     case 'if':
       return 'if … fi';
     case 'group':
@@ -538,7 +564,12 @@ function describeNode(n: Node): string {
 
 /** A word for a message: variables shown as the script writes them. */
 function display(word: string): string {
-  return word.replace(new RegExp(`${VAR_OPEN}([^${VAR_CLOSE}]*)${VAR_CLOSE}`, 'g'), (_, n: string) => `$${n.length > 1 && !/^\w+$/.test(n) ? `{${n}}` : n}`);
+  return word.replace(new RegExp(`${VAR_OPEN}([^${VAR_CLOSE}]*)${VAR_CLOSE}`, 'g'), (_, n: string) => (n.startsWith('%') ? Buffer.from(n.slice(1), 'hex').toString() : `$${n.length > 1 && !/^\w+$/.test(n) ? `{${n}}` : n}`));
+}
+
+/** Words for a message, quoted only where the shell would need it. */
+function displayWords(words: string[]): string {
+  return words.map((w) => display(w)).map((w) => (w === '' ? "''" : /[\s'"\\|&;<>()]/.test(w) ? `'${w.replace(/'/g, "'\\''")}'` : w)).join(' ');
 }
 
 /** Redirections that change nothing in the image. */
@@ -637,7 +668,10 @@ class Run {
   }
 
   private simple(n: Extract<Node, { type: 'simple' }>): number {
-    const text = display(quote(n.words));
+    const text = displayWords(n.words);
+    const writes = n.redirects.filter((r) => !harmless(r));
+    // Output to rpm's log changes nothing, whatever it says.
+    if (!writes.length && ['echo', 'printf', ':', 'true'].includes(n.words[0] ?? '')) return 0;
     const argv: string[] = [];
     for (const w of n.words) {
       const e = this.expand(w);
@@ -647,7 +681,6 @@ class Run {
       }
       argv.push(e);
     }
-    const writes = n.redirects.filter((r) => !harmless(r));
     const stdin = n.redirects.find((r) => r.op === '<<')?.heredoc;
     // Leading assignments: NAME=value.
     let k = 0;
