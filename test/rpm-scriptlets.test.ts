@@ -247,6 +247,23 @@ describe('rpm scriptlets: accounts against the real shadow-utils', () => {
     assert.equal(await text(ctx, 'etc/subuid'), 'old:100000:65536\nzed:300000:65536\nbob:165536:65536\ncarol:231072:65536\n');
   });
 
+  it('keeps passwords in passwd and group when the image has no shadow files, as useradd/groupadd do', { skip: tools && root ? false : 'needs shadow-utils (passwd) and root for --root' }, async () => {
+    const files = { 'etc/passwd': SETUP['etc/passwd']!, 'etc/group': SETUP['etc/group']!, 'etc/login.defs': SETUP['etc/login.defs']!, 'etc/default/useradd': SETUP['etc/default/useradd']! };
+    const ctx = imageContext(files);
+    const db = await AccountDatabase.load(ctx);
+    const dir = writeRoot(files);
+    for (const [tool, args] of [['useradd', ['-r', '-M', 'nos']], ['groupadd', ['-p', 'secret', 'gp']]] as const) {
+      must(tool, ['--root', dir, ...args], { env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH } });
+      assert.equal(db.run(tool, [...args]), 0);
+    }
+    await db.write();
+    // Red Hat's "!!" where Debian's useradd writes "!".
+    assert.equal(await text(ctx, 'etc/passwd'), readFileSync(join(dir, 'etc/passwd'), 'utf8').replace(/^nos:!:/m, 'nos:!!:'));
+    assert.equal(await text(ctx, 'etc/group'), readFileSync(join(dir, 'etc/group'), 'utf8'));
+    assert.equal(final(ctx, 'etc/shadow'), undefined);
+    assert.equal(final(ctx, 'etc/gshadow'), undefined);
+  });
+
   it('allocates system ids as find_new_uid/find_new_gid: below the lowest in use, then from the top', { skip: tools && root ? false : 'needs shadow-utils (passwd) and root for --root' }, async () => {
     const files = { ...SETUP };
     files['etc/passwd'] = { mode: 0o644, text: `${SETUP['etc/passwd']!.text}a:x:999:999::/:/sbin/nologin\nb:x:500:500::/:/sbin/nologin\nc:x:201:201::/:/sbin/nologin\n` };

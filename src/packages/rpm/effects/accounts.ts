@@ -228,7 +228,7 @@ export class AccountDatabase {
     gid ??= this.allocate('GID', o.has('r'));
     if (gid === undefined) return E.ID_IN_USE;
     const members = o.get('U') ?? '';
-    this.append('group', `${name}:x:${gid}:${members}`);
+    this.append('group', `${name}:${o.get('p') ?? 'x'}:${gid}:${members}`);
     this.append('gshadow', `${name}:${o.get('p') ?? '!'}::${members}`);
     return E.OK;
   }
@@ -277,13 +277,16 @@ export class AccountDatabase {
     const shell = o.get('s') ?? this.defaults.get('SHELL') ?? '/sbin/nologin';
     const pass = o.get('p') ?? '!!';
     const firstUse = !this.find('passwd', String(uid), 2);
-    this.append('passwd', `${name}:x:${uid}:${gid}:${o.get('c') ?? ''}:${home}:${shell}`);
+    // Without /etc/shadow the password stays in passwd (is_shadow_pwd).
+    const shadowed = this.file('shadow').exists || this.file('shadow').changed;
+    this.append('passwd', `${name}:${shadowed ? 'x' : pass}:${uid}:${gid}:${o.get('c') ?? ''}:${home}:${shell}`);
     const ageing = system
       ? ['', '', '', '', '']
       : [this.defs.get('PASS_MIN_DAYS') ?? '', this.defs.get('PASS_MAX_DAYS') ?? '', this.defs.get('PASS_WARN_AGE') ?? '', optionalDays(o.get('f') ?? this.defaults.get('INACTIVE')), expireDays(o.get('e') ?? this.defaults.get('EXPIRE'))];
     this.append('shadow', [name, pass, this.day > 0 ? String(this.day) : '', ...ageing, ''].join(':'));
     if (userGroup) {
-      this.append('group', `${name}:x:${gid}:`);
+      const gshadowed = this.file('gshadow').exists || this.file('gshadow').changed;
+      this.append('group', `${name}:${gshadowed ? 'x' : '!'}:${gid}:`);
       this.append('gshadow', `${name}:!::`);
     }
     for (const g of extraNames) this.addMember(g, name);
