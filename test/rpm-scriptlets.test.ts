@@ -176,7 +176,7 @@ describe('rpm scriptlets: accounts against the real shadow-utils', () => {
     assert.equal(statuses.filter((s) => s !== 0).length, 0, `statuses ${statuses}`);
     // Debian's useradd locks with "!", Red Hat's with "!!" (shadow-4.x-redhat.patch): follow RHEL.
     const rhel = (name: string, t: string) => (name.startsWith('shadow') ? t.replace(/^([^:]+):!:/gm, '$1:!!:') : t);
-    for (const name of ['passwd', 'group', 'shadow', 'gshadow', 'passwd-', 'group-', 'shadow-', 'gshadow-']) {
+    for (const name of ['passwd', 'group', 'shadow', 'gshadow', 'passwd-', 'group-', 'shadow-', 'gshadow-', '.pwd.lock']) {
       const real = rhel(name, readFileSync(join(dir, 'etc', name), 'utf8'));
       assert.equal(await text(ctx, `etc/${name}`), real, `etc/${name}`);
       assert.equal(final(ctx, `etc/${name}`)!.mode & 0o7777, statSync(join(dir, 'etc', name)).mode & 0o7777, `mode of etc/${name}`);

@@ -16,7 +16,14 @@ import type { ScriptCommand } from './scriptlet.js';
  * - home folders only for -m (or CREATE_HOME for non-system users), with /etc/skel copied in; the mail
  *   spool file for non-system users (CREATE_MAIL_SPOOL); the user's lastlog record zeroed when
  *   /var/log/lastlog exists (the file grows to cover the uid, as lseek+write makes it);
- * - sysusers.d lines u, g, m, r as systemd-sysusers applies them (`!*` locked passwords).
+ * - sysusers.d lines u, g, m, r as systemd-sysusers applies them (`!*` locked passwords); with
+ *   --replace=PATH only the given lines are applied (systemd-sysusers reads every sysusers.d file then,
+ *   which here their own packages' scriptlets apply);
+ * - the empty /etc/.pwd.lock (0600) both leave behind.
+ *
+ * Checked against Debian's shadow-utils 4.13 and systemd-sysusers 252 (test/rpm-scriptlets.test.ts);
+ * where RHEL 9's shadow-utils 4.9 differs, RHEL is followed: `!!`, `-n` as `-N`, lastlog grown to the
+ * uid (4.13 only resets records inside the file).
  */
 
 export interface AccountOptions {
@@ -40,11 +47,11 @@ interface AccountFile {
 }
 
 /** Exit statuses of shadow-utils. */
-const E = { OK: 0, USAGE: 2, BAD_ARG: 3, ID_IN_USE: 4, NOT_FOUND: 6, NAME_IN_USE: 9, GRP_UPDATE: 10 } as const;
+const E = { OK: 0, USAGE: 2, BAD_ARG: 3, ID_IN_USE: 4, NOT_FOUND: 6, NAME_IN_USE: 9 } as const;
 
-/** struct lastlog's size: 32-bit time on x86_64 (for i386 compatibility) and 32-bit systems, else 64-bit. */
+/** struct lastlog's size: a 32-bit time on x86_64 (for i386 compatibility) and on 32-bit systems, else 64-bit. */
 function lastlogRecordSize(arch: string): number {
-  return ['x86_64', 'i386', 'i486', 'i586', 'i686', 'armv7hl', 'armhfp', 'armv7l'].includes(arch) ? 292 : 296;
+  return ['x86_64', 'amd64', 'i386', 'i486', 'i586', 'i686', 'armv7hl', 'armhfp', 'armv7l', 'armhf', 'armel'].includes(arch) ? 292 : 296;
 }
 
 /** The accounts database of the image being built, changed command by command. */
@@ -53,7 +60,9 @@ export class AccountDatabase {
   private readonly files = new Map<FileName, AccountFile>();
   private readonly defs = new Map<string, string>();
   private readonly defaults = new Map<string, string>();
-  private readonly homes: { path: string; uid: number; gid: number; mode: number; skel: boolean }[] = [];
+  private readonly homes: { path: string; uid: number; gid: number; mode: number }[] = [];
+  /** Whether a tool changed the files (both shadow-utils and systemd-sysusers leave /etc/.pwd.lock). */
+  private locked = false;
   private readonly mail: { path: string; uid: number; gid: number; mode: number }[] = [];
   private readonly lastlogUids: number[] = [];
   private readonly subids: { file: 'subuid' | 'subgid'; line: string }[] = [];
@@ -166,6 +175,7 @@ export class AccountDatabase {
       else if (old.join('\n') !== file.lines.join('\n')) {
         file.backup = file.exists ? old : undefined;
         file.changed = true;
+        this.locked = true;
       }
     }
     return status;
@@ -295,7 +305,7 @@ export class AccountDatabase {
     if (makeHome) {
       const umask = this.num('UMASK', 0o022);
       const mode = this.defs.has('HOME_MODE') ? this.num('HOME_MODE', 0o700) : 0o777 & ~umask;
-      this.homes.push({ path: home, uid, gid: gid!, mode, skel: true });
+      this.homes.push({ path: home, uid, gid: gid!, mode });
     }
     if (!system && (this.defaults.get('CREATE_MAIL_SPOOL') ?? 'no').toLowerCase() === 'yes') {
       const dir = this.defs.get('MAIL_DIR') ?? '/var/spool/mail';
@@ -526,6 +536,7 @@ export class AccountDatabase {
       ctx.file(`etc/${name}`, f.lines.length ? `${f.lines.join('\n')}\n` : '', origin, f.mode, f.uid, f.gid);
       if (f.backup) ctx.file(`etc/${name}-`, f.backup.length ? `${f.backup.join('\n')}\n` : '', origin, f.mode, f.uid, f.gid);
     }
+    if (this.locked && !ctx.exists('etc/.pwd.lock')) ctx.file('etc/.pwd.lock', '', 'lckpwdf', 0o600);
     for (const h of this.homes) {
       const at = h.path.replace(/^\/+/, '');
       if (ctx.exists(at)) continue;
