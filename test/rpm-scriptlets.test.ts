@@ -476,6 +476,7 @@ exit 0
 echo "x" > /etc/foo.conf
 for f in a b; do touch /tmp/$f; done
 case "$1" in 1) groupadd x ;; esac
+UNKNOWN=$(id -u foo)
 useradd -u $UNKNOWN bar
 ls | grep foo
 useradd -u "$(id -u foo)" baz
@@ -486,6 +487,7 @@ echo $((1 + 2)) $(date)
       'not reproduced: foo %post: echo x >/etc/foo.conf',
       'not reproduced: foo %post: for f in a b; do touch /tmp/$f; done',
       'not reproduced: foo %post: case $1 in 1 ) groupadd x ;; esac',
+      "not reproduced: foo %post: 'UNKNOWN=$(id -u foo)'",
       'not reproduced: foo %post: useradd -u $UNKNOWN bar',
       'not reproduced: foo %post: ls | grep foo',
       "not reproduced: foo %post: useradd -u '$(id -u foo)' baz",
@@ -654,6 +656,15 @@ fi
     },
     { name: 'an unterminated quote after a complete command', script: sh('bad', '%pre', "groupadd a\nuseradd 'unterminated\ngroupadd b\n") },
     { name: 'an if never closed', script: sh('bad', '%pre', 'groupadd a\nif true; then\n  groupadd b\n') },
+    { name: 'set -e stops at a failing command, not in conditions', script: sh('x', '%pre', 'set -e\nif ! getent group g; then groupadd g; fi\ngetent group g || groupadd g2\n! getent group g\ngetent passwd nobody\ngroupadd not-reached\n') },
+    { name: 'set -e then set +e', script: sh('x', '%pre', 'set -e\nset +e\ngetent passwd nobody\ngroupadd reached\n') },
+    { name: 'a subshell exit ends the subshell only', script: sh('x', '%pre', '( groupadd a; exit 3; groupadd b )\ngroupadd c\n( X=1 )\n[ -z "$X" ] && groupadd d\n') },
+    { name: 'csh-style and descriptor redirections', script: sh('x', '%post', 'groupadd a >& /dev/null\ngroupadd b 2>&1 >/dev/null\necho note >&2\n') },
+    { name: '%systemd_user_post (RHEL 8)', script: sh('pipewire', '%post', 'systemctl --no-reload preset --global pipewire.socket >/dev/null 2>&1 || :\n') },
+    {
+      name: 'test with -a, -o, numbers',
+      script: sh('x', '%post', 'if [ "$1" -ge 1 -a "$1" -lt 2 ]; then groupadd one; fi\nif test "$1" = 2 -o -n ""; then groupadd two; fi\n[ ! -e /none ] && groupadd three\n'),
+    },
     {
       name: 'quoting, variables, nesting, exit',
       script: sh('x', '%pre', `NAME="my group"; G=grp

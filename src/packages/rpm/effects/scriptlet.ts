@@ -315,7 +315,7 @@ type Node =
   | { type: 'pipeline'; nodes: Node[]; line: number }
   | { type: 'list'; nodes: Node[] }
   | { type: 'if'; branches: { cond: Node; body: Node }[]; otherwise?: Node }
-  | { type: 'group'; body: Node }
+  | { type: 'group'; body: Node; subshell: boolean }
   | { type: 'unsupported'; text: string; line: number };
 
 const REDIRECTS = new Set(['>', '>>', '<', '>&', '<&', '&>', '>|', '<<']);
@@ -423,13 +423,13 @@ class Parser {
       this.at++;
       const body = this.list(['}']);
       this.at++;
-      return this.withRedirects({ type: 'group', body });
+      return this.withRedirects({ type: 'group', body, subshell: false });
     }
     if (this.isOp(t, '(')) {
       this.at++;
       const body = this.list([')']);
       this.at++;
-      return this.withRedirects({ type: 'group', body });
+      return this.withRedirects({ type: 'group', body, subshell: true });
     }
     if (this.isWord(t) && ['for', 'while', 'until', 'case', 'function'].includes(t.word)) return this.skipCompound(t.word, t.line);
     if (this.isWord(t) && ['then', 'elif', 'else', 'fi', 'do', 'done', 'esac', '}'].includes(t.word)) throw new ScriptSyntaxError(`unexpected '${t.word}'`, t.line);
@@ -575,7 +575,7 @@ function displayWords(words: string[]): string {
 /** Redirections that change nothing in the image. */
 function harmless(r: Redirect): boolean {
   if (r.op === '<<') return true;
-  if (r.op === '>&' || r.op === '<&') return /^[0-9-]+$/.test(r.target);
+  if (r.op === '>&' || r.op === '<&') return /^[0-9-]+$/.test(r.target) || r.target === '/dev/null';
   return r.target === '/dev/null';
 }
 
@@ -588,6 +588,7 @@ class Run {
   readonly commands: ScriptCommand[] = [];
   readonly notes: string[] = [];
   private readonly vars = new Map<string, string>();
+  private readonly unknownVars = new Set<string>();
 
   constructor(
     private readonly s: Scriptlet,
@@ -597,6 +598,8 @@ class Run {
     this.vars.set('1', String(installCount));
     this.vars.set('#', '1');
     this.vars.set('0', s.interpreter[0] ?? '/bin/sh');
+    // rpm runs scriptlets with this PATH.
+    this.vars.set('PATH', '/sbin:/bin:/usr/sbin:/usr/bin');
   }
 
   origin(line: number, argv: string[]): CommandOrigin {
@@ -624,31 +627,68 @@ class Run {
   }
   private last = 0;
 
+  /** In a condition (if/elif, `!`, all but the last of && ||) a failure does not stop a `set -e` script. */
+  private conditions = 0;
+  private errexit = false;
+
+  private condition(n: Node): number {
+    this.conditions++;
+    try {
+      return this.exec(n);
+    } finally {
+      this.conditions--;
+    }
+  }
+
   private execNode(n: Node): number {
     switch (n.type) {
-      case 'simple':
-        return this.simple(n);
+      case 'simple': {
+        const status = this.simple(n);
+        if (status !== 0 && this.errexit && this.conditions === 0) throw new Exit(status);
+        return status;
+      }
       case 'list': {
         let s = 0;
         for (const c of n.nodes) s = this.exec(c);
         return s;
       }
       case 'and-or': {
-        let s = this.exec(n.first);
-        for (const { op, node } of n.rest) if ((op === '&&') === (s === 0)) s = this.exec(node);
+        const all = [{ op: '&&' as const, node: n.first }, ...n.rest];
+        let s = 0;
+        for (const [k, { op, node }] of all.entries()) {
+          if (k > 0 && (op === '&&') !== (s === 0)) continue;
+          s = k < all.length - 1 ? this.condition(node) : this.exec(node);
+        }
         return s;
       }
       case 'not':
-        return this.exec(n.node) === 0 ? 1 : 0;
+        return this.condition(n.node) === 0 ? 1 : 0;
       case 'pipeline':
         this.notReproduced(n.line, n.nodes.map(describeNode).join(' | '));
         return 0;
       case 'if': {
-        for (const b of n.branches) if (this.exec(b.cond) === 0) return this.exec(b.body);
+        for (const b of n.branches) if (this.condition(b.cond) === 0) return this.exec(b.body);
         return n.otherwise ? this.exec(n.otherwise) : 0;
       }
-      case 'group':
-        return this.exec(n.body);
+      case 'group': {
+        if (!n.subshell) return this.exec(n.body);
+        // A subshell's exit and variables end with it.
+        const vars = new Map(this.vars);
+        const unknown = new Set(this.unknownVars);
+        const errexit = this.errexit;
+        try {
+          return this.exec(n.body);
+        } catch (e) {
+          if (e instanceof Exit) return e.status;
+          throw e;
+        } finally {
+          this.vars.clear();
+          for (const [k, v] of vars) this.vars.set(k, v);
+          this.unknownVars.clear();
+          for (const k of unknown) this.unknownVars.add(k);
+          this.errexit = errexit;
+        }
+      }
       case 'unsupported':
         this.notReproduced(n.line, n.text);
         return 0;
@@ -660,7 +700,9 @@ class Run {
     let unknown = false;
     const out = word.replace(new RegExp(`${VAR_OPEN}([^${VAR_CLOSE}]*)${VAR_CLOSE}`, 'g'), (_, name: string) => {
       const v = this.vars.get(name);
-      if (v === undefined) unknown = true;
+      // Unset variables are empty, as in the shell; but not those set from what cannot be known, command
+      // substitutions, ${…} forms, or what rpm puts in the environment (RPM_INSTALL_PREFIX…).
+      if (v === undefined && (this.unknownVars.has(name) || !/^([A-Za-z_][A-Za-z0-9_]*|[0-9]+)$/.test(name) || name.startsWith('RPM_'))) unknown = true;
       return v ?? '';
     });
     if (unknown || out.includes('`')) return undefined;
@@ -672,8 +714,27 @@ class Run {
     const writes = n.redirects.filter((r) => !harmless(r));
     // Output to rpm's log changes nothing, whatever it says.
     if (!writes.length && ['echo', 'printf', ':', 'true'].includes(n.words[0] ?? '')) return 0;
+    // Leading assignments: NAME=value (alone, they set shell variables; before a command, its environment).
+    let k = 0;
+    while (k < n.words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(n.words[k]!)) k++;
+    if (k === n.words.length && !writes.length) {
+      for (const w of n.words) {
+        const at = w.indexOf('=');
+        const value = this.expand(w.slice(at + 1));
+        if (value === undefined) {
+          // Its value cannot be known: neither can anything that uses it.
+          this.unknownVars.add(w.slice(0, at));
+          this.vars.delete(w.slice(0, at));
+          this.notReproduced(n.line, text);
+        } else {
+          this.unknownVars.delete(w.slice(0, at));
+          this.vars.set(w.slice(0, at), value);
+        }
+      }
+      return 0;
+    }
     const argv: string[] = [];
-    for (const w of n.words) {
+    for (const w of n.words.slice(k)) {
       const e = this.expand(w);
       if (e === undefined) {
         this.notReproduced(n.line, text);
@@ -682,17 +743,9 @@ class Run {
       argv.push(e);
     }
     const stdin = n.redirects.find((r) => r.op === '<<')?.heredoc;
-    // Leading assignments: NAME=value.
-    let k = 0;
-    const assigned: [string, string][] = [];
-    while (k < argv.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(argv[k]!)) {
-      const at = argv[k]!.indexOf('=');
-      assigned.push([argv[k]!.slice(0, at), argv[k]!.slice(at + 1)]);
-      k++;
-    }
-    const args = argv.slice(k);
+    const args = argv;
     if (!args.length) {
-      for (const [name, value] of assigned) this.vars.set(name, value);
+      this.notReproduced(n.line, text);
       return 0;
     }
     if (writes.length) {
@@ -717,6 +770,15 @@ class Run {
       case 'return': {
         const code = args[0] === undefined ? this.last : Number(args[0]);
         throw new Exit(Number.isInteger(code) ? code & 0xff : 2);
+      }
+      case 'set': {
+        // Options only: -e/+e (errexit) is followed; -x, -u and the like change nothing here.
+        if (!args.length || !args.every((a) => /^[-+][a-z]+$/.test(a))) {
+          this.notReproduced(line, text);
+          return 0;
+        }
+        for (const a of args) if (a.includes('e')) this.errexit = a.startsWith('-');
+        return 0;
       }
       case 'echo':
       case 'printf':
