@@ -475,7 +475,8 @@ exit 0
     const r = interpretScriptlet(sh('foo', '%post', `mkdir -p /var/lib/foo
 echo "x" > /etc/foo.conf
 for f in a b; do touch /tmp/$f; done
-case "$1" in 1) groupadd x ;; esac
+while true; do groupadd x; done
+f() { groupadd y; }
 UNKNOWN=$(id -u foo)
 useradd -u $UNKNOWN bar
 ls | grep foo
@@ -485,8 +486,10 @@ echo $((1 + 2)) $(date)
     assert.deepEqual(r.notes, [
       'not reproduced: foo %post: mkdir -p /var/lib/foo',
       'not reproduced: foo %post: echo x >/etc/foo.conf',
-      'not reproduced: foo %post: for f in a b; do touch /tmp/$f; done',
-      'not reproduced: foo %post: case $1 in 1 ) groupadd x ;; esac',
+      'not reproduced: foo %post: touch /tmp/a',
+      'not reproduced: foo %post: touch /tmp/b',
+      'not reproduced: foo %post: while true; do groupadd x; done',
+      'not reproduced: foo %post: f() { … }',
       "not reproduced: foo %post: 'UNKNOWN=$(id -u foo)'",
       'not reproduced: foo %post: useradd -u $UNKNOWN bar',
       'not reproduced: foo %post: ls | grep foo',
@@ -664,6 +667,42 @@ fi
     {
       name: 'test with -a, -o, numbers',
       script: sh('x', '%post', 'if [ "$1" -ge 1 -a "$1" -lt 2 ]; then groupadd one; fi\nif test "$1" = 2 -o -n ""; then groupadd two; fi\n[ ! -e /none ] && groupadd three\n'),
+    },
+    {
+      name: 'case with globs, alternatives and an empty item',
+      script: sh('x', '%post', `case "$1" in
+  0) groupadd zero ;;
+  [2-9]|1[0-9]) groupadd many ;;
+  1)
+    groupadd one
+    ;;
+  *) groupadd other ;;
+esac
+case "x$1" in (x1) ;; *) groupadd never ;; esac
+case "$1" in "*") groupadd literal ;; ?) groupadd any ;; esac
+`),
+    },
+    { name: 'case on an upgrade', script: sh('x', '%post', 'case $1 in\n1) groupadd install;;\n2) groupadd upgrade;;\nesac\n'), count: 2 },
+    {
+      name: 'for loops',
+      script: sh('qemu', '%pre', `for g in kvm qemu "disk group"; do
+  getent group $g >/dev/null || groupadd -r $g
+done
+for a; do groupadd "arg$a"; done
+for x in; do groupadd none; done
+echo "$g"
+`),
+      known: ['group:kvm'],
+    },
+    {
+      name: 'field splitting of unquoted variables',
+      script: sh('x', '%pre', `OPTS="-r  -M"; EMPTY=
+useradd $OPTS -c "$EMPTY" $EMPTY u1
+useradd \${OPTS} pre$OPTS"post" u2
+G='a b'; usermod -a -G "$G" $G
+[ -z $UNSET ] && groupadd unset-is-empty
+[ -n "$UNSET" ] || groupadd quoted-unset-is-empty
+`),
     },
     {
       name: 'quoting, variables, nesting, exit',

@@ -130,7 +130,8 @@ class Exit {
   constructor(readonly status: number) {}
 }
 
-type Token = { word: string; line: number } | { op: string; line: number; heredoc?: string } | { newline: true; line: number };
+/** A word from an unquoted glob (`*`, `?`) carries `glob`: case patterns match with it. */
+type Token = { word: string; line: number; glob?: true } | { op: string; line: number; heredoc?: string } | { newline: true; line: number };
 
 /** Marks a variable in a word, to be expanded when the command runs (variables may be set by then). */
 const VAR_OPEN = '\u0001';
@@ -144,6 +145,10 @@ interface LogicalLine {
 }
 
 const FD_NUMBER = /[0-9]+(?=[<>])/y;
+/** A variable name or a positional parameter, after `$` or `${`. */
+const UNQUOTED_VAR = /[A-Za-z_][A-Za-z0-9_]*|[0-9]/y;
+/** The prefix marking a variable that was not quoted. */
+const UNQUOTED = '__fs_unquoted__';
 const HEREDOC_START = /<<(-?)[ \t]*('([^'\n]*)'|"([^"\n]*)"|\\?([^\s;&|<>()]+))/y;
 
 /** Splits a script into logical lines: continuations joined, comments dropped, here-document bodies taken. */
@@ -200,6 +205,17 @@ function* logicalLines(script: string): Generator<LogicalLine> {
         if (c === '\n') line++;
         text += c;
         continue;
+      }
+      if (c === '$' && /[A-Za-z_0-9{]/.test(raw[i + 1] ?? '')) {
+        // An unquoted variable is split into fields when it expands: renamed so its expansion knows.
+        const brace = raw[i + 1] === '{';
+        UNQUOTED_VAR.lastIndex = i + (brace ? 2 : 1);
+        const m = UNQUOTED_VAR.exec(raw);
+        if (m && (!brace || raw[i + 2 + m[0].length] === '}')) {
+          text += `\${${UNQUOTED}${m[0]}}`;
+          i += m[0].length + (brace ? 2 : 0);
+          continue;
+        }
       }
       if (c === "'" || c === '"' || c === '`') {
         quote = c;
@@ -287,7 +303,7 @@ function lineTokens(l: LogicalLine): Token[] {
       const p = parts[k]!;
       if (typeof p === 'string') tokens.push({ word: p, line: l.line });
       else if ('comment' in p) continue;
-      else if (p.op === 'glob') tokens.push({ word: (p as { pattern: string }).pattern, line: l.line });
+      else if (p.op === 'glob') tokens.push({ word: (p as { pattern: string }).pattern, line: l.line, glob: true });
       else if ((p.op as string) === '<<') {
         const next = parts[k + 1];
         const index = typeof next === 'string' && next.startsWith(HEREDOC) ? Number(next.slice(1)) : NaN;
@@ -316,6 +332,8 @@ type Node =
   | { type: 'list'; nodes: Node[] }
   | { type: 'if'; branches: { cond: Node; body: Node }[]; otherwise?: Node }
   | { type: 'group'; body: Node; subshell: boolean }
+  | { type: 'case'; subject: string; items: { patterns: { word: string; glob: boolean }[]; body?: Node }[]; line: number }
+  | { type: 'for'; name: string; words?: string[]; body: Node; line: number }
   | { type: 'unsupported'; text: string; line: number };
 
 const REDIRECTS = new Set(['>', '>>', '<', '>&', '<&', '&>', '>|', '<<']);
@@ -372,6 +390,7 @@ class Parser {
       if (!t) throw new ScriptSyntaxError(`expected '${closers.join("' or '")}' before the end of the script`, this.line());
       if (this.isWord(t) && closers.includes(t.word)) break;
       if (this.isOp(t, ')') && closers.includes(')')) break;
+      if (this.isOp(t, ';;') && closers.includes(';;')) break;
       if (this.isOp(t, ';')) {
         this.at++;
         continue;
@@ -431,7 +450,9 @@ class Parser {
       this.at++;
       return this.withRedirects({ type: 'group', body, subshell: true });
     }
-    if (this.isWord(t) && ['for', 'while', 'until', 'case', 'function'].includes(t.word)) return this.skipCompound(t.word, t.line);
+    if (this.isWord(t, 'case')) return this.caseClause();
+    if (this.isWord(t, 'for')) return this.forClause();
+    if (this.isWord(t) && ['while', 'until', 'function'].includes(t.word)) return this.skipCompound(t.word, t.line);
     if (this.isWord(t) && ['then', 'elif', 'else', 'fi', 'do', 'done', 'esac', '}'].includes(t.word)) throw new ScriptSyntaxError(`unexpected '${t.word}'`, t.line);
     return this.simple();
   }
@@ -485,9 +506,70 @@ class Parser {
     return this.withRedirects(otherwise ? { type: 'if', branches, otherwise } : { type: 'if', branches });
   }
 
-  /** for/while/until/case/function: not interpreted; skipped whole (with nesting) and reported. */
+  private caseClause(): Node {
+    const line = this.line();
+    this.at++;
+    const subject = this.peek();
+    if (!this.isWord(subject)) throw new ScriptSyntaxError("expected a word after 'case'", line);
+    this.at++;
+    this.expectWord('in');
+    const items: { patterns: { word: string; glob: boolean }[]; body?: Node }[] = [];
+    for (;;) {
+      this.skipNewlines();
+      const t = this.peek();
+      if (!t) throw new ScriptSyntaxError("'case' is not closed (expected 'esac')", line);
+      if (this.isWord(t, 'esac')) {
+        this.at++;
+        break;
+      }
+      if (this.isOp(t, '(')) this.at++;
+      const patterns: { word: string; glob: boolean }[] = [];
+      for (;;) {
+        const p = this.peek();
+        if (!this.isWord(p)) throw new ScriptSyntaxError('expected a case pattern', this.line());
+        patterns.push({ word: p.word, glob: p.glob === true || /\[.+\]/.test(p.word) });
+        this.at++;
+        if (this.isOp(this.peek(), '|')) this.at++;
+        else if (this.isOp(this.peek(), ')')) {
+          this.at++;
+          break;
+        } else throw new ScriptSyntaxError("expected ')' after a case pattern", this.line());
+      }
+      this.skipNewlines();
+      const body = this.isOp(this.peek(), ';;') || this.isWord(this.peek(), 'esac') ? undefined : this.list([';;', 'esac']);
+      if (this.isOp(this.peek(), ';;')) this.at++;
+      items.push(body ? { patterns, body } : { patterns });
+    }
+    return this.withRedirects({ type: 'case', subject: subject.word, items, line });
+  }
+
+  private forClause(): Node {
+    const line = this.line();
+    this.at++;
+    const name = this.peek();
+    if (!this.isWord(name) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name.word)) throw new ScriptSyntaxError("expected a name after 'for'", line);
+    this.at++;
+    this.skipNewlines();
+    let words: string[] | undefined;
+    if (this.isWord(this.peek(), 'in')) {
+      this.at++;
+      words = [];
+      for (let t = this.peek(); this.isWord(t); t = this.peek()) {
+        words.push(t.word);
+        this.at++;
+      }
+    }
+    const sep = this.peek();
+    if (sep && ('newline' in sep || this.isOp(sep, ';'))) this.at++;
+    this.expectWord('do');
+    const body = this.list(['done']);
+    this.at++;
+    return this.withRedirects(words ? { type: 'for', name: name.word, words, body, line } : { type: 'for', name: name.word, body, line });
+  }
+
+  /** while/until/function: not interpreted; skipped whole (with nesting) and reported. */
   private skipCompound(word: string, line: number): Node {
-    const closer: Record<string, string> = { for: 'done', while: 'done', until: 'done', case: 'esac' };
+    const closer: Record<string, string> = { while: 'done', until: 'done' };
     const words: string[] = [];
     let depth = 0;
     const open = new Set(['for', 'while', 'until', 'case', 'if', '{']);
@@ -555,6 +637,10 @@ function describeNode(n: Node): string {
       return displayWords(n.words);
     case 'if':
       return 'if … fi';
+    case 'case':
+      return `case ${display(n.subject)} in … esac`;
+    case 'for':
+      return `for ${n.name} … done`;
     case 'group':
       return '{ … }';
     default:
@@ -564,7 +650,31 @@ function describeNode(n: Node): string {
 
 /** A word for a message: variables shown as the script writes them. */
 function display(word: string): string {
-  return word.replace(new RegExp(`${VAR_OPEN}([^${VAR_CLOSE}]*)${VAR_CLOSE}`, 'g'), (_, n: string) => (n.startsWith('%') ? Buffer.from(n.slice(1), 'hex').toString() : `$${n.length > 1 && !/^\w+$/.test(n) ? `{${n}}` : n}`));
+  return word.replace(new RegExp(`${VAR_OPEN}(?:${UNQUOTED})?([^${VAR_CLOSE}]*)${VAR_CLOSE}`, 'g'), (_, n: string) => (n.startsWith('%') ? Buffer.from(n.slice(1), 'hex').toString() : `$${n.length > 1 && !/^\w+$/.test(n) ? `{${n}}` : n}`));
+}
+
+/** A case pattern: `*`, `?` and `[…]` (with `!` or `^` negation) as the shell matches them. */
+function globMatch(pattern: string, subject: string): boolean {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else if (c === '[') {
+      const end = pattern.indexOf(']', i + 2);
+      if (end < 0) re += '\\[';
+      else {
+        const body = pattern.slice(i + 1, end).replace(/^[!^]/, '^').replace(/\\/g, '\\\\');
+        re += `[${body}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  try {
+    return new RegExp(`^${re}$`, 's').test(subject);
+  } catch {
+    return false;
+  }
 }
 
 /** Words for a message, quoted only where the shell would need it. */
@@ -689,24 +799,104 @@ class Run {
           this.errexit = errexit;
         }
       }
+      case 'case': {
+        const subject = this.expand(n.subject);
+        if (subject === undefined) {
+          this.notReproduced(n.line, describeNode(n));
+          return 0;
+        }
+        for (const item of n.items) {
+          for (const p of item.patterns) {
+            const pattern = this.expand(p.word);
+            if (pattern === undefined) {
+              this.notReproduced(n.line, describeNode(n));
+              return 0;
+            }
+            if (p.glob ? globMatch(pattern, subject) : pattern === subject) return item.body ? this.exec(item.body) : 0;
+          }
+        }
+        return 0;
+      }
+      case 'for': {
+        // Without `in`, the positional parameters: rpm passes $1 only.
+        const words = n.words ?? [`${VAR_OPEN}1${VAR_CLOSE}`];
+        const values: string[] = [];
+        for (const w of words) {
+          const f = this.fields(w);
+          if (f === undefined || f.some((v) => /[*?[]/.test(v))) {
+            this.notReproduced(n.line, describeNode(n));
+            return 0;
+          }
+          values.push(...f);
+        }
+        let s = 0;
+        for (const v of values) {
+          this.vars.set(n.name, v);
+          this.unknownVars.delete(n.name);
+          s = this.exec(n.body);
+        }
+        return s;
+      }
       case 'unsupported':
         this.notReproduced(n.line, n.text);
         return 0;
     }
   }
 
-  /** Expands a word's variables; undefined when one is unknown (its value cannot be known). */
+  /** A variable's value; undefined when it cannot be known. */
+  private value(name: string): string | undefined {
+    const v = this.vars.get(name);
+    if (v !== undefined) return v;
+    // Unset variables are empty, as in the shell; but not those set from what cannot be known, command
+    // substitutions, ${…} forms, or what rpm puts in the environment (RPM_INSTALL_PREFIX…).
+    if (this.unknownVars.has(name) || !/^([A-Za-z_][A-Za-z0-9_]*|[0-9]+|\?|#)$/.test(name) || name.startsWith('RPM_')) return undefined;
+    return '';
+  }
+
+  /**
+   * Expands a word into fields: unquoted variables are split at blanks (IFS) and vanish when empty;
+   * quoted ones and literal text are kept whole. Undefined when a value cannot be known.
+   */
+  private fields(word: string): string[] | undefined {
+    if (word === '' || word.includes('`')) return word === '' ? [''] : undefined;
+    const out: string[] = [];
+    let cur: string | undefined;
+    const re = new RegExp(`${VAR_OPEN}([^${VAR_CLOSE}]*)${VAR_CLOSE}`, 'g');
+    let last = 0;
+    for (let m = re.exec(word); ; m = re.exec(word)) {
+      const literal = word.slice(last, m ? m.index : word.length);
+      if (literal) cur = (cur ?? '') + literal;
+      if (!m) break;
+      last = m.index + m[0].length;
+      const split = m[1]!.startsWith(UNQUOTED);
+      const v = this.value(split ? m[1]!.slice(UNQUOTED.length) : m[1]!);
+      if (v === undefined) return undefined;
+      if (!split) {
+        cur = (cur ?? '') + v;
+        continue;
+      }
+      const pieces = v.split(/[ \t\n]+/);
+      pieces.forEach((piece, k) => {
+        if (k > 0 && cur !== undefined) {
+          out.push(cur);
+          cur = undefined;
+        }
+        if (piece) cur = (cur ?? '') + piece;
+      });
+    }
+    if (cur !== undefined) out.push(cur);
+    return out;
+  }
+
+  /** Expands a word where the shell does not split it (assignments, case); undefined when unknown. */
   private expand(word: string): string | undefined {
     let unknown = false;
     const out = word.replace(new RegExp(`${VAR_OPEN}([^${VAR_CLOSE}]*)${VAR_CLOSE}`, 'g'), (_, name: string) => {
-      const v = this.vars.get(name);
-      // Unset variables are empty, as in the shell; but not those set from what cannot be known, command
-      // substitutions, ${…} forms, or what rpm puts in the environment (RPM_INSTALL_PREFIX…).
-      if (v === undefined && (this.unknownVars.has(name) || !/^([A-Za-z_][A-Za-z0-9_]*|[0-9]+)$/.test(name) || name.startsWith('RPM_'))) unknown = true;
+      const v = this.value(name.startsWith(UNQUOTED) ? name.slice(UNQUOTED.length) : name);
+      if (v === undefined) unknown = true;
       return v ?? '';
     });
-    if (unknown || out.includes('`')) return undefined;
-    return out;
+    return unknown || out.includes('`') ? undefined : out;
   }
 
   private simple(n: Extract<Node, { type: 'simple' }>): number {
@@ -735,24 +925,25 @@ class Run {
     }
     const argv: string[] = [];
     for (const w of n.words.slice(k)) {
-      const e = this.expand(w);
-      if (e === undefined) {
+      const f = this.fields(w);
+      if (f === undefined) {
         this.notReproduced(n.line, text);
         return 0;
       }
-      argv.push(e);
+      argv.push(...f);
     }
     const stdin = n.redirects.find((r) => r.op === '<<')?.heredoc;
-    const args = argv;
-    if (!args.length) {
+    if (!argv.length) {
       this.notReproduced(n.line, text);
       return 0;
     }
+    // Messages show the command as it would run.
+    const ran = displayWords(argv);
     if (writes.length) {
-      this.notReproduced(n.line, `${text} ${writes.map((r) => `${r.op}${r.target}`).join(' ')}`);
+      this.notReproduced(n.line, `${ran} ${writes.map((r) => `${r.op}${display(r.target)}`).join(' ')}`);
       return 0;
     }
-    return this.command(args, stdin, n.line, text);
+    return this.command(argv, stdin, n.line, ran);
   }
 
   private command(argv: string[], stdin: string | undefined, line: number, text: string): number {
@@ -800,7 +991,8 @@ class Run {
       }
       case 'getent': {
         const db = args[0];
-        if ((db === 'passwd' || db === 'group') && args.length === 2) return this.host.getent(db, args[1]!) ? 0 : 2;
+        // Several keys: 2 unless every one is found.
+        if ((db === 'passwd' || db === 'group') && args.length >= 2) return args.slice(1).every((k) => this.host.getent(db, k)) ? 0 : 2;
         this.notReproduced(line, text);
         return 0;
       }
