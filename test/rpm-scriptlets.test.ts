@@ -459,6 +459,8 @@ groupadd never
   it('knows the other common effects: ldconfig (-p and command), update-ca-trust, alternatives, sysusers', () => {
     const ld = interpretScriptlet({ pkg: 'zlib', name: '%post', interpreter: ['/sbin/ldconfig'], body: '' }, noImage);
     assert.deepEqual(ld.commands.map((c) => c.kind), ['ldconfig']);
+    const strict = interpretScriptlet({ pkg: 'x', name: '%pre', interpreter: ['/bin/sh', '-e'], body: 'getent group none\ngroupadd never\n' }, noImage);
+    assert.deepEqual([strict.commands.length, strict.status], [0, 2]);
     const ca = interpretScriptlet(sh('ca-certificates', '%posttrans', '/usr/bin/update-ca-trust extract\n'), noImage);
     assert.deepEqual(ca.commands.map((c) => c.kind), ['update-ca-trust']);
     const binutils = interpretScriptlet(sh('binutils', '%post', `/usr/sbin/alternatives --install /usr/bin/ld ld \\

@@ -81,6 +81,8 @@ export function interpretScriptlet(s: Scriptlet, host: ScriptHost, options: Inte
     run.notReproduced(1, `${s.interpreter.join(' ')} scriptlet`);
     return run.result(0);
   }
+  // `%pre -p "/bin/sh -e"`: the interpreter's options, as `set` would give them.
+  for (const a of s.interpreter.slice(1)) if (/^-[a-z]+$/.test(a) && a.includes('e')) run.errexitOn();
   let status = 0;
   // One complete command at a time, as the shell reads and runs them: what precedes a syntax error runs.
   const { tokens, error } = tokenize(s.body);
@@ -740,6 +742,10 @@ class Run {
   /** In a condition (if/elif, `!`, all but the last of && ||) a failure does not stop a `set -e` script. */
   private conditions = 0;
   private errexit = false;
+
+  errexitOn(): void {
+    this.errexit = true;
+  }
 
   private condition(n: Node): number {
     this.conditions++;
