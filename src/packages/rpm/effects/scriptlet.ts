@@ -1119,7 +1119,10 @@ class Run {
   }
 }
 
-/** The scriptlets rpm runs on install, in the order it runs them for one package. */
+/**
+ * The scriptlets rpm runs when installing: every package's %pretrans first, then %pre and %post of each
+ * package in install order, then every package's %posttrans.
+ */
 export const INSTALL_SCRIPTLETS = ['%pretrans', '%pre', '%post', '%posttrans'] as const;
 
 /**
