@@ -204,7 +204,10 @@ export async function applySystemdPresets(ctx: EffectContext, options: SystemdPr
       if (f.code === 'UNSUPPORTED') installer.warnings.push(`${name}: ${f.message}, unit skipped`);
     }
   }
-  if (mode !== 'enable-only') await installer.removeDisabled(minus);
+  if (mode !== 'enable-only') {
+    await installer.removeDisabled(minus);
+    for (const path of installer.removed) ctx.remove(path);
+  }
   if (mode !== 'disable-only') await installer.apply(plus, result.enabled);
 
   if (result.enabled.length) ctx.notes.push(`${command}: enabled ${result.enabled.join(', ')}`);

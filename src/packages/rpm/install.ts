@@ -84,8 +84,8 @@ function scriptlets(m: Member, which: readonly ('%pre' | '%post' | '%posttrans')
   for (const name of which) {
     const [body, prog] = tags[name];
     if (!m.header.has(body) && !m.header.has(prog)) continue;
-    const interpreter = m.header.has(prog) ? (m.header.typeOf(prog) === 'string' ? [m.header.string(prog)] : m.header.strings(prog)) : ['/bin/sh'];
-    out.push({ pkg: m.locked.name, name, interpreter, body: m.header.has(body) ? m.header.string(body) : '' });
+    const interpreter = m.header.has(prog) ? m.header.strings(prog) : ['/bin/sh'];
+    out.push({ pkg: m.locked.name, name, interpreter, body: m.header.string(body) ?? '' });
   }
   return out;
 }
