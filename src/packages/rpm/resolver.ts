@@ -69,6 +69,8 @@ interface Job {
 
 /** A requirement of an installed package, as a libsolv rule: its owner and the packages that would satisfy it. */
 interface Rule {
+  /** 0: a package's requirement; 1: libsolv's lock-step rule of an inferior architecture (after all others). */
+  section: 0 | 1;
   owner: number;
   dep: RpmDependency;
   rich?: RichDependency | undefined;
@@ -99,6 +101,8 @@ class Solver {
   private readonly recommended = new Set<number>();
   private readonly suggested = new Set<number>();
   private readonly ctx: RichContext<number>;
+  /** Inferior-architecture packages and the same-version best-architecture packages they need (libsolv's infarch rules). */
+  private readonly lockstep = new Map<number, number[]>();
 
   constructor(
     private readonly u: RpmUniverse,
@@ -118,6 +122,7 @@ class Solver {
 
   solve(): RpmResolution {
     const jobs = this.jobs();
+    this.addLockstep(jobs);
     for (;;) {
       this.runJobs(jobs);
       this.decideRequirements();
@@ -132,6 +137,35 @@ class Solver {
     return { packages: installOrder(installed.map((id) => this.u.pkg(id)), this.u), notes: this.notes, why };
   }
 
+  /**
+   * libsolv with implicitobsoleteusescolors (as dnf sets it): a package of an inferior architecture (i686
+   * on x86_64) can only be installed together with the same version of its name in the best architecture
+   * present (or noarch), and not at all if there is none; except for names a request selects explicitly.
+   */
+  private addLockstep(jobs: Job[]): void {
+    const u = this.u;
+    const inferior = new Map<number, number[]>();
+    for (const name of u.allNames()) {
+      const ids = u.byName(name);
+      if (ids.length < 2) continue;
+      const ranks = ids.map((p) => u.archRank(u.pkg(p).arch)!);
+      const best = Math.min(...ranks.filter((r) => r >= 0));
+      if (!Number.isFinite(best)) continue;
+      ids.forEach((p, k) => {
+        if (ranks[k]! < 0 || ranks[k] === best) return;
+        const evr = evrOf(u.pkg(p));
+        inferior.set(p, ids.filter((q, j) => (ranks[j] === -1 || ranks[j] === best) && compareEvr(evrOf(u.pkg(q)), evr) === 0));
+      });
+    }
+    const free = new Set(jobs.flatMap((j) => j.candidates.filter((p) => inferior.has(p)).map((p) => u.pkg(p).name)));
+    for (const [p, twins] of inferior) {
+      const pkg = u.pkg(p);
+      if (free.has(pkg.name)) continue;
+      if (twins.length === 0) this.forbid(p, `an ${pkg.arch} package needs the same version of ${pkg.name} in the best architecture, which is not available`);
+      else this.lockstep.set(p, twins);
+    }
+  }
+
   // ---- requests ----
 
   private jobs(): Job[] {
@@ -140,8 +174,10 @@ class Solver {
     for (const spec of this.options.install) {
       const found = this.candidatesFor(spec);
       if (!found) throw this.unknown(spec);
-      jobs.push({ candidates: found, label: `requested ${spec}`, optional: false });
-      for (const id of found) requested.add(this.u.pkg(id).name);
+      for (const candidates of found) {
+        jobs.push({ candidates, label: `requested ${spec}`, optional: false });
+        for (const id of candidates) requested.add(this.u.pkg(id).name);
+      }
     }
     for (const g of this.options.groups ?? []) {
       const group = this.u.comps.groups.find((x) => x.id === g.id || x.name === g.id);
@@ -167,49 +203,89 @@ class Solver {
     return jobs;
   }
 
-  /** The packages a request names, trying dnf's forms in its order: NEVRA, NA, NAME, NEVR, NEV, then provides and files. */
-  private candidatesFor(spec: string): number[] | undefined {
+  /**
+   * The packages a request names, as dnf's Subject finds them: the first of the forms NEVRA, NA, NAME,
+   * NEVR, NEV that matches, else provides, else files. Returns the candidate sets of its install jobs: one
+   * set, or with a glob one per matching name (dnf's _get_best_selectors). A bare name also offers the
+   * packages obsoleting its latest versions.
+   */
+  private candidatesFor(spec: string): number[][] | undefined {
     const u = this.u;
     const names = (pattern: string): number[] => {
       if (!isGlob(pattern)) return [...u.byName(pattern)];
       const re = globToRegExp(pattern);
       return [...u.allNames()].filter((n) => re.test(n)).flatMap((n) => [...u.byName(n)]);
     };
-    const archOk = (a: string) => a === 'noarch' || u.archOrder.includes(a) || a === 'src';
+    const archOk = (a: string) => a === 'noarch' || u.archOrder.includes(a) || isGlob(a);
+    const archMatch = (a: string, want: string) => (isGlob(want) ? globToRegExp(want).test(a) : a === want);
     const withEvr = (name: string, evrText: string, arch?: string) => {
       const want = parseEvr(evrText);
+      const v = isGlob(want.version) ? globToRegExp(want.version) : undefined;
+      const r = want.release !== undefined && isGlob(want.release) ? globToRegExp(want.release) : undefined;
       return names(name).filter((id) => {
         const p = u.pkg(id);
-        if (arch !== undefined && p.arch !== arch) return false;
+        if (arch !== undefined && !archMatch(p.arch, arch)) return false;
         if (want.epoch !== undefined && want.epoch !== p.epoch) return false;
-        if (p.version !== want.version && !(isGlob(want.version) && globToRegExp(want.version).test(p.version))) return false;
-        return want.release === undefined || p.release === want.release;
+        if (v ? !v.test(p.version) : p.version !== want.version) return false;
+        return want.release === undefined || (r ? r.test(p.release) : p.release === want.release);
       });
     };
     const dot = spec.lastIndexOf('.');
     const arch = dot > 0 ? spec.slice(dot + 1) : undefined;
-    const tries: (() => number[])[] = [];
+    const forms: { justName: boolean; find: () => number[] }[] = [];
     if (arch !== undefined && archOk(arch)) {
       const nevr = spec.slice(0, dot);
-      tries.push(() => splitNevr(nevr).flatMap(([n, evr]) => withEvr(n, evr, arch)));
-      tries.push(() => names(nevr).filter((id) => u.pkg(id).arch === arch));
+      forms.push({ justName: false, find: () => splitNevr(nevr).flatMap(([n, evr]) => withEvr(n, evr, arch)) });
+      forms.push({ justName: false, find: () => names(nevr).filter((id) => archMatch(u.pkg(id).arch, arch)) });
     }
-    tries.push(() => {
-      const ids = names(spec);
-      if (ids.length === 0) return ids;
-      // dnf's install by name also offers the packages obsoleting it.
-      const extra = ids.flatMap((id) => (this.obsoletesBy.get(u.pkg(id).name) ?? []).filter((o) => u.matchesNevr(id, o.dep)).map((o) => o.pkg));
-      return [...new Set([...ids, ...extra])];
-    });
-    tries.push(() => splitNevr(spec).flatMap(([n, evr]) => withEvr(n, evr)));
-    for (const t of tries) {
-      const ids = t();
-      if (ids.length > 0) return [...new Set(ids)].sort((a, b) => a - b);
+    forms.push({ justName: true, find: () => names(spec) });
+    forms.push({ justName: false, find: () => splitNevr(spec).flatMap(([n, evr]) => withEvr(n, evr)) });
+    for (const form of forms) {
+      const ids = [...new Set(form.find())].sort((a, b) => a - b);
+      if (ids.length === 0) continue;
+      const obsoleters = (set: number[]) => (form.justName ? this.obsoletersOfLatest(set) : []);
+      if (isGlob(spec) && !spec.startsWith('/') && !spec.startsWith('*/')) {
+        const byName = new Map<string, number[]>();
+        for (const id of ids) push(byName, u.pkg(id).name, id);
+        return [...byName.values()].map((set) => sortedUnique([...set, ...obsoleters(set)]));
+      }
+      return [sortedUnique([...ids, ...obsoleters(ids)])];
+    }
+    if (isRich(spec)) {
+      // A boolean dependency as a request: its packages as one job (libsolv takes it as a complex provides job).
+      const rich = u.tryRich(spec);
+      const ids = rich ? sortedUnique(richPackages(flattenOr(rich), this.ctx)) : [];
+      return ids.length ? [ids] : undefined;
     }
     const m = /^(\S+)\s*(<=|>=|=|<|>)\s*(\S+)$/.exec(spec);
     const dep: RpmDependency = m ? { name: m[1]!, flags: OPS[m[2]!]!, ...parseEvr(m[3]!) } : { name: spec };
-    const provided = u.whatProvides(dep);
-    return provided.length > 0 ? [...provided] : undefined;
+    let provided: number[];
+    if (isGlob(dep.name) && !m) {
+      const re = globToRegExp(dep.name);
+      provided = sortedUnique(u.provideNames().filter((n) => re.test(n)).flatMap((n) => [...u.whatProvides({ name: n })]));
+      if (provided.length === 0 || spec.startsWith('/') || spec.startsWith('*/')) return provided.length ? [provided] : undefined;
+      const byName = new Map<string, number[]>();
+      for (const id of provided) push(byName, u.pkg(id).name, id);
+      return [...byName.values()];
+    }
+    provided = [...u.whatProvides(dep)];
+    return provided.length > 0 ? [provided] : undefined;
+  }
+
+  /** Packages obsoleting the latest version (per architecture) of the given ones, as dnf offers them for a name. */
+  private obsoletersOfLatest(ids: number[]): number[] {
+    const u = this.u;
+    const latest = new Map<string, number>();
+    for (const id of ids) {
+      const key = u.pkg(id).arch;
+      const known = latest.get(key);
+      if (known === undefined || compareEvr(evrOf(u.pkg(known)), evrOf(u.pkg(id))) < 0) latest.set(key, id);
+    }
+    const out: number[] = [];
+    for (const id of latest.values()) {
+      for (const o of this.obsoletesBy.get(u.pkg(id).name) ?? []) if (u.matchesNevr(id, o.dep)) out.push(o.pkg);
+    }
+    return out;
   }
 
   private unknown(spec: string): UserError {
@@ -289,13 +365,15 @@ class Solver {
         const rich = this.u.tryRich(dep.name);
         if (!rich) throw new UserError(`package ${nevra(pkg)} (repository ${pkg.repository.id}) has a malformed requirement "${dep.name}"`);
         const providers = [...new Set(richPackages(flattenOr(rich), this.ctx))].sort((a, b) => a - b);
-        list.push({ owner: id, dep, rich, providers });
+        list.push({ section: 0, owner: id, dep, rich, providers });
         continue;
       }
       const providers = this.u.whatProvides(dep);
       if (providers.includes(id)) continue; // self-fulfilling
-      list.push({ owner: id, dep, providers });
+      list.push({ section: 0, owner: id, dep, providers });
     }
+    const twins = this.lockstep.get(id);
+    if (twins) list.push({ section: 1, owner: id, dep: { name: `${pkg.name} of the best architecture`, flags: 'EQ', epoch: pkg.epoch, version: pkg.version, release: pkg.release }, providers: twins });
     this.rules.set(id, list);
     this.ordered.push(...list);
     this.ordered.sort(ruleOrder);
@@ -688,6 +766,7 @@ function sameColor(a: string, b: string): boolean {
 
 /** Rules by libsolv's order after unification: owner id descending, then provider lists ascending. */
 function ruleOrder(a: Rule, b: Rule): number {
+  if (a.section !== b.section) return a.section - b.section;
   if (a.owner !== b.owner) return b.owner - a.owner;
   const n = Math.min(a.providers.length, b.providers.length);
   for (let k = 0; k < n; k++) if (a.providers[k] !== b.providers[k]) return a.providers[k]! - b.providers[k]!;
@@ -708,6 +787,10 @@ function flattenOr(rich: RichDependency): RichDependency {
     default:
       return rich;
   }
+}
+
+function sortedUnique(ids: number[]): number[] {
+  return [...new Set(ids)].sort((a, b) => a - b);
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

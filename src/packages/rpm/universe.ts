@@ -209,6 +209,11 @@ export class RpmUniverse {
     return this.names.get(name) ?? [];
   }
 
+  /** Every provided name (for glob requests). */
+  provideNames(): string[] {
+    return [...this.provides.keys()];
+  }
+
   allNames(): IterableIterator<string> {
     return this.names.keys();
   }
