@@ -1,7 +1,7 @@
 import { UserError } from '../../errors.js';
 import type { PackageReqType } from './comps.js';
 import { evrOf, formatDependency, nevra, type RpmDependency, type RpmPackage } from './package.js';
-import { isRich, richHolds, richOpenClauses, richPackages, type RichContext, type RichDependency } from './rich-dependency.js';
+import { isRich, richCnf, richHolds, richOpenClauses, richPackages, type RichContext, type RichDependency } from './rich-dependency.js';
 import { globToRegExp, isGlob, type RpmUniverse } from './universe.js';
 import { compareEvr, compareEvrMatchingRelease, formatEvr, parseEvr, type Evr, type RpmFlags } from './version.js';
 
@@ -73,9 +73,11 @@ interface Rule {
   section: 0 | 1;
   owner: number;
   dep: RpmDependency;
-  rich?: RichDependency | undefined;
-  /** Every package satisfying the requirement (for a rich one: those its atoms name), ascending. */
-  providers: readonly number[];
+  /** The clause: one of `pos` must be installed, unless one of `neg` is not (a simple requirement: its providers). */
+  pos: readonly number[];
+  neg: readonly number[];
+  /** libsolv's literal list, which orders rules. */
+  key: readonly number[];
 }
 
 type Mode = 'choose' | 'noreorder' | 'recommend' | 'supplement';
@@ -364,61 +366,75 @@ class Solver {
       if (isRich(dep.name)) {
         const rich = this.u.tryRich(dep.name);
         if (!rich) throw new UserError(`package ${nevra(pkg)} (repository ${pkg.repository.id}) has a malformed requirement "${dep.name}"`);
-        const providers = [...new Set(richPackages(flattenOr(rich), this.ctx))].sort((a, b) => a - b);
-        list.push({ section: 0, owner: id, dep, rich, providers });
+        for (const c of richCnf(rich, (d) => this.u.whatProvides(d))) {
+          if (c.pos.includes(id)) continue;
+          const neg = sortedUnique(c.neg.filter((q) => q !== id));
+          const pos = sortedUnique(c.pos);
+          list.push({ section: 0, owner: id, dep, pos, neg, key: [...neg.map((q) => -q - 1), ...pos] });
+        }
         continue;
       }
       const providers = this.u.whatProvides(dep);
       if (providers.includes(id)) continue; // self-fulfilling
-      list.push({ section: 0, owner: id, dep, providers });
+      list.push({ section: 0, owner: id, dep, pos: providers, neg: [], key: providers });
     }
     const twins = this.lockstep.get(id);
-    if (twins) list.push({ section: 1, owner: id, dep: { name: `${pkg.name} of the best architecture`, flags: 'EQ', epoch: pkg.epoch, version: pkg.version, release: pkg.release }, providers: twins });
+    if (twins) list.push({ section: 1, owner: id, dep: { name: `${pkg.name} of the best architecture`, flags: 'EQ', epoch: pkg.epoch, version: pkg.version, release: pkg.release }, pos: twins, neg: [], key: twins });
     this.rules.set(id, list);
     this.ordered.push(...list);
     this.ordered.sort(ruleOrder);
   }
 
-  /** The candidate sets a rule still needs (one per open clause), undecided packages only; [] when it holds. */
-  private open(rule: Rule): number[][] {
-    if (rule.rich) {
-      const clauses = richOpenClauses(rule.rich, this.ctx);
-      return clauses.map((c) => c.filter((p) => this.decision[p] === 0));
-    }
-    const undecided: number[] = [];
-    for (const p of rule.providers) {
+  /**
+   * A rule's state: undefined when it holds (a positive literal installed, or a package it must not have
+   * is forbidden); otherwise its undecided positive and negative literals.
+   */
+  private state(rule: Rule): { pos: number[]; neg: number[] } | undefined {
+    const pos: number[] = [];
+    const neg: number[] = [];
+    for (const p of rule.pos) {
       const d = this.decision[p]!;
-      if (d > 0) return [];
-      if (d === 0) undecided.push(p);
+      if (d > 0) return undefined;
+      if (d === 0) pos.push(p);
     }
-    return [undecided];
+    for (const q of rule.neg) {
+      const d = this.decision[q]!;
+      if (d < 0) return undefined;
+      if (d === 0) neg.push(q);
+    }
+    return { pos, neg };
   }
 
   private missing(rule: Rule): Conflict {
     const owner = this.u.pkg(rule.owner);
     const dep = formatDependency(rule.dep);
     const chain = this.chain(rule.owner).join('\n        → ');
-    if (rule.providers.length === 0 && !rule.rich) {
+    if (rule.pos.length === 0 && rule.neg.length === 0) {
       return new Conflict(`nothing provides ${dep} needed by ${nevra(owner)}\n  because: ${chain}`);
     }
-    const blocked = rule.providers.map((p) => `${nevra(this.u.pkg(p))}: ${this.forbidden.get(p) ?? 'not installable'}`);
-    return new Conflict(`${nevra(owner)} requires ${dep}, but none of its providers can be installed:\n    ${blocked.join('\n    ')}\n  because: ${chain}`);
+    const blocked = [
+      ...rule.pos.map((p) => `${nevra(this.u.pkg(p))}: ${this.forbidden.get(p) ?? 'not installable'}`),
+      ...rule.neg.map((q) => `${nevra(this.u.pkg(q))} must not be installed, but is: ${this.chain(q).join(' → ')}`),
+    ];
+    return new Conflict(`${nevra(owner)} requires ${dep}, which cannot be met:\n    ${blocked.join('\n    ')}\n  because: ${chain}`);
   }
 
-  /** Unit propagation to a fixpoint. */
+  /** Unit propagation to a fixpoint: a rule with one undecided literal left decides it. */
   private propagate(): void {
     for (let changed = true; changed; ) {
       changed = false;
       for (let i = 0; i < this.decisionq.length; i++) {
         const id = this.decisionq[i]!;
+        if (this.decision[id]! <= 0) continue;
         for (const rule of this.rules.get(id) ?? []) {
-          for (const clause of this.open(rule)) {
-            if (clause.length === 0) throw this.missing(rule);
-            if (clause.length === 1) {
-              this.install(clause[0]!, rule.owner, `requires ${formatDependency(rule.dep)}`);
-              changed = true;
-            }
-          }
+          const st = this.state(rule);
+          if (!st) continue;
+          const left = st.pos.length + st.neg.length;
+          if (left === 0) throw this.missing(rule);
+          if (left > 1) continue;
+          if (st.pos.length === 1) this.install(st.pos[0]!, rule.owner, `requires ${formatDependency(rule.dep)}`);
+          else this.forbid(st.neg[0]!, `${nevra(this.u.pkg(rule.owner))} requires ${formatDependency(rule.dep)}`);
+          changed = true;
         }
       }
     }
@@ -427,7 +443,12 @@ class Solver {
   private runJobs(jobs: Job[]): void {
     const viable = (job: Job) => job.candidates.filter((p) => this.decision[p] === 0);
     const done = (job: Job) => job.candidates.some((p) => this.decision[p]! > 0);
-    // Single-candidate jobs are libsolv's assertions: decided before anything else.
+    // Single-candidate jobs are libsolv's assertions: all decided before anything is propagated.
+    for (const job of jobs) {
+      if (job.candidates.length !== 1 || done(job) || viable(job).length === 0) continue;
+      this.attempt(job.optional, () => this.install(job.candidates[0]!, undefined, job.label), `skipped ${job.label}`);
+    }
+    this.propagate();
     for (const unit of [true, false]) {
       for (const job of jobs) {
         if (done(job)) continue;
@@ -491,9 +512,9 @@ class Solver {
       const rule = rules[i]!;
       i++;
       n++;
-      const clauses = this.open(rule);
-      if (clauses.length === 0) continue;
-      let cands = clauses[0]!;
+      const st = this.state(rule);
+      if (!st || st.neg.length > 0) continue;
+      let cands = st.pos;
       if (cands.length === 0) throw this.missing(rule);
       if (!greedy && cands.length > 1) {
         cands = this.filter(cands, 'noreorder');
@@ -768,9 +789,9 @@ function sameColor(a: string, b: string): boolean {
 function ruleOrder(a: Rule, b: Rule): number {
   if (a.section !== b.section) return a.section - b.section;
   if (a.owner !== b.owner) return b.owner - a.owner;
-  const n = Math.min(a.providers.length, b.providers.length);
-  for (let k = 0; k < n; k++) if (a.providers[k] !== b.providers[k]) return a.providers[k]! - b.providers[k]!;
-  return a.providers.length - b.providers.length;
+  const n = Math.min(a.key.length, b.key.length);
+  for (let k = 0; k < n; k++) if (a.key[k] !== b.key[k]) return a.key[k]! - b.key[k]!;
+  return a.key.length - b.key.length;
 }
 
 /** The alternatives a rich requirement can pick from: its atoms, as libsolv lists a rule's literals. */

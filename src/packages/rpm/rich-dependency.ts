@@ -131,7 +131,9 @@ export function richHolds<P>(rich: RichDependency, ctx: RichContext<P>): boolean
     case 'if':
       return richHolds(rich.cond, ctx) ? richHolds(rich.then, ctx) : rich.else ? richHolds(rich.else, ctx) : true;
     case 'unless':
-      return !richHolds(rich.cond, ctx) ? richHolds(rich.then, ctx) : rich.else ? richHolds(rich.else, ctx) : true;
+      // libsolv (and so dnf) reads `A unless B` as `A and not B`.
+      if (!rich.else) return richHolds(rich.then, ctx) && !richHolds(rich.cond, ctx);
+      return richHolds(rich.cond, ctx) ? richHolds(rich.else, ctx) : richHolds(rich.then, ctx);
     case 'with':
     case 'without':
       return richPackages(rich, ctx).some((p) => ctx.installed(p));
@@ -159,27 +161,78 @@ export function richPackages<P>(rich: RichDependency, ctx: RichContext<P>): P[] 
   }
 }
 
+/** A clause over packages: satisfied when one of `pos` is installed or one of `neg` is not. */
+export interface RichClause<P> {
+  pos: P[];
+  neg: P[];
+}
+
+const MAX_CLAUSES = 4096;
+
 /**
- * The clauses a requirement still needs, each a set of packages one of which must be installed
- * (the expression in conjunctive form, evaluated against what is installed so far, as libsolv turns a
- * rich requirement into rules): an `and` gives several clauses, a condition that does not hold gives none.
+ * A rich dependency in conjunctive normal form over packages, as libsolv's cplxdeps.c normalises it:
+ * `A if B` is `A or not B`; `A if B else C` is `(A or not B) and (C or B)`; `A unless B` is `A and not B`;
+ * `A unless B else C` is `(A and not B) or (C and B)`; `with`/`without` name the packages that alone
+ * satisfy both operands / the first but not the second. A UserError when the form grows too large.
  */
+export function richCnf<P>(rich: RichDependency, providers: (dep: RpmDependency) => readonly P[], negated = false): RichClause<P>[] {
+  const cnf = (r: RichDependency, neg: boolean): RichClause<P>[] => {
+    switch (r.op) {
+      case 'atom':
+      case 'with':
+      case 'without': {
+        const set = richPackages(r, { providers, installed: () => false });
+        return neg ? set.map((p) => ({ pos: [], neg: [p] })) : [{ pos: set, neg: [] }];
+      }
+      case 'and':
+        return neg ? or(r.items.map((i) => cnf(i, true))) : r.items.flatMap((i) => cnf(i, false));
+      case 'or':
+        return neg ? r.items.flatMap((i) => cnf(i, true)) : or(r.items.map((i) => cnf(i, false)));
+      case 'if': {
+        const [a, b] = [r.then, r.cond];
+        if (!r.else) return neg ? [...cnf(a, true), ...cnf(b, false)] : or([cnf(a, false), cnf(b, true)]);
+        const c = r.else;
+        return neg
+          ? or([[...cnf(a, true), ...cnf(b, false)], [...cnf(c, true), ...cnf(b, true)]])
+          : [...or([cnf(a, false), cnf(b, true)]), ...or([cnf(c, false), cnf(b, false)])];
+      }
+      case 'unless': {
+        const [a, b] = [r.then, r.cond];
+        if (!r.else) return neg ? or([cnf(a, true), cnf(b, false)]) : [...cnf(a, false), ...cnf(b, true)];
+        const c = r.else;
+        return neg
+          ? [...or([cnf(a, true), cnf(b, false)]), ...or([cnf(c, true), cnf(b, true)])]
+          : or([[...cnf(a, false), ...cnf(b, true)], [...cnf(c, false), ...cnf(b, false)]]);
+      }
+    }
+  };
+  // The disjunction of CNFs: every combination of one clause from each, tautologies dropped.
+  const or = (forms: RichClause<P>[][]): RichClause<P>[] => {
+    let acc: RichClause<P>[] = [{ pos: [], neg: [] }];
+    for (const form of forms) {
+      const next: RichClause<P>[] = [];
+      for (const x of acc) {
+        for (const y of form) {
+          const pos = [...new Set([...x.pos, ...y.pos])];
+          const neg = [...new Set([...x.neg, ...y.neg])];
+          if (pos.some((p) => neg.includes(p))) continue;
+          next.push({ pos, neg });
+          if (next.length > MAX_CLAUSES) throw new UserError('a rich dependency is too complex to resolve');
+        }
+      }
+      acc = next;
+    }
+    return acc;
+  };
+  return cnf(rich, negated);
+}
+
+/** The positive alternatives of the clauses not yet satisfied by installed packages (for weak dependencies). */
 export function richOpenClauses<P>(rich: RichDependency, ctx: RichContext<P>): P[][] {
   if (richHolds(rich, ctx)) return [];
-  switch (rich.op) {
-    case 'and':
-      return rich.items.flatMap((i) => richOpenClauses(i, ctx));
-    case 'if':
-      return richHolds(rich.cond, ctx) ? richOpenClauses(rich.then, ctx) : rich.else ? richOpenClauses(rich.else, ctx) : [];
-    case 'unless':
-      return !richHolds(rich.cond, ctx) ? richOpenClauses(rich.then, ctx) : rich.else ? richOpenClauses(rich.else, ctx) : [];
-    case 'or': {
-      // An `or` of conjunctions: take the alternatives of every operand's first open clause.
-      return [[...new Set(rich.items.flatMap((i) => richOpenClauses(i, ctx)[0] ?? []))]];
-    }
-    default:
-      return [richPackages(rich, ctx)];
-  }
+  return richCnf(rich, (d) => ctx.providers(d))
+    .filter((c) => !c.pos.some((p) => ctx.installed(p)) && c.neg.every((p) => ctx.installed(p)))
+    .map((c) => c.pos);
 }
 
 /** The simple dependencies a rich one mentions (to index file paths and names). */
