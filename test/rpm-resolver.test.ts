@@ -208,9 +208,12 @@ const MAIN: TestPackage[] = [
   // priority and cost across repositories
   { name: 'pr-lib', evr: '2.0-1' },
   { name: 'co-pkg', evr: '1.0-1' },
+  { name: 'aa-impl2', evr: '1-1', provides: ['virt2'] },
+  { name: 'virt2-user', evr: '1-1', requires: ['virt2'] },
+  { name: 'mv', evr: '1.0-1' },
 ];
-const HIGH: TestPackage[] = [{ name: 'pr-lib', evr: '1.0-1' }];
-const CHEAP: TestPackage[] = [{ name: 'co-pkg', evr: '1.0-1' }];
+const HIGH: TestPackage[] = [{ name: 'pr-lib', evr: '1.0-1' }, { name: 'zz-impl2', evr: '1-1', provides: ['virt2'] }];
+const CHEAP: TestPackage[] = [{ name: 'co-pkg', evr: '1.0-1' }, { name: 'mv', evr: '2.0-1' }];
 
 const COMPS = `<?xml version="1.0" encoding="UTF-8"?>
 <comps>
@@ -221,6 +224,8 @@ const COMPS = `<?xml version="1.0" encoding="UTF-8"?>
       <packagereq type="optional">wk-app</packagereq>
       <packagereq type="conditional" requires="tl">rich-b</packagereq>
       <packagereq type="conditional" requires="nothing-asked">rich-c</packagereq>
+      <packagereq type="conditional" requires="ep">rich-e</packagereq>
+      <packagereq type="default" basearchonly="true">ml-lib</packagereq>
       <packagereq type="mandatory">no-such-package</packagereq>
     </packagelist>
   </group>
@@ -438,11 +443,13 @@ describe('resolver on hand-written repositories (dnf as the oracle)', async () =
     { title: 'a virtual provide: the first name', request: { install: ['virt-user'] }, expect: ['aa-impl-1-1.x86_64', 'virt-user-1-1.x86_64'] },
     { title: 'a virtual provide requested', request: { install: ['virt'] }, expect: ['aa-impl-1-1.x86_64'] },
     { title: 'priority: the better repository wins over a newer version', request: { install: ['pr-lib'] }, expect: ['pr-lib-1.0-1.x86_64'] },
+    { title: 'priority: a provider from the better repository, whatever its name', request: { install: ['virt2-user'] }, expect: ['virt2-user-1-1.x86_64', 'zz-impl2-1-1.x86_64'] },
+    { title: 'equal priorities: the newest version from any repository', request: { install: ['mv'] }, expect: ['mv-2.0-1.x86_64'] },
     { title: 'excludes', request: { install: ['cf-app'], exclude: ['cf-two'] }, expect: /cf-backend/ },
     { title: 'an unsatisfiable chain', request: { install: ['ch-top'] }, expect: /nothing provides ch-missing >= 2 needed by ch-mid-1-1\.x86_64[^]*ch-top[^]*ch-mid/ },
-    { title: 'group, default types (a missing member noted)', request: { install: [], groups: [{ id: 'grp' }] }, expect: ['ep-2.0-1.x86_64', 'ep-user-1.0-1.x86_64', 'rich-b-1-1.x86_64', 'tl-1.0^git1-1.x86_64'] },
+    { title: 'group, default types (conditional members by what ends up installed; a missing member noted)', request: { install: [], groups: [{ id: 'grp' }] }, expect: ['ep-2.0-1.x86_64', 'ep-user-1.0-1.x86_64', 'ml-lib-1.0-1.x86_64', 'rich-b-1-1.x86_64', 'rich-e-1-1.x86_64', 'tl-1.0^git1-1.x86_64'] },
     { title: 'group, mandatory only', request: { install: [], groups: [{ id: 'grp', types: ['mandatory'] }] }, expect: ['tl-1.0^git1-1.x86_64'] },
-    { title: 'group, with optional', request: { install: [], groups: [{ id: 'grp', types: ['mandatory', 'default', 'optional'] }], weakDeps: true }, expect: ['ep-2.0-1.x86_64', 'ep-user-1.0-1.x86_64', 'wk-app-1-1.x86_64', 'wk-extra-1-1.x86_64', 'wk-plugin-1-1.x86_64', 'tl-1.0^git1-1.x86_64'].sort() },
+    { title: 'group, with optional', request: { install: [], groups: [{ id: 'grp', types: ['mandatory', 'default', 'optional'] }], weakDeps: true }, expect: ['ep-2.0-1.x86_64', 'ep-user-1.0-1.x86_64', 'ml-lib-1.0-1.x86_64', 'wk-app-1-1.x86_64', 'wk-extra-1-1.x86_64', 'wk-plugin-1-1.x86_64', 'tl-1.0^git1-1.x86_64'].sort() },
   ];
 
   for (const c of cases) {

@@ -10,6 +10,8 @@ export interface PackageReq {
   type: PackageReqType;
   /** For a conditional package: installed only when this package is. */
   requires?: string | undefined;
+  /** Only the machine's own architecture (basearchonly="true"). */
+  basearchonly?: boolean | undefined;
 }
 
 export interface CompsGroup {
@@ -71,6 +73,7 @@ export async function parseComps(stream: Readable, file: string): Promise<Comps>
         req = { name: '', type };
         const requires = el.attr('requires');
         if (requires) req.requires = requires;
+        if (el.attr('basearchonly') === 'true') req.basearchonly = true;
       }
     },
     text(text, path) {

@@ -63,15 +63,20 @@ export const DEFAULT_GROUP_TYPES: PackageReqType[] = ['mandatory', 'default', 'c
 
 interface Job {
   candidates: number[];
+  /** A conditional group member: `(name if requires)`, a rule rather than a choice. */
+  conditional?: RichDependency | undefined;
   label: string;
   optional: boolean;
 }
 
 /** A requirement of an installed package, as a libsolv rule: its owner and the packages that would satisfy it. */
 interface Rule {
-  /** 0: a package's requirement; 1: libsolv's lock-step rule of an inferior architecture (after all others). */
-  section: 0 | 1;
-  owner: number;
+  /** libsolv's rule sections: 0 packages' requirements, 1 job rules, 2 lock-step rules of inferior architectures. */
+  section: 0 | 1 | 2;
+  /** The requiring package; undefined for a job's rule (a conditional group member). */
+  owner: number | undefined;
+  /** The reason a package installed by this rule gets. */
+  why: string;
   dep: RpmDependency;
   /** The clause: one of `pos` must be installed, unless one of `neg` is not (a simple requirement: its providers). */
   pos: readonly number[];
@@ -105,6 +110,8 @@ class Solver {
   private readonly ctx: RichContext<number>;
   /** Inferior-architecture packages and the same-version best-architecture packages they need (libsolv's infarch rules). */
   private readonly lockstep = new Map<number, number[]>();
+  /** Rules of jobs (conditional group members), checked whenever packages are installed. */
+  private readonly jobRules: Rule[] = [];
 
   constructor(
     private readonly u: RpmUniverse,
@@ -125,6 +132,16 @@ class Solver {
   solve(): RpmResolution {
     const jobs = this.jobs();
     this.addLockstep(jobs);
+    for (const job of jobs) {
+      if (!job.conditional) continue;
+      for (const c of richCnf(job.conditional, (d) => this.u.whatProvides(d))) {
+        const neg = sortedUnique(c.neg);
+        const pos = sortedUnique(c.pos);
+        this.jobRules.push({ section: 1, owner: undefined, why: job.label, dep: { name: job.label }, pos, neg, key: [...neg.map((q) => -q - 1), ...pos] });
+      }
+    }
+    this.ordered.push(...this.jobRules);
+    this.ordered.sort(ruleOrder);
     for (;;) {
       this.runJobs(jobs);
       this.decideRequirements();
@@ -172,13 +189,11 @@ class Solver {
 
   private jobs(): Job[] {
     const jobs: Job[] = [];
-    const requested = new Set<string>();
     for (const spec of this.options.install) {
       const found = this.candidatesFor(spec);
       if (!found) throw this.unknown(spec);
       for (const candidates of found) {
         jobs.push({ candidates, label: `requested ${spec}`, optional: false });
-        for (const id of candidates) requested.add(this.u.pkg(id).name);
       }
     }
     for (const g of this.options.groups ?? []) {
@@ -189,17 +204,21 @@ class Solver {
         throw new UserError(`no group "${g.id}" in the repositories${near.length ? `; did you mean ${near.join(', ')}?` : ''} (groups: ${ids.length})`);
       }
       const types = new Set(g.types ?? DEFAULT_GROUP_TYPES);
-      for (const req of group.packages) requested.add(req.name);
       for (const req of group.packages) {
         if (!types.has(req.type)) continue;
-        // dnf takes a conditional member when the package it names is asked for too.
-        if (req.type === 'conditional' && (!req.requires || !requested.has(req.requires))) continue;
-        const ids = this.u.byName(req.name);
+        const ids = this.u.byName(req.name).filter((id) => !req.basearchonly || this.u.pkg(id).arch === this.u.arch);
         if (ids.length === 0) {
-          this.notes.push(`No match for group package "${req.name}"`);
+          this.notes.push(`No match for group package "${req.name}${req.basearchonly ? `.${this.u.arch}` : ''}"`);
           continue;
         }
-        jobs.push({ candidates: [...ids], label: `group ${group.id} (${req.type})`, optional: true });
+        const label = `group ${group.id} (${req.type})`;
+        if (req.requires) {
+          // dnf asks for `(name if requires)`: installed whenever its condition ends up in the transaction.
+          jobs.push({ candidates: [], conditional: this.u.rich(`(${req.name} if ${req.requires})`), label: `${label}: ${req.name} if ${req.requires}`, optional: false });
+          continue;
+        }
+        // dnf's group_install is strict: a member that cannot be installed fails the transaction.
+        jobs.push({ candidates: sortedUnique([...ids, ...this.obsoletersOfLatest(ids)]), label, optional: false });
       }
     }
     return jobs;
@@ -370,16 +389,19 @@ class Solver {
           if (c.pos.includes(id)) continue;
           const neg = sortedUnique(c.neg.filter((q) => q !== id));
           const pos = sortedUnique(c.pos);
-          list.push({ section: 0, owner: id, dep, pos, neg, key: [...neg.map((q) => -q - 1), ...pos] });
+          list.push({ section: 0, owner: id, why: `requires ${dep.name}`, dep, pos, neg, key: [...neg.map((q) => -q - 1), ...pos] });
         }
         continue;
       }
       const providers = this.u.whatProvides(dep);
       if (providers.includes(id)) continue; // self-fulfilling
-      list.push({ section: 0, owner: id, dep, pos: providers, neg: [], key: providers });
+      list.push({ section: 0, owner: id, why: `requires ${formatDependency(dep)}`, dep, pos: providers, neg: [], key: providers });
     }
     const twins = this.lockstep.get(id);
-    if (twins) list.push({ section: 1, owner: id, dep: { name: `${pkg.name} of the best architecture`, flags: 'EQ', epoch: pkg.epoch, version: pkg.version, release: pkg.release }, pos: twins, neg: [], key: twins });
+    if (twins) {
+      const dep: RpmDependency = { name: `${pkg.name} of the best architecture`, flags: 'EQ', epoch: pkg.epoch, version: pkg.version, release: pkg.release };
+      list.push({ section: 2, owner: id, why: `requires ${formatDependency(dep)}`, dep, pos: twins, neg: [], key: twins });
+    }
     this.rules.set(id, list);
     this.ordered.push(...list);
     this.ordered.sort(ruleOrder);
@@ -406,8 +428,9 @@ class Solver {
   }
 
   private missing(rule: Rule): Conflict {
-    const owner = this.u.pkg(rule.owner);
     const dep = formatDependency(rule.dep);
+    if (rule.owner === undefined) return new Conflict(`cannot satisfy the ${rule.why}`);
+    const owner = this.u.pkg(rule.owner);
     const chain = this.chain(rule.owner).join('\n        → ');
     if (rule.pos.length === 0 && rule.neg.length === 0) {
       return new Conflict(`nothing provides ${dep} needed by ${nevra(owner)}\n  because: ${chain}`);
@@ -423,17 +446,17 @@ class Solver {
   private propagate(): void {
     for (let changed = true; changed; ) {
       changed = false;
-      for (let i = 0; i < this.decisionq.length; i++) {
-        const id = this.decisionq[i]!;
-        if (this.decision[id]! <= 0) continue;
-        for (const rule of this.rules.get(id) ?? []) {
+      for (let i = -1; i < this.decisionq.length; i++) {
+        const id = this.decisionq[i];
+        if (id !== undefined && this.decision[id]! <= 0) continue;
+        for (const rule of id === undefined ? this.jobRules : this.rules.get(id) ?? []) {
           const st = this.state(rule);
           if (!st) continue;
           const left = st.pos.length + st.neg.length;
           if (left === 0) throw this.missing(rule);
           if (left > 1) continue;
-          if (st.pos.length === 1) this.install(st.pos[0]!, rule.owner, `requires ${formatDependency(rule.dep)}`);
-          else this.forbid(st.neg[0]!, `${nevra(this.u.pkg(rule.owner))} requires ${formatDependency(rule.dep)}`);
+          if (st.pos.length === 1) this.install(st.pos[0]!, rule.owner, rule.why);
+          else this.forbid(st.neg[0]!, `${rule.owner === undefined ? 'the' : nevra(this.u.pkg(rule.owner))} ${rule.why}`);
           changed = true;
         }
       }
@@ -445,13 +468,13 @@ class Solver {
     const done = (job: Job) => job.candidates.some((p) => this.decision[p]! > 0);
     // Single-candidate jobs are libsolv's assertions: all decided before anything is propagated.
     for (const job of jobs) {
-      if (job.candidates.length !== 1 || done(job) || viable(job).length === 0) continue;
+      if (job.conditional || job.candidates.length !== 1 || done(job) || viable(job).length === 0) continue;
       this.attempt(job.optional, () => this.install(job.candidates[0]!, undefined, job.label), `skipped ${job.label}`);
     }
     this.propagate();
     for (const unit of [true, false]) {
       for (const job of jobs) {
-        if (done(job)) continue;
+        if (job.conditional || done(job)) continue;
         let cands = viable(job);
         if (unit !== (job.candidates.length === 1)) continue;
         if (cands.length === 0) {
@@ -523,7 +546,7 @@ class Solver {
           continue;
         }
       } else if (cands.length > 1) cands = this.filter(cands, 'choose');
-      this.install(cands[0]!, rule.owner, `requires ${formatDependency(rule.dep)}`);
+      this.install(cands[0]!, rule.owner, rule.why);
       this.propagate();
       i = this.ordered.indexOf(rule) + 1;
       n = 0;
@@ -788,7 +811,7 @@ function sameColor(a: string, b: string): boolean {
 /** Rules by libsolv's order after unification: owner id descending, then provider lists ascending. */
 function ruleOrder(a: Rule, b: Rule): number {
   if (a.section !== b.section) return a.section - b.section;
-  if (a.owner !== b.owner) return b.owner - a.owner;
+  if (a.owner !== b.owner) return (b.owner ?? -1) - (a.owner ?? -1);
   const n = Math.min(a.key.length, b.key.length);
   for (let k = 0; k < n; k++) if (a.key[k] !== b.key[k]) return a.key[k]! - b.key[k]!;
   return a.key.length - b.key.length;
