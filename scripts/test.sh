@@ -9,11 +9,16 @@ declare -A tools=(
   [podman]=podman [runc]=runc [skopeo]=skopeo [umoci]=umoci [tar]=tar [gzip]=gzip [xz]=xz-utils
   [zstd]=zstd [python3]=python3 [bzip2]=bzip2 [debootstrap]=debootstrap [dpkg]=dpkg
   [newuidmap]=uidmap [setpriv]=util-linux [rpm]=rpm [rpmbuild]=rpm [createrepo_c]=createrepo-c [chromium]=chromium
+  [rpmsign]=rpm [gpg]=gnupg [gpgconf]=gnupg [dnf]=dnf [trust]=p11-kit [openssl]=openssl [systemctl]=systemd
+  [systemd-sysusers]=systemd [useradd]=passwd [groupadd]=passwd [usermod]=passwd [gpasswd]=passwd [chroot]=coreutils
 )
 missing=()
 for cmd in "${!tools[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${tools[$cmd]}"); done
 # The busybox root filesystem needs the static build (Debian's busybox-static).
 if ! [ -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then missing+=(busybox-static); fi
+# dnf's Python API (the resolver's oracle) and p11-kit's trust module (update-ca-trust's).
+/usr/bin/python3 -c 'import dnf' >/dev/null 2>&1 || missing+=(python3-dnf)
+[ -e /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-trust.so ] || [ -n "$(find /usr/lib -name p11-kit-trust.so -print -quit 2>/dev/null)" ] || missing+=(p11-kit-modules)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -1,6 +1,8 @@
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -181,4 +183,40 @@ export function debootstrapChroot(suite: string, mirror: string): string {
   must('chroot', [dir, 'apt-get', 'update', '-qq']);
   writeFileSync(join(dir, '.fromscratch-ready'), '');
   return dir;
+}
+
+/** A static file server on loopback; `override` replaces a path's body (null: 404). */
+export interface Served {
+  url: string;
+  override: Map<string, Buffer | null>;
+  requests: string[];
+  close(): Promise<void>;
+}
+
+export async function serveDirectory(dir: string): Promise<Served> {
+  const override = new Map<string, Buffer | null>();
+  const requests: string[] = [];
+  const server: Server = createServer((req, res) => {
+    const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
+    requests.push(path);
+    let body: Buffer | null | undefined = override.get(path);
+    if (body === undefined) {
+      const file = join(dir, path);
+      body = !path.includes('..') && existsSync(file) && statSync(file).isFile() ? readFileSync(file) : null;
+    }
+    if (body === null) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-length': body.length });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    override,
+    requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

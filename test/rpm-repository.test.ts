@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -13,7 +11,7 @@ import { parseIni, readYumConfig, rpmRepoFromUrl, substituteVars, type RpmRepoCo
 import { parseRepomd } from '../src/packages/rpm/repomd.js';
 import { openMetadata, openRpmRepository, rpmLocationUrl, type RpmRepository, type RpmRepositoryOptions } from '../src/packages/rpm/repository.js';
 import { readPublicKeys as readRpmKeys } from '../src/packages/signing-keys.js';
-import { must, ROOT, run, sha256Hex, tempDir } from './helpers.js';
+import { must, ROOT, run, serveDirectory, sha256Hex, tempDir, type Served } from './helpers.js';
 
 // ../shared next to the main checkout; a helper's worktree (under wt/) sits one level deeper.
 const CENTOS = [join(ROOT, '../shared/fixtures/rpm/centos-stream-9-baseos'), join(ROOT, '../../shared/fixtures/rpm/centos-stream-9-baseos')].find((p) => existsSync(p)) ?? join(ROOT, '../shared/fixtures/rpm/centos-stream-9-baseos');
@@ -44,42 +42,6 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
   return Buffer.concat(chunks);
-}
-
-/** A static file server on loopback; `override` replaces a path's body (null: 404). */
-interface Served {
-  url: string;
-  override: Map<string, Buffer | null>;
-  requests: string[];
-  close(): Promise<void>;
-}
-
-async function serve(dir: string): Promise<Served> {
-  const override = new Map<string, Buffer | null>();
-  const requests: string[] = [];
-  const server: Server = createServer((req, res) => {
-    const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
-    requests.push(path);
-    let body: Buffer | null | undefined = override.get(path);
-    if (body === undefined) {
-      const file = join(dir, path);
-      body = !path.includes('..') && existsSync(file) && statSync(file).isFile() ? readFileSync(file) : null;
-    }
-    if (body === null) {
-      res.writeHead(404);
-      res.end();
-      return;
-    }
-    res.writeHead(200, { 'content-length': body.length });
-    res.end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    override,
-    requests,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }
 
 function repoAt(baseurl: string, extra: Partial<RpmRepoConfig> = {}): RpmRepoConfig {
@@ -489,7 +451,7 @@ describe('opening repositories', () => {
 
   before(async () => {
     must('sh', [join(ROOT, 'test/fixtures/rpm/make-rpm-fixtures.sh'), fixture]);
-    server = await serve(fixture);
+    server = await serveDirectory(fixture);
   });
   after(async () => {
     await server.close();
@@ -667,7 +629,7 @@ describe('opening repositories', () => {
   it('offline: the same repository from the store with the server gone; an empty store is a clear error', async () => {
     const dir = join(fixture, 'offline');
     cpSync(repoDir, dir, { recursive: true });
-    const own = await serve(fixture);
+    const own = await serveDirectory(fixture);
     const store = newStore();
     const config = repoAt(`${own.url}/offline`);
     const online = await openRpmRepository(config, options(store));
@@ -765,7 +727,10 @@ describe('opening repositories', () => {
       writeFileSync(both, otherKey + readFileSync(pubKey, 'utf8'));
       assert.equal((await openRpmRepository(signedRepo({ gpgkey: [pathToFileURL(both).href] }), options(newStore()))).signed, true);
       assert.equal((await openRpmRepository(repoAt(`${server.url}/signed`), options(newStore(), { keys }))).signed, true);
+      // The fixture repository's own repomd.xml.asc (by the fixture's key) hidden: a repository with no signature.
+      server.override.set('/repo/repodata/repomd.xml.asc', null);
       await rejectsUser(openRpmRepository(repoAt(`${server.url}/repo`), options(newStore(), { keys })), `${server.url}/repo/repodata/repomd.xml`, '.asc is missing');
+      server.override.delete('/repo/repodata/repomd.xml.asc');
     });
 
     it('refuses a tampered repomd.xml, a signature by another key, a missing signature, naming the URL', async () => {
@@ -797,7 +762,7 @@ describe('opening repositories', () => {
   });
 
   it('opens the real CentOS Stream 9 BaseOS metadata', { skip: existsSync(join(CENTOS, 'repodata/repomd.xml')) ? false : 'needs ../shared (fixtures/rpm/centos-stream-9-baseos)' }, async () => {
-    const centos = await serve(CENTOS);
+    const centos = await serveDirectory(CENTOS);
     try {
       const repo = await openRpmRepository(repoAt(centos.url), options(newStore()));
       assert.equal(repo.revision, '1644263915');

@@ -442,6 +442,11 @@ fi
     // RHEL 8's %systemd_post.
     const el8 = interpretScriptlet(sh('sshd', '%post', 'if [ $1 -eq 1 ] ; then \n        # Initial installation \n        systemctl --no-reload preset sshd.service sshd-keygen.target &>/dev/null || : \nfi \n'), host);
     assert.deepEqual(el8.commands.map((c) => c.kind === 'systemd-preset' && c.units), [['sshd.service', 'sshd-keygen.target']]);
+    // %systemd_user_post, systemd's own %post (preset-all, system and global) and a preset mode.
+    const user = interpretScriptlet(sh('pipewire', '%post', 'if [ $1 -eq 1 ]; then\n  /usr/lib/systemd/systemd-update-helper install-user-units pipewire.socket || :\nfi'), host);
+    assert.deepEqual(user.commands.map((c) => c.kind === 'systemd-preset' && [c.scope, c.mode, ...c.units]), [['user', 'full', 'pipewire.socket']]);
+    const all = interpretScriptlet(sh('systemd', '%post', '[ $1 -eq 1 ] || exit 0\nsystemctl preset-all &>/dev/null || :\nsystemctl --global preset-all &>/dev/null || :\nsystemctl --preset-mode=enable-only preset-all\n'), host);
+    assert.deepEqual(all.commands.map((c) => c.kind === 'systemd-preset' && [c.scope, c.mode, ...c.units]), [['system', 'full'], ['user', 'full'], ['system', 'enable-only']]);
     const flow = interpretScriptlet(sh('x', '%post', `X=/usr/bin/ld
 if test -e /nope; then groupadd a
 elif ! [ "$1" = 1 ]; then groupadd b

@@ -8,7 +8,7 @@ import { canonicalizeEntries } from '../src/entries/entry-set.js';
 import { fileEntry } from '../src/entries/synthetic.js';
 import { EffectContext } from '../src/packages/effects/context.js';
 import {
-  applySystemdPresets, presetCallsIn, unitsShippedBy, type SystemdPresetOptions, type SystemdPresetResult,
+  applySystemdPresets, unitsShippedBy, type SystemdPresetOptions, type SystemdPresetResult,
 } from '../src/packages/effects/systemd-presets.js';
 import { fnmatch, unitNameKind } from '../src/packages/effects/systemd-units.js';
 import { EPOCH, run, tempDir } from './helpers.js';
@@ -554,18 +554,6 @@ describe('systemd preset helpers', () => {
     ];
     assert.deepEqual(unitsShippedBy(files), ['local.service', 'old.service', 'sshd.service', 'sshd.socket', 'sshd@.service']);
     assert.deepEqual(unitsShippedBy(files, 'global'), ['pipewire.service']);
-  });
-
-  it('presetCallsIn finds %systemd_post, %systemd_user_post and preset-all in scriptlets', () => {
-    const el8 = '\nif [ $1 -eq 1 ] ; then \n        # Initial installation \n        systemctl --no-reload preset sshd.service sshd.socket &>/dev/null || : \nfi \n';
-    const el9 = '\nif [ $1 -eq 1 ] && [ -x "/usr/lib/systemd/systemd-update-helper" ]; then\n    # Initial installation\n    /usr/lib/systemd/systemd-update-helper install-system-units chronyd.service chrony-wait.service || :\nfi\n';
-    const user = 'if [ $1 -eq 1 ]; then\n  /usr/lib/systemd/systemd-update-helper install-user-units pipewire.socket || :\nfi';
-    const systemd = '[ $1 -eq 1 ] || exit 0\nsystemctl preset-all &>/dev/null || :\nsystemctl --global preset-all &>/dev/null || :\n';
-    assert.deepEqual(presetCallsIn(el8), [{ scope: 'system', mode: 'full', units: ['sshd.service', 'sshd.socket'] }]);
-    assert.deepEqual(presetCallsIn(el9), [{ scope: 'system', mode: 'full', units: ['chronyd.service', 'chrony-wait.service'] }]);
-    assert.deepEqual(presetCallsIn(user), [{ scope: 'global', mode: 'full', units: ['pipewire.socket'] }]);
-    assert.deepEqual(presetCallsIn(systemd), [{ scope: 'system', mode: 'full' }, { scope: 'global', mode: 'full' }]);
-    assert.deepEqual(presetCallsIn('systemctl --preset-mode=enable-only preset-all\nsystemctl enable foo.service\n'), [{ scope: 'system', mode: 'enable-only' }]);
   });
 
   it('random and truncated unit, drop-in and preset files never crash or hang the effect', async () => {

@@ -240,7 +240,8 @@ export async function installRpm(input: InstallInput<LockedRpm, RpmLockFields>, 
   applyAlternativesCommands(ctx, commands);
   await updateCaTrust(ctx);
   for (const c of commands) {
-    if (c.kind === 'systemd-preset') await applySystemdPresets(ctx, { scope: c.scope === 'user' ? 'global' : 'system', ...(c.units.length ? { units: c.units } : {}) });
+    // Packages installed before systemctl do nothing (the helpers check it is there), as in a real transaction.
+    if (c.kind === 'systemd-preset' && ctx.exists('usr/bin/systemctl')) await applySystemdPresets(ctx, { scope: c.scope === 'user' ? 'global' : 'system', mode: c.mode, ...(c.units.length ? { units: c.units } : {}) });
   }
   // glibc's file trigger runs ldconfig at the end of every transaction that installs libraries.
   const glibc = ordered.find((m) => m.locked.name === 'glibc');

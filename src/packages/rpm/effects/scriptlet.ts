@@ -32,7 +32,8 @@ export type ScriptCommand =
   | { kind: 'alternatives'; args: string[]; origin: CommandOrigin }
   | { kind: 'ldconfig'; origin: CommandOrigin }
   /** `systemctl preset UNITS` (scope system) or `systemctl --global preset` (user). */
-  | { kind: 'systemd-preset'; scope: 'system' | 'user'; units: string[]; origin: CommandOrigin }
+  /** `systemctl [--global] [--preset-mode=MODE] preset UNITS` (scope user: --global), or `preset-all` (units empty). */
+  | { kind: 'systemd-preset'; scope: 'system' | 'user'; units: string[]; mode: 'full' | 'enable-only' | 'disable-only'; origin: CommandOrigin }
   | { kind: 'update-ca-trust'; args: string[]; origin: CommandOrigin };
 
 /** What the interpreter asks of the image being built. */
@@ -1037,7 +1038,7 @@ class Run {
         const [verb, ...units] = args;
         if (verb === 'install-system-units' || verb === 'install-user-units') {
           if (!units.length) return 0;
-          return this.emit({ kind: 'systemd-preset', scope: verb === 'install-system-units' ? 'system' : 'user', units, origin });
+          return this.emit({ kind: 'systemd-preset', scope: verb === 'install-system-units' ? 'system' : 'user', units, mode: 'full', origin });
         }
         this.notReproduced(line, text);
         return 0;
@@ -1052,7 +1053,11 @@ class Run {
     const operands = args.filter((a) => !a.startsWith('-'));
     const global = args.includes('--global') || args.includes('--user');
     const [verb, ...units] = operands;
-    if (verb === 'preset' && units.length) return this.emit({ kind: 'systemd-preset', scope: global ? 'user' : 'system', units, origin });
+    const modeArg = args.find((a) => a.startsWith('--preset-mode='))?.slice('--preset-mode='.length);
+    const mode = modeArg === 'enable-only' || modeArg === 'disable-only' ? modeArg : 'full';
+    if ((verb === 'preset' && units.length) || (verb === 'preset-all' && !units.length)) {
+      return this.emit({ kind: 'systemd-preset', scope: global ? 'user' : 'system', units, mode, origin });
+    }
     // Nothing runs while an image is built: reloading is a no-op and no unit is active.
     if (verb === 'daemon-reload') return 0;
     if (verb === 'is-active') return 3;
