@@ -1,6 +1,7 @@
 import { isAbsolute, join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { DebianRequest } from '../packages/deb/ecosystem.js';
+import type { EcosystemId } from '../packages/ecosystem.js';
 import type { GroupPackageType, RpmRequest } from '../packages/rpm/request.js';
 import type { Spec } from './schema.js';
 
@@ -47,14 +48,16 @@ const fromSpec = (path: string, specDir: string) => (isAbsolute(path) ? path : j
 
 /**
  * The spec's `contents` and the flags as one request (flags win; lists of packages add up). The ecosystem
- * is the spec's (`contents.ecosystem`), or RPM when an RPM flag is given; flags of the other ecosystem
- * are refused, naming them.
+ * is the spec's (`contents.ecosystem`), or RPM when an RPM flag is given or the lockfile (`locked`) is
+ * RPM's; flags of the other ecosystem are refused, naming them.
  */
-export function packageRequest(spec: Spec, flags: PackageFlags, specDir: string): PackageRequest {
+export function packageRequest(spec: Spec, flags: PackageFlags, specDir: string, locked?: EcosystemId): PackageRequest {
   const c = spec.contents;
   const rpmFlags = given(flags, RPM_FLAGS);
   const debFlags = given(flags, DEBIAN_FLAGS);
-  const rpm = c.ecosystem === 'rpm' || (c.ecosystem === undefined && rpmFlags.length > 0 && Object.keys(c).length === 0);
+  // A build from a lockfile alone installs the lockfile's ecosystem.
+  const unsaid = c.ecosystem === undefined && Object.keys(c).length === 0;
+  const rpm = c.ecosystem === 'rpm' || (unsaid && (rpmFlags.length > 0 || (locked === 'rpm' && debFlags.length === 0)));
   if (rpm && debFlags.length) throw new UserError(`${debFlags.join(', ')}: Debian options, but this build installs RPM packages (${c.ecosystem === 'rpm' ? "the spec's contents.ecosystem is rpm" : rpmFlags.join(', ')})`);
   if (!rpm && rpmFlags.length) throw new UserError(`${rpmFlags.join(', ')}: RPM options, but this build installs Debian packages (${c.ecosystem === 'deb' || Object.keys(c).length ? "the spec's contents are Debian's unless they say ecosystem: rpm" : 'give --rpm-repo or --yum-conf, or set contents.ecosystem: rpm in the spec'})`);
   const slim = Boolean(flags.slim) || Boolean(spec.slim);

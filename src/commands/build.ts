@@ -6,7 +6,7 @@ import { sourceDateEpoch } from '../image/image.js';
 import type { ContainerConfig } from '../oci/config.js';
 import type { Compression } from '../oci/media-types.js';
 import { hostPlatform } from '../oci/platform.js';
-import type { Lockfile } from '../packages/lockfile.js';
+import { lockfileEcosystem, type Lockfile } from '../packages/lockfile.js';
 import type { ProgressStatus } from '../progress/progress.js';
 
 /** The flags of `build` and `lock` besides the package flags. */
@@ -38,7 +38,7 @@ const EMPTY_SPEC: LoadedSpec = { spec: { contents: {} }, dir: '.', locate: () =>
 async function settings(specFile: string | undefined, flags: BuildFlags, hooks: BuildHooks): Promise<Settings> {
   const loaded = specFile ? await loadSpec(specFile) : EMPTY_SPEC;
   const { spec, dir } = loaded;
-  const packages = packageRequest(spec, flags, dir);
+  const packages = packageRequest(spec, flags, dir, flags.lockfile ? await lockfileEcosystem(flags.lockfile) : undefined);
   const epoch = sourceDateEpoch();
   const mtime = epoch ?? Math.floor(Date.now() / 1000);
   const { hostArch, defaults } = await ecosystemDefaults(packages);

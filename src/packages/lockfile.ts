@@ -52,6 +52,16 @@ export function parseLockfile<Locked, LockFields>(doc: unknown, ecosystem: Ecosy
   return { ecosystem, arch: outer.data.arch, fields: fields.data, packages };
 }
 
+/** The ecosystem a lockfile is for (Debian's when it predates the field), or undefined when it cannot be read. */
+export async function lockfileEcosystem(path: string): Promise<EcosystemId | undefined> {
+  try {
+    const parsed = envelope.safeParse(JSON.parse(await readFile(path, 'utf8')));
+    return parsed.success ? parsed.data.ecosystem : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function readLockfile<Locked, LockFields>(path: string, ecosystem: EcosystemId, schema: LockSchema<Locked, LockFields>): Promise<Lockfile<Locked, LockFields>> {
   let text: string;
   try {

@@ -266,13 +266,14 @@ export async function installRpm(input: InstallInput<LockedRpm, RpmLockFields>, 
 
   const release = (await readText(ctx, 'etc/system-release')) ?? (await readText(ctx, 'etc/redhat-release'));
   const { name, version } = release ? releaseOf(release) : { name: 'RPM-based image', version: undefined };
-  const described = [...request.groups.map((g) => `@${g}`), ...request.include].join(' ');
+  // From the lock, not the request, so that a build from the lockfile is the same image.
+  const repositories = input.fields.repositories.map((r) => r.id).join(' ');
   const entries = [...owned.entries, ...db, ...deviceNodes(epoch), sysconfigNetwork(epoch), ...(request.slim ? [slimRpmMacros(epoch)] : [])];
   return {
     // The folders of what the build adds (/dev, /etc/sysconfig) where no package made them, as mkdir -p would.
     entries: [...entries, ...rpmParentDirectories(entries, epoch)],
     description: name,
-    createdBy: `fromscratch build ${described}`.trim(),
+    createdBy: `fromscratch build ${repositories}`,
     ...(version !== undefined ? { annotations: { 'org.opencontainers.image.version': version } } : {}),
   };
 }
