@@ -237,12 +237,16 @@ export async function installRpm(input: InstallInput<LockedRpm, RpmLockFields>, 
   }
   await accounts.write({ ...(input.accounts ? { users: input.accounts.users, groups: input.accounts.groups } : {}) });
   for (const home of input.accounts?.homes ?? []) ctx.dir(home.path, 'spec accounts (home)', 0o755, home.uid, home.gid);
-  applyAlternativesCommands(ctx, commands);
+  const alternatives = applyAlternativesCommands(ctx, commands);
   await updateCaTrust(ctx);
   for (const c of commands) {
     // Packages installed before systemctl do nothing (the helpers check it is there), as in a real transaction.
     if (c.kind === 'systemd-preset' && ctx.exists('usr/bin/systemctl')) await applySystemdPresets(ctx, { scope: c.scope === 'user' ? 'global' : 'system', mode: c.mode, ...(c.units.length ? { units: c.units } : {}) });
   }
+  // Services an alternative names with --initscript follow the best alternative (chkconfig's alternatives
+  // enables the winner's and disables the others' through their presets).
+  if (ctx.exists('usr/bin/systemctl') && alternatives.preset.length) await applySystemdPresets(ctx, { units: alternatives.preset });
+  for (const unit of alternatives.disable) ctx.notes.push(`alternatives: ${unit} would be disabled (nothing enables it in a new image)`);
   // glibc's file trigger runs ldconfig at the end of every transaction that installs libraries.
   const glibc = ordered.find((m) => m.locked.name === 'glibc');
   if (glibc) await ldSoCache(ctx, rpmLibc(glibc.header, arch));
