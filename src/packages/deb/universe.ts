@@ -2,6 +2,7 @@ import type { DebPackage } from './package.js';
 import { parseRelations, type Relation } from './relation.js';
 import { compareVersions, satisfiesVersion } from './version.js';
 import type { Repository } from './repository.js';
+import { editDistance } from '../edit-distance.js';
 
 /** A package that satisfies a relation, directly or through a (possibly versioned) Provides. */
 export interface Provider {
@@ -90,21 +91,4 @@ export class PackageUniverse {
     }
     return scored.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1)).slice(0, max).map((s) => s[1]);
   }
-}
-
-/** Levenshtein distance, giving up above `limit`. */
-function editDistance(a: string, b: string, limit: number): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    let best = i;
-    for (let j = 1; j <= b.length; j++) {
-      const value = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      current.push(value);
-      best = Math.min(best, value);
-    }
-    if (best > limit) return limit + 1;
-    previous = current;
-  }
-  return previous[b.length]!;
 }

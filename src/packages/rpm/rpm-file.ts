@@ -1,6 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline, Readable, type Duplex } from 'node:stream';
 import lzma from 'lzma-native';
@@ -9,6 +8,7 @@ import { openDecompressed } from '../../compression/decompress.js';
 import type { ArchiveCompression } from '../../compression/detect.js';
 import type { SourcedEntry } from '../../entries/entry-set.js';
 import { parentPath } from '../../entries/path.js';
+import { SpoolWriter } from '../../entries/spool-writer.js';
 import { UserError } from '../../errors.js';
 import { ByteReader } from '../../stream/byte-reader.js';
 import { CpioReader } from './cpio.js';
@@ -72,10 +72,6 @@ export interface RpmContents {
 /** Several packages may spool into one folder (one per package of a build). */
 let spoolCounter = 0;
 
-async function write(out: WriteStream, chunk: Buffer): Promise<void> {
-  if (!out.write(chunk)) await once(out, 'drain');
-}
-
 /** The uncompressed payload: rpm names its compressor in the header (gzip when it does not). */
 async function decompressPayload(source: AsyncIterable<Buffer>, compressor: string, what: string): Promise<Readable> {
   if (compressor === 'lzma') {
@@ -123,7 +119,7 @@ export async function readRpmHeaders(path: string, where: string): Promise<{ lea
 }
 
 /** A created file of the header as a layer entry: a hardlink to `linkTo`, or with its content at `contentAt` in the spool. */
-function layerEntry(f: HeaderFile, linkTo: string | undefined, contentAt: number | undefined, spoolPath: string, where: string): SourcedEntry {
+function layerEntry(f: HeaderFile, linkTo: string | undefined, contentAt: number | undefined, spool: SpoolWriter, where: string): SourcedEntry {
   if (f.type === 'socket') throw new UserError(`${where}: "${f.name}" is a socket, which a layer cannot hold`);
   const entry: SourcedEntry = {
     path: f.path, type: f.type, mode: f.mode & 0o7777, uid: 0, gid: 0, mtime: f.mtime, size: 0,
@@ -134,10 +130,7 @@ function layerEntry(f: HeaderFile, linkTo: string | undefined, contentAt: number
     entry.linkname = linkTo;
   } else if (f.type === 'file') {
     entry.size = f.size;
-    if (contentAt !== undefined) {
-      const end = contentAt + f.size - 1;
-      entry.open = () => createReadStream(spoolPath, { start: contentAt, end, highWaterMark: 1 << 20 });
-    }
+    if (contentAt !== undefined) entry.open = spool.opener(contentAt, f.size);
   } else if (f.type === 'symlink') {
     entry.linkname = f.linkto;
   } else if (f.type === 'char' || f.type === 'block') {
@@ -158,7 +151,7 @@ function layerEntry(f: HeaderFile, linkTo: string | undefined, contentAt: number
 export async function readRpm(path: string, where: string, spoolDir: string, options: RpmReadOptions = {}): Promise<RpmContents> {
   const reader = new ByteReader(createReadStream(path, { highWaterMark: 1 << 20 }));
   const spoolPath = join(spoolDir, `rpm-content-${spoolCounter++}.spool`);
-  let spool: WriteStream | undefined;
+  let spool: SpoolWriter | undefined;
   let cpio: CpioReader | undefined;
   try {
     const lead = await readLead(reader, where);
@@ -209,23 +202,10 @@ export async function readRpm(path: string, where: string, spoolDir: string, opt
     const payloadName = `${where}: payload`;
     const archive = await decompressPayload(compressedSource, h.string(RpmTag.PAYLOADCOMPRESSOR) ?? 'gzip', payloadName);
     cpio = new CpioReader(archive, payloadName);
-    spool = createWriteStream(spoolPath);
-    let spoolError: Error | undefined;
-    spool.on('error', (err) => (spoolError = err));
-    const spoolHash = createHash('sha256');
+    spool = new SpoolWriter(spoolPath, { hash: true });
     const contentAt = new Map<number, number>();
     const found = new Array<boolean>(files.length).fill(false);
     const folders = new Set<string>();
-    let offset = 0;
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    const flush = async () => {
-      if (pendingBytes === 0) return;
-      const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-      await write(spool!, data);
-    };
     for (;;) {
       const member = await cpio.next();
       if (!member) break;
@@ -253,14 +233,10 @@ export async function readRpm(path: string, where: string, spoolDir: string, opt
       const holder = holderOf(i);
       if (holder === undefined) continue;
       const hash: Hash = createHash(digestName);
-      const start = offset;
+      const start = spool.size;
       for await (const chunk of cpio.data()) {
         hash.update(chunk);
-        spoolHash.update(chunk);
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        offset += chunk.length;
-        if (pendingBytes >= 1 << 20) await flush();
+        await spool.append(chunk);
       }
       const digest = hash.digest('hex');
       if (f.digest !== '' && digest !== f.digest) throw new UserError(`${where}: "${f.name}" does not match its digest in the header (${digestName} ${f.digest}, its content gives ${digest})`);
@@ -278,10 +254,7 @@ export async function readRpm(path: string, where: string, spoolDir: string, opt
       verifier.checked.push(...checked.checked);
       signedBy.push(...checked.signedBy);
     }
-    await flush();
-    spool.end();
-    await once(spool, 'close');
-    if (spoolError) throw new UserError(`cannot spool ${where} to ${spoolPath}: ${spoolError.message}`);
+    const written = await spool.finish(where);
 
     const entries: SourcedEntry[] = [];
     const offsets: number[] = [];
@@ -291,7 +264,7 @@ export async function readRpm(path: string, where: string, spoolDir: string, opt
       if (!created[i]) return;
       const holder = f.type === 'file' ? holderOf(i)! : i;
       const start = holder === i ? contentAt.get(i) : undefined;
-      const entry = layerEntry(f, holder === i ? undefined : files[holder]!.path, start, spoolPath, where);
+      const entry = layerEntry(f, holder === i ? undefined : files[holder]!.path, start, spool!, where);
       const at = start ?? -1;
       entries.push(entry);
       offsets.push(at);
@@ -307,7 +280,7 @@ export async function readRpm(path: string, where: string, spoolDir: string, opt
       folders: [...folders].filter((d) => d !== ''),
       digests,
       digestAlgorithm: digestName,
-      spool: { path: spoolPath, size: offset, offsets, sha256: spoolHash.digest('hex') },
+      spool: { path: written.path, size: written.size, offsets, sha256: written.sha256! },
       verification: { checked: verifier.checked, signedBy },
     };
   } catch (err) {

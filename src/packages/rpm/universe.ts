@@ -6,6 +6,7 @@ import { StringPool, evrOf, type RpmDependency, type RpmPackage, type RpmReposit
 import { parsePrimary } from './primary.js';
 import { isRich, parseRichDependency, richAtoms, type RichDependency } from './rich-dependency.js';
 import { compareEvrMatchingRelease, rangesIntersect } from './version.js';
+import { editDistance } from '../edit-distance.js';
 
 /**
  * The architectures a machine installs, best first, as libsolv's pool_setarch lists them for rpm. Each is
@@ -292,22 +293,4 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list) list.push(value);
   else map.set(key, [value]);
-}
-
-/** Levenshtein distance, giving up (returning cap + 1) once it must exceed cap. */
-function editDistance(a: string, b: string, cap: number): number {
-  if (Math.abs(a.length - b.length) > cap) return cap + 1;
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    let best = i;
-    for (let j = 1; j <= b.length; j++) {
-      const v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      cur.push(v);
-      best = Math.min(best, v);
-    }
-    if (best > cap) return cap + 1;
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
