@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
 import { chmod, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import type { SourcedEntry } from '../../entries/entry-set.js';
 import { UserError } from '../../errors.js';
 import { hostPlatform, type Platform } from '../../oci/platform.js';
 import { dirEntry, fileEntry, symlinkEntry } from '../../entries/synthetic.js';
+import type { EffectContext } from './context.js';
+import { ImageTree } from './image-tree.js';
 
 const run = promisify(execFile);
 
@@ -23,7 +25,7 @@ export interface BusyboxTarget {
  * the binary is the only reliable source of its own applet table. A binary for another architecture is
  * run through qemu-user-static (`qemu-ARCH-static`), when the host has it.
  */
-async function listApplets(binary: Buffer, { platform, arch }: BusyboxTarget, workDir: string): Promise<string[]> {
+export async function listApplets(binary: Buffer, { platform, arch }: BusyboxTarget, workDir: string): Promise<string[]> {
   const path = join(workDir, 'busybox');
   await writeFile(path, binary);
   await chmod(path, 0o755);
@@ -68,4 +70,33 @@ export async function busyboxEntries(packaged: SourcedEntry[], target: BusyboxTa
     out.push({ ...symlinkEntry(applet, '/bin/busybox', { mtime }), origin: 'busybox applet' });
   }
   return out;
+}
+
+/**
+ * `busybox --install [-s] [DIR]`, as a package scriptlet runs it: a link to the binary for every applet it
+ * lists, at the applet's own path or in DIR, symbolic with -s (to the binary's real path, as busybox links
+ * to /proc/self/exe resolved) and hard without; names that exist already, or whose folder does not, are
+ * left alone (link() fails there and busybox goes on).
+ */
+export async function busyboxInstall(ctx: EffectContext, command: { binary: string; symlinks: boolean; dir?: string }, target: BusyboxTarget, workDir: string, origin: string): Promise<number> {
+  const tree = new ImageTree(ctx.result());
+  const binary = tree.resolve(command.binary.replace(/^\/+/, ''));
+  const content = binary === undefined ? undefined : await ctx.readThrough(binary);
+  if (binary === undefined || !content) {
+    ctx.notes.push(`${origin}: ${command.binary} is not in the image; no applet links made`);
+    return 0;
+  }
+  let made = 0;
+  for (const applet of await listApplets(content, target, workDir)) {
+    const name = posix.basename(applet);
+    const folder = tree.resolve(command.dir !== undefined ? command.dir.replace(/^\/+/, '') : posix.dirname(applet));
+    if (folder === undefined || !tree.isDirectory(folder)) continue;
+    const path = folder ? `${folder}/${name}` : name;
+    if (tree.lstat(path) || ctx.entry(path)) continue;
+    if (command.symlinks) ctx.symlink(path, `/${binary}`, origin);
+    else ctx.hardlink(path, binary, origin);
+    made++;
+  }
+  ctx.notes.push(`${origin}: busybox --install${command.symlinks ? ' -s' : ''}: ${made} applet links`);
+  return made;
 }

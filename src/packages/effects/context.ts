@@ -89,6 +89,12 @@ export class EffectContext<P = unknown> {
     this.push({ ...symlinkEntry(path, target, { mtime: this.epoch }), origin });
   }
 
+  /** A hard link to the file at `target` (an entry path), as `ln` or `link()` makes one. */
+  hardlink(path: string, target: string, origin: string): void {
+    const file = this.entry(target);
+    this.push({ path, type: 'hardlink', linkname: target, mode: file?.mode ?? 0o644, uid: file?.uid ?? 0, gid: file?.gid ?? 0, mtime: this.epoch, size: 0, origin });
+  }
+
   /** Takes a path out of the image (a link a script deletes), whether packaged or added by an effect. */
   remove(path: string): void {
     this.byPath.delete(path);

@@ -6,6 +6,8 @@ import type { InstallInput, Installed, UnpackedPackage } from '../ecosystem.js';
 import { EffectContext } from '../effects/context.js';
 import { updateCaTrust } from '../effects/ca-trust.js';
 import { ldSoCache, type LibcBuild } from '../effects/ld-so-cache.js';
+import { busyboxInstall } from '../effects/busybox.js';
+import { rpmPlatform } from './architecture.js';
 import { applySystemdPresets } from '../effects/systemd-presets.js';
 import { mergePackageEntries, type PackageFiles } from '../file-conflicts.js';
 import { applyAccountCommands, AccountDatabase } from './effects/accounts.js';
@@ -242,6 +244,9 @@ export async function installRpm(input: InstallInput<LockedRpm, RpmLockFields>, 
   for (const c of commands) {
     // Packages installed before systemctl do nothing (the helpers check it is there), as in a real transaction.
     if (c.kind === 'systemd-preset' && ctx.exists('usr/bin/systemctl')) await applySystemdPresets(ctx, { scope: c.scope === 'user' ? 'global' : 'system', mode: c.mode, ...(c.units.length ? { units: c.units } : {}) });
+  }
+  for (const c of commands) {
+    if (c.kind === 'busybox-install') await busyboxInstall(ctx, c, { platform: rpmPlatform(arch), arch }, input.work, `${c.origin.pkg} ${c.origin.scriptlet}`);
   }
   // Services an alternative names with --initscript follow the best alternative (chkconfig's alternatives
   // enables the winner's and disables the others' through their presets).

@@ -34,7 +34,9 @@ export type ScriptCommand =
   /** `systemctl preset UNITS` (scope system) or `systemctl --global preset` (user). */
   /** `systemctl [--global] [--preset-mode=MODE] preset UNITS` (scope user: --global), or `preset-all` (units empty). */
   | { kind: 'systemd-preset'; scope: 'system' | 'user'; units: string[]; mode: 'full' | 'enable-only' | 'disable-only'; origin: CommandOrigin }
-  | { kind: 'update-ca-trust'; args: string[]; origin: CommandOrigin };
+  | { kind: 'update-ca-trust'; args: string[]; origin: CommandOrigin }
+  /** `busybox --install [-s] [DIR]`: a link to the binary (`binary`, as the script names it) for every applet it has. */
+  | { kind: 'busybox-install'; binary: string; symlinks: boolean; dir?: string; origin: CommandOrigin };
 
 /** What the interpreter asks of the image being built. */
 export interface ScriptHost {
@@ -995,6 +997,14 @@ class Run {
           return 0;
         }
         return r ? 0 : 1;
+      }
+      case 'busybox': {
+        if (args[0] === '--install' && args.length <= 3 && args.slice(1).every((a) => a === '-s' || !a.startsWith('-'))) {
+          const dir = args.slice(1).find((a) => a !== '-s');
+          return this.emit({ kind: 'busybox-install', binary: name, symlinks: args.includes('-s'), ...(dir !== undefined ? { dir } : {}), origin });
+        }
+        this.notReproduced(line, text);
+        return 0;
       }
       case 'getent': {
         const db = args[0];
