@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cliAsync, EPOCH, must, Podman, python, ROOT, run, serveDirectory, tempDir, type Served } from './helpers.js';
@@ -251,6 +251,21 @@ describe('build from a yum repository', { skip: AS_ROOT }, () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /index: fixture-9 /);
     assert.match(r.stderr, /verify: 3 package signatures checked/);
+  });
+
+  it('builds several architectures into one OCI index ($basearch in the URL)', async () => {
+    // The same repository under both architectures' names, as mirrors lay out $basearch.
+    for (const arch of ['x86_64', 'aarch64']) if (!existsSync(join(fixtures, 'repo', arch))) symlinkSync('.', join(fixtures, 'repo', arch));
+    const dest = join(tempDir('rpm-multi'), 'l');
+    const r = await cliAsync(['build', `oci:${dest}:x`, '--rpm-repo', `${server.url}/$basearch/`, '--include', 'filekinds', '--arch', 'x86_64,aarch64', '--json'], { FROMSCRATCH_CACHE: cache });
+    assert.equal(r.status, 0, r.stderr);
+    const result = JSON.parse(r.stdout);
+    assert.deepEqual(result.images.map((i: { platform: string }) => i.platform), ['linux/amd64', 'linux/arm64/v8']);
+    assert.ok(server.requests.includes('/aarch64/repodata/repomd.xml'), server.requests.slice(-5).join(' '));
+    const index = JSON.parse(must('skopeo', ['inspect', '--raw', `oci:${dest}:x`]));
+    assert.deepEqual(index.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture), ['amd64', 'arm64']);
+    const arm = JSON.parse(must('skopeo', ['inspect', '--override-arch', 'arm64', '--override-variant', 'v8', `oci:${dest}:x`]));
+    assert.equal(arm.Architecture, 'arm64');
   });
 
   it('takes the packages from a spec (contents.ecosystem: rpm)', async () => {

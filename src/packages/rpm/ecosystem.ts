@@ -6,7 +6,7 @@ import { parseChecksum } from '../fetch/checksum.js';
 import { rpmPlatform } from './architecture.js';
 import { installRpm } from './install.js';
 import { rpmDisplayName, rpmLockSchema, type LockedRpm, type RpmLockFields } from './lockfile.js';
-import { readYumConfig, rpmRepoFromUrl, type RpmRepoConfig } from './repo-config.js';
+import { readYumConfig, rpmBasearch, rpmRepoFromUrl, type RpmRepoConfig } from './repo-config.js';
 import { openMetadata, openRpmRepository, rpmLocationUrl, type RpmRepository } from './repository.js';
 import type { RpmRequest } from './request.js';
 import { DEFAULT_GROUP_TYPES, resolveRpm } from './resolver.js';
@@ -37,8 +37,10 @@ async function requestedRepositories(request: RpmRequest, arch: string): Promise
     if (repos.length === 0) throw new UserError(`${request.yumConf}: no enabled repository (in the file or its reposdir ${conf.main.reposdir.join(', ')})`);
   }
   const gpgkey = (request.keys ?? []).map((k) => pathToFileURL(k).href);
+  // $arch, $basearch (the image's, for each architecture built) and $releasever in --rpm-repo URLs.
+  const vars = { arch, basearch: rpmBasearch(arch), ...(releasever !== undefined ? { releasever } : {}) };
   for (const url of request.repositories) {
-    repos.push(rpmRepoFromUrl(url, { gpgcheck: gpgkey.length > 0, repoGpgcheck: gpgkey.length > 0, gpgkey, ...(releasever !== undefined ? { vars: { releasever } } : {}) }));
+    repos.push(rpmRepoFromUrl(url, { gpgcheck: gpgkey.length > 0, repoGpgcheck: gpgkey.length > 0, gpgkey, vars }));
   }
   if (repos.length === 0) throw new UserError("no repository given (--rpm-repo URL or --yum-conf FILE, or the spec's contents.repositories or contents.yum-conf)");
   const ids = new Set<string>();

@@ -1,5 +1,5 @@
 import type { SourcedEntry } from '../../entries/entry-set.js';
-import { parentPath } from '../../entries/path.js';
+import { parentPath, symlinkTarget } from '../../entries/path.js';
 import { fileEntry, symlinkEntry } from '../../entries/synthetic.js';
 import { UserError } from '../../errors.js';
 import type { InstallInput, Installed, UnpackedPackage } from '../ecosystem.js';
@@ -157,32 +157,47 @@ interface FileOwner {
   digests: Map<string, string>;
 }
 
-/**
- * Paths below a folder another package ships as a symlink (filesystem's /lib → usr/lib, /bin → usr/bin)
- * land where the link points, as rpm writes through such links.
- */
-function throughFolderLinks(entries: SourcedEntry[]): SourcedEntry[] {
+/** The folder symlinks the packages ship (filesystem's /lib → usr/lib, /bin → usr/bin), as entry paths. */
+function folderLinks(entries: readonly SourcedEntry[]): Map<string, string> {
   const links = new Map<string, string>();
   for (const e of entries) {
     if (e.type !== 'symlink' || !e.linkname) continue;
-    const target = e.linkname.startsWith('/') ? e.linkname.slice(1) : `${parentPath(e.path) ? `${parentPath(e.path)}/` : ''}${e.linkname}`;
-    links.set(e.path, target.split('/').filter((s) => s && s !== '.').reduce<string[]>((acc, s) => (s === '..' ? acc.slice(0, -1) : [...acc, s]), []).join('/'));
-  }
-  if (links.size === 0) return entries;
-  const resolve = (path: string): string => {
-    const parts = path.split('/');
-    let at = '';
-    for (let i = 0; i < parts.length - 1; i++) {
-      at = at ? `${at}/${parts[i]}` : parts[i]!;
-      for (let hops = 0; links.has(at) && hops < 40; hops++) at = links.get(at)!;
+    try {
+      links.set(e.path, symlinkTarget(e.path, e.linkname));
+    } catch {
+      // A link out of the root leads nowhere a package file could land.
     }
-    return at ? `${at}/${parts[parts.length - 1]}` : path;
-  };
-  return entries.map((e) => {
-    const path = resolve(e.path);
-    const linkname = e.type === 'hardlink' && e.linkname ? resolve(e.linkname) : e.linkname;
+  }
+  return links;
+}
+
+/**
+ * A path with its folders followed through the packages' folder symlinks: rpm writes /lib/x through
+ * filesystem's /lib → usr/lib link into usr/lib/x. The last name is followed only for a folder's path
+ * (otherwise it may be a link itself).
+ */
+function throughFolderLinks(path: string, links: ReadonlyMap<string, string>, followLast = false): string {
+  const parts = path.split('/');
+  let at = '';
+  for (let i = 0; i < parts.length - (followLast ? 0 : 1); i++) {
+    at = at ? `${at}/${parts[i]}` : parts[i]!;
+    for (let hops = 0; links.has(at) && hops < 40; hops++) at = links.get(at)!;
+  }
+  if (followLast) return at;
+  return at ? `${at}/${parts[parts.length - 1]}` : path;
+}
+
+/** A package's entries and file digests with their paths through the folder links. */
+function relocated(display: string, entries: readonly SourcedEntry[], digests: ReadonlyMap<string, string>, links: ReadonlyMap<string, string>): PackageFiles<FileOwner> {
+  const moved = new Map<string, string>();
+  const out = entries.map((e) => {
+    const path = throughFolderLinks(e.path, links);
+    const digest = digests.get(e.path);
+    if (digest !== undefined) moved.set(path, digest);
+    const linkname = e.type === 'hardlink' && e.linkname ? throughFolderLinks(e.linkname, links) : e.linkname;
     return path === e.path && linkname === e.linkname ? e : { ...e, path, ...(linkname !== undefined ? { linkname } : {}) };
   });
+  return { pkg: { display, digests: moved }, entries: out };
 }
 
 /** ldconfig's machine (by Debian's name, as the ld.so.cache writer knows them) for RPM's architectures. */
@@ -220,10 +235,9 @@ export async function installRpm(input: InstallInput<LockedRpm, RpmLockFields>, 
   log(`unpack: ${files.reduce((n, f) => n + f.entries.length, 0)} entries from ${ordered.length} packages`);
 
   // The files as rpm lays them down, conflicts settled, through folder links, with the folders rpm makes.
-  const unmapped: PackageFiles<FileOwner>[] = files.map((f) => ({ pkg: { display: f.m.display, digests: f.m.unpacked.digests }, entries: f.entries }));
-  let merged = throughFolderLinks(mergePackageEntries(unmapped, rpmConflict));
-  merged = mergePackageEntries([{ pkg: { display: '', digests: new Map() }, entries: merged }], rpmConflict);
-  merged.push(...rpmParentDirectories(merged, epoch, files.flatMap((f) => f.folders)));
+  const links = folderLinks(files.flatMap((f) => f.entries));
+  const merged = mergePackageEntries(files.map((f) => relocated(f.m.display, f.entries, f.m.unpacked.digests, links)), rpmConflict);
+  merged.push(...rpmParentDirectories(merged, epoch, files.flatMap((f) => f.folders.map((d) => throughFolderLinks(d, links, true)))));
 
   // Scriptlets, in transaction order: what they do to accounts, alternatives, ld.so.cache, systemd and the CA trust.
   const ctx = new EffectContext(merged, new Map(ordered.map((m) => [m.locked.name, m] as const)), epoch, arch);
