@@ -123,15 +123,11 @@ function rpmArguments(options: RpmScriptInstallOptions, devices: string[]): stri
   return [...args, ...options.packages.map((p) => p.file)];
 }
 
-/** The scriptlet rpm reports failing, by the package's name as rpm prints it. */
-function failure(tail: string, packages: readonly RpmScriptPackage[]): string {
-  const script = [...tail.matchAll(/error: %(pretrans|prein|pre|post|postin|posttrans|triggerprein|triggerin|filetriggerin|transfiletriggerin)\(([^)]+)\) scriptlet failed, (exit status \d+|signal \d+)/g)].pop();
-  const names: Record<string, string> = { prein: '%pre', postin: '%post', pretrans: '%pretrans', posttrans: '%posttrans' };
-  if (script) {
-    const nevra = script[2]!;
-    const pkg = packages.find((p) => nevra === p.display || nevra.startsWith(`${p.display.split('-').slice(0, -2).join('-')}-`));
-    return `the ${names[script[1]!] ?? `%${script[1]}`} scriptlet of ${pkg?.display ?? nevra} failed (${script[3]})`;
-  }
+/** What rpm reports failing: a scriptlet that stops its package (%pretrans, %pre), named as rpm names the package. */
+function failure(tail: string): string {
+  const script = [...tail.matchAll(/error: %([a-z]+)\(([^)]+)\) scriptlet failed, (exit status \d+|signal \d+)/g)].pop();
+  const names: Record<string, string> = { prein: '%pre', postin: '%post' };
+  if (script) return `the ${names[script[1]!] ?? `%${script[1]}`} scriptlet of ${script[2]} failed (${script[3]}), so rpm did not install it`;
   const failed = [...tail.matchAll(/error: (\S+): install failed/g)].pop();
   if (failed) return `rpm could not install ${failed[1]}`;
   const status = /fromscratch-rpm-status: (\d+)/.exec(tail)?.[1];
@@ -193,7 +189,7 @@ export async function installRpmWithScripts(options: RpmScriptInstallOptions): P
     const [scan, exit] = await Promise.all([scanning, sandbox.exited]);
     if (exit.code !== 0) {
       const tail = sandbox.stderrTail(40).split('\n').filter((l) => !DEBIAN_NOTICE.test(l)).join('\n');
-      throw new UserError(`--scripts: ${failure(tail, options.packages)}${exit.signal ? ` (killed by ${exit.signal})` : ''}; rpm's last lines:\n${tail}`);
+      throw new UserError(`--scripts: ${failure(tail)}${exit.signal ? ` (killed by ${exit.signal})` : ''}; rpm's last lines:\n${tail}`);
     }
     if (scan instanceof Error) throw scan;
     log(`scripts: rpm ran the scriptlets in ${((Date.now() - started) / 1000).toFixed(1)} s; ${scan.entries.length} entries`);
