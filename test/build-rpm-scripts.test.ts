@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { UserError } from '../src/errors.js';
+import { markFilesInstalled } from '../src/packages/rpm/script-install.js';
 import { CLI, EPOCH, listTree, must, Podman, python, ROOT, run, serveDirectory, sha256Hex, tempDir, type RunResult, type Served } from './helpers.js';
 
 /**
@@ -283,5 +285,91 @@ describe('build --rpm-repo --scripts: the fixture packages with their scriptlets
     assert.match(r.stderr, /pre says goodbye/);
     assert.equal(existsSync(dest), false);
     assert.deepEqual(listTree(join(home, 'tmp')), []);
+  });
+  it('takes scripts: true from a spec, with its accounts (locked, as the Debian --scripts build adds them)', async () => {
+    const dir = join(home, 'spec');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'spec.yaml'), [
+      `contents: { ecosystem: rpm, repositories: [${repo}], packages: [hello] }`,
+      'accounts: { groups: [{ groupname: app, gid: 1234 }], users: [{ username: app, uid: 1234, gid: 1234 }] }',
+      'scripts: true',
+      '',
+    ].join('\n'));
+    const dest = join(dir, 'image');
+    const r = await as(undefined, ['build', join(dir, 'spec.yaml'), `oci:${dest}:app`, '--offline']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /scripts: accounts: adding the spec's users and groups/);
+    const root = unpack(dest, 'app');
+    assert.match(readFileSync(join(root, 'etc/passwd'), 'utf8'), /^app:\*:1234:1234:/m);
+    assert.match(readFileSync(join(root, 'etc/group'), 'utf8'), /^app:\*:1234:/m);
+    assert.equal(statSync(join(root, 'home/app')).uid, 1234);
+    assert.equal(readFileSync(join(root, 'var/tmp/hello.post'), 'utf8'), 'installed\n');
+  });
+
+  it('removes everything, files of subordinate ids too, when interrupted while rpm runs', async () => {
+    const who = unprivileged ? ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups'] : [];
+    const dest = join(home, 'interrupted');
+    const [command, ...args] = [...who, CLI, 'build', `oci:${dest}:x`, '--rpm-repo', repo, '--include', include, '--scripts', '--offline'];
+    // Its own process group, signalled as a terminal's Ctrl-C would signal it.
+    const child = spawn(command!, args, { env: envFor(), detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await new Promise<void>((resolve) => {
+      child.stderr.on('data', (d) => (stderr += d) && /scripts: rpm -i/.test(stderr) && resolve());
+      child.on('close', () => resolve());
+    });
+    process.kill(-child.pid!, 'SIGINT');
+    assert.equal(await closed, 130, stderr);
+    const left = () => {
+      try {
+        return listTree(join(home, 'tmp')).length;
+      } catch {
+        return 1;
+      }
+    };
+    for (let i = 0; i < 100 && left(); i++) await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(listTree(join(home, 'tmp')), []);
+    assert.equal(existsSync(dest), false);
+  });
+});
+
+describe('markFilesInstalled: FILESTATES of a stored rpm header', () => {
+  /** A stored header (no region): NAME "x", FILESTATES [2, 0, 2] as rpm's CHAR array. */
+  const header = (): Buffer => {
+    const data = Buffer.from([0x78, 0, 2, 0, 2]);
+    const index = Buffer.alloc(32);
+    index.writeUInt32BE(1000, 0); index.writeUInt32BE(6, 4); index.writeUInt32BE(0, 8); index.writeUInt32BE(1, 12);
+    index.writeUInt32BE(1029, 16); index.writeUInt32BE(1, 20); index.writeUInt32BE(2, 24); index.writeUInt32BE(3, 28);
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(2, 0); head.writeUInt32BE(data.length, 4);
+    return Buffer.concat([head, index, data]);
+  };
+
+  it('sets the named files from not installed to normal and nothing else', () => {
+    const blob = header();
+    const out = markFilesInstalled(blob, [2], 'x');
+    assert.deepEqual([...out.subarray(-3)], [2, 0, 0]);
+    assert.deepEqual([...blob.subarray(-3)], [2, 0, 2], 'the input is not changed');
+    assert.equal(out.subarray(0, -3).equals(blob.subarray(0, -3)), true);
+    assert.throws(() => markFilesInstalled(blob, [3], 'x'), (e: unknown) => e instanceof UserError && /x: rpm's stored header has no usable FILESTATES/.test(e.message));
+  });
+
+  it('answers truncated, flipped and random input with a UserError or a header, never a crash', () => {
+    const blob = header();
+    const tries: Buffer[] = [];
+    for (let n = 0; n < blob.length; n++) tries.push(blob.subarray(0, n));
+    for (let i = 0; i < blob.length; i++) for (const bit of [0x01, 0x80, 0xff]) {
+      const b = Buffer.from(blob);
+      b[i]! ^= bit;
+      tries.push(b);
+    }
+    for (let i = 0; i < 500; i++) tries.push(randomBytes(Math.floor(Math.random() * 64)));
+    for (const b of tries) {
+      try {
+        assert.equal(markFilesInstalled(b, [0, 2], 'x').length, b.length);
+      } catch (e) {
+        assert.ok(e instanceof UserError, String(e));
+      }
+    }
   });
 });

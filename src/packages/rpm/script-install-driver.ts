@@ -48,8 +48,10 @@ mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 mounted="proc $mounted"
 
 step "rpm -i: one transaction, the scriptlets run chrooted into the root"
+# rpm's own macro files only: the host's /etc/rpm and the caller's ~/.rpmmacros must not change the image.
+macros=$(rpm --showrc | sed -n 's/^Macro path: //p' | tr ':' '\n' | grep -v -e '^/etc/' -e '^~' | paste -sd: -)
 rpm_status=0
-rpm --root "$root" --dbpath "$dbpath" "$@" </dev/null || rpm_status=$?
+rpm --macros "$macros" --root "$root" --dbpath "$dbpath" "$@" </dev/null || rpm_status=$?
 if [ "$rpm_status" != 0 ]; then echo "fromscratch-rpm-status: $rpm_status"; exit 1; fi
 
 if [ -s "$job/passwd" ] || [ -s "$job/group" ]; then
@@ -70,7 +72,7 @@ mounted=
 for m in $made; do rm -f "$root/$m"; done
 # /dev and /proc stay where a package owns them (rpm gave them its modes), as rpm -qf says.
 for d in dev proc; do
-  rpm --root "$root" --dbpath "$dbpath" -qf "/$d" >/dev/null 2>&1 || rmdir "$root/$d" 2>/dev/null || true
+  rpm --macros "$macros" --root "$root" --dbpath "$dbpath" -qf "/$d" >/dev/null 2>&1 || rmdir "$root/$d" 2>/dev/null || true
 done
 rm -f "$root$dbpath/.rpm.lock" "$root$dbpath/rpmdb.sqlite-shm" "$root"/var/tmp/rpm-tmp.*
 rm -f "$root"/etc/*- "$root/etc/.pwd.lock" "$root/var/cache/ldconfig/aux-cache"

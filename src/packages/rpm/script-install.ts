@@ -279,7 +279,7 @@ async function cleanDatabase(file: Buffer, wal: Buffer, devices: { p: RpmScriptP
       for (const hnum of hnums) {
         const blob = sql.exec("SELECT blob FROM 'Packages' WHERE hnum = ?", [hnum])[0]?.values[0]?.[0];
         if (!(blob instanceof Uint8Array)) continue;
-        const patched = setFileStates(Buffer.from(blob), files.map((f) => f.index), p.display);
+        const patched = markFilesInstalled(Buffer.from(blob), files.map((f) => f.index), p.display);
         sql.run("UPDATE 'Packages' SET blob = ? WHERE hnum = ?", [patched, hnum]);
       }
     }
@@ -294,22 +294,23 @@ async function cleanDatabase(file: Buffer, wal: Buffer, devices: { p: RpmScriptP
 
 /**
  * A stored header with the FILESTATES entries at `indexes` set from not installed to normal. Written by
- * hand (no parser library reads rpm headers): the index is read bounds-checked and only the state bytes change.
+ * hand (no parser library reads rpm headers): the index is read bounds-checked and only the state bytes
+ * change; anything else is a UserError naming the package.
  */
-function setFileStates(blob: Buffer, indexes: number[], display: string): Buffer {
+export function markFilesInstalled(blob: Buffer, indexes: number[], display: string): Buffer {
   const bad = () => new UserError(`--scripts: ${display}: rpm's stored header has no usable FILESTATES`);
   if (blob.length < 8) throw bad();
   const count = blob.readUInt32BE(0);
   const dataLength = blob.readUInt32BE(4);
   const dataStart = 8 + count * 16;
-  if (dataStart + dataLength > blob.length) throw bad();
+  if (count > blob.length || dataStart + dataLength > blob.length) throw bad();
   for (let i = 0; i < count; i++) {
     const at = 8 + i * 16;
     if (blob.readUInt32BE(at) !== RpmTag.FILESTATES) continue;
     const type = blob.readUInt32BE(at + 4);
     const offset = blob.readInt32BE(at + 8);
     const n = blob.readUInt32BE(at + 12);
-    if (type !== 1 || offset < 0 || offset + n > dataLength) throw bad();
+    if (type !== 1 || offset < 0 || n > dataLength || offset + n > dataLength) throw bad();
     const out = Buffer.from(blob);
     for (const idx of indexes) {
       if (idx >= n) throw bad();
