@@ -116,6 +116,9 @@ function deviceFiles(p: RpmScriptPackage): { index: number; path: string }[] {
 function rpmArguments(options: RpmScriptInstallOptions, devices: string[]): string[] {
   const args = ['-i', '--nosignature', '--nodigest', '--define', '_tmppath /var/tmp'];
   // Verification already happened: every file against its repository's checksum, signatures against the keys.
+  // Slim through rpm's own means, as the image's macros.image-language-conf asks of later installs: docs
+  // (rpmbuild marks man and info pages %doc) and every language but C. Unlike the declarative slim install,
+  // files that are no %doc or %lang stay.
   if (options.nodocs || options.slim) args.push('--excludedocs');
   const langs = options.slim ? ['C.utf8'] : options.installLangs;
   if (langs) args.push('--define', `_install_langs ${langs.join(':')}`);
@@ -237,7 +240,7 @@ async function finish(scanned: SourcedEntry[], devices: { p: RpmScriptPackage; f
   const group = (await content(byPath.get('etc/group')))?.toString('utf8') ?? '';
   const deviceEntries = devices.flatMap(({ p, files }) => {
     const wanted = new Set(files.map((f) => f.path));
-    return p.unpacked.entries.filter((e) => wanted.has(normalizeEntryPath(e.path))).map((e) => ({ ...e, path: normalizeEntryPath(e.path), mtime: Math.min(e.mtime, epoch), origin: `${p.display}: ${e.origin} (device file: rpm cannot mknod in a user namespace)` }));
+    return p.unpacked.entries.filter((e) => wanted.has(normalizeEntryPath(e.path))).map((e) => ({ ...e, path: throughFolderLinks(normalizeEntryPath(e.path), byPath), mtime: Math.min(e.mtime, epoch), origin: `${p.display}: ${e.origin} (device file: rpm cannot mknod in a user namespace)` }));
   });
   const owned = mapOwners(deviceEntries, passwd, group);
   for (const e of owned.entries) byPath.set(e.path, e);
@@ -250,6 +253,20 @@ async function finish(scanned: SourcedEntry[], devices: { p: RpmScriptPackage; f
   return [...entries, ...rpmParentDirectories(entries, epoch)];
 }
 
+/** Where a packaged path lands in the finished root, as rpm wrote it: through folders another package made symlinks (/bin → usr/bin). */
+function throughFolderLinks(path: string, byPath: ReadonlyMap<string, SourcedEntry>): string {
+  const parts = path.split('/');
+  let at = '';
+  for (let i = 0; i < parts.length - 1; i++) {
+    at = at ? `${at}/${parts[i]}` : parts[i]!;
+    for (let hops = 0; hops < 40; hops++) {
+      const link = byPath.get(at);
+      if (link?.type !== 'symlink' || !link.linkname) break;
+      at = posix.normalize(link.linkname.startsWith('/') ? link.linkname.slice(1) : posix.join(posix.dirname(at), link.linkname)).replace(/^(\.\.\/)+|^\.$/, '');
+    }
+  }
+  return at ? `${at}/${parts[parts.length - 1]}` : path;
+}
 
 let sqlJs: ReturnType<typeof initSqlJs> | undefined;
 
