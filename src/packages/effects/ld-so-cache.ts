@@ -126,15 +126,15 @@ export async function ldSoCache(ctx: EffectContext, libc: LibcBuild, layout: Ent
   }
   const cache = new LdCache({ littleEndian: true, signedChar: arch.signedChar, generator: libc.generator });
   const tree = new ImageTree([...ctx.result(), ...layout.filter((e) => !ctx.entry(e.path))]);
-  const dirs = await searchDirs(tree, cache, arch, libc.systemDirs ?? [`/lib/${arch.triplet}`, `/usr/lib/${arch.triplet}`, '/lib', '/usr/lib']);
+  const dirs = await searchDirs(tree, cache, libc.systemDirs ?? [`/lib/${arch.triplet}`, `/usr/lib/${arch.triplet}`, '/lib', '/usr/lib']);
   const skipped: string[] = [];
   for (const dir of dirs) await searchDir(ctx, tree, cache, arch, dir, skipped);
   ctx.file('etc/ld.so.cache', cache.serialize(), 'ldconfig (libc trigger)');
   ctx.notes.push(`ldconfig: ${cache.size} libraries in /etc/ld.so.cache` + (skipped.length ? `; skipped (not a usable shared object): ${skipped.join(', ')}` : ''));
 }
 
-/** The folders in ldconfig's order: /etc/ld.so.conf with its includes, then Debian's built-in ones. */
-async function searchDirs(tree: ImageTree, cache: LdCache, arch: LdconfigArch, systemDirs: readonly string[]): Promise<SearchDir[]> {
+/** The folders in ldconfig's order: /etc/ld.so.conf with its includes, then the build's system folders. */
+async function searchDirs(tree: ImageTree, cache: LdCache, systemDirs: readonly string[]): Promise<SearchDir[]> {
   const dirs: SearchDir[] = [];
   const add = (line: string) => {
     let path = line;

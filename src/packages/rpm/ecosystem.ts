@@ -11,6 +11,7 @@ import { openMetadata, openRpmRepository, rpmLocationUrl, type RpmRepository } f
 import type { RpmRequest } from './request.js';
 import { DEFAULT_GROUP_TYPES, resolveRpm } from './resolver.js';
 import { readRpm } from './rpm-file.js';
+import { checkRpmScriptInstall } from './script-install.js';
 import { RpmUniverse } from './universe.js';
 
 /** The config of the CentOS/RHEL/Fedora base images: bash, and the usual PATH. */
@@ -58,8 +59,9 @@ export const rpm: Ecosystem<RpmRequest, LockedRpm, RpmLockFields> = {
   lockSchema: rpmLockSchema,
   decoderVersion: 1,
 
-  async check(request) {
-    if (request.scripts) throw new UserError('--scripts is not available for RPM builds yet: their scriptlets are reproduced declaratively (see docs/rpm-scriptlets.md)');
+  async check(request, archs) {
+    // --scripts runs rpm in the user-namespace sandbox: only for this machine's architecture, and only where the sandbox works.
+    if (request.scripts) for (const arch of archs) await checkRpmScriptInstall(arch);
   },
 
   async prepare(request, arch, { store, offline, log }) {

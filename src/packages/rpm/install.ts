@@ -10,7 +10,7 @@ import { busyboxInstall } from '../effects/busybox.js';
 import { rpmPlatform } from './architecture.js';
 import { applySystemdPresets } from '../effects/systemd-presets.js';
 import { mergePackageEntries, type PackageFiles } from '../file-conflicts.js';
-import { applyAccountCommands, AccountDatabase } from './effects/accounts.js';
+import { AccountDatabase } from './effects/accounts.js';
 import { applyAlternativesCommands } from './effects/alternatives.js';
 import { imageFileTest, interpretScriptlet, type ScriptCommand, type Scriptlet } from './effects/scriptlet.js';
 import { headerFiles, leftOut, RpmFileState } from './file-list.js';
@@ -23,6 +23,7 @@ import type { RpmRequest } from './request.js';
 import { installOrder } from './resolver.js';
 import { mapOwners, rpmParentDirectories } from './rpm-file.js';
 import { rpmdbPath, writeRpmDatabase } from './rpmdb-writer.js';
+import { installRpmScripted } from './script-install.js';
 import { verifyHeaderSignatures } from './signature.js';
 import { RpmUniverse } from './universe.js';
 import { slimLeftOut, slimRpmMacros } from './slim.js';
@@ -229,6 +230,8 @@ export async function installRpm(input: InstallInput<LockedRpm, RpmLockFields>, 
   const members = input.packages.map((p, i) => member(p, input.unpacked[i]!));
   const signed = await checkSignatures(members, input);
   if (signed) log(`verify: ${signed} package signatures checked against their repositories' keys`);
+  // --scripts: rpm itself installs the verified files and runs the scriptlets, in the sandbox.
+  if (request.scripts) return installRpmScripted(input, request);
   const ordered = transactionOrder(members, arch);
 
   const files = ordered.map((m) => ({ m, ...installedFiles(m, request) }));

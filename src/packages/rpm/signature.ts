@@ -110,7 +110,6 @@ export class RpmVerifier {
   }
 }
 
-import { readPublicKeys } from '../signing-keys.js';
 
 const SIGNATURES = [
   { tag: RpmSigTag.RSAHEADER, name: 'header RSA signature', header: true },
