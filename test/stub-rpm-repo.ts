@@ -79,7 +79,7 @@ export interface StubRepo {
 }
 
 /** Bumped when the stubs this module makes change, so cached repositories are made again. */
-const GENERATION = 'stub-rpm-repo 2';
+const GENERATION = 'stub-rpm-repo 4';
 const SOURCE_DATE_EPOCH = '1700000000';
 
 /** Opens a metadata file, decompressed by its extension (.gz here, .xz and .zst with the host's tools). */
@@ -373,6 +373,8 @@ export function stubSpec(specName: string, packages: RepoPackage[], tree: string
       }
     }
     out.push(`%description -n ${p.name}`, `Stub of ${p.name}.`, '');
+    const owned = p.files.filter((f) => links.has(f.path));
+    if (owned.length) out.push(`%pretrans -n ${p.name} -p <lua>`, ...pretransSymlinks(owned.map((f) => f.path), links), '');
   }
   out.push('%install', `cp -a '${tree}/.' "%{buildroot}/"`, '');
   for (const p of packages) {
@@ -384,6 +386,30 @@ export function stubSpec(specName: string, packages: RepoPackage[], tree: string
     out.push('');
   }
   return out.join('\n');
+}
+
+/**
+ * The only scriptlet a stub has: what the real filesystem package's `%pretrans -p <lua>` does, making its
+ * folder symlinks (and their targets) before any package is unpacked, so that a package installed before
+ * it (libgcc's /lib64/libgcc_s.so.1) goes through /lib64 → usr/lib64 instead of making /lib64 a folder.
+ */
+function pretransSymlinks(paths: string[], links: Map<string, string>): string[] {
+  const lines: string[] = [];
+  const made = new Set<string>();
+  const mkdirs = (dir: string) => {
+    const parts = dir.split('/').slice(1);
+    for (let i = 1; i <= parts.length; i++) {
+      const d = `/${parts.slice(0, i).join('/')}`;
+      if (!made.has(d) && d !== '/') lines.push(`posix.mkdir(${JSON.stringify(d)})`);
+      made.add(d);
+    }
+  };
+  for (const path of paths) {
+    mkdirs(posix.join(posix.dirname(path), links.get(path) ?? ''));
+    mkdirs(posix.dirname(path));
+    lines.push(`if not posix.stat(${JSON.stringify(path)}) then posix.symlink(${JSON.stringify(links.get(path))}, ${JSON.stringify(path)}) end`);
+  }
+  return lines;
 }
 
 /** Makes the build tree of some packages: their folders, symlinks and empty files. */
