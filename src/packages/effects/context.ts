@@ -28,7 +28,8 @@ export class EffectContext<P = unknown> {
 
   entry(path: string): SourcedEntry | undefined {
     const at = this.locate(path.replace(/^\/+/, ''));
-    return this.byPath.get(at) ?? this.added.find((e) => e.path === at);
+    // What an effect wrote replaces what the package shipped (a script's edit of a packaged file).
+    return this.added.find((e) => e.path === at) ?? this.byPath.get(at);
   }
 
   /** Where a path as a script names it lives in the image. */
@@ -86,6 +87,13 @@ export class EffectContext<P = unknown> {
 
   symlink(path: string, target: string, origin: string): void {
     this.push({ ...symlinkEntry(path, target, { mtime: this.epoch }), origin });
+  }
+
+  /** Takes a path out of the image (a link a script deletes), whether packaged or added by an effect. */
+  remove(path: string): void {
+    this.byPath.delete(path);
+    const i = this.added.findIndex((e) => e.path === path);
+    if (i >= 0) this.added.splice(i, 1);
   }
 
   /** Entries of the image after the effects: the packaged ones, replaced or extended by what effects added. */

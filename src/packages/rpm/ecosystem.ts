@@ -92,7 +92,7 @@ export const rpm: Ecosystem<RpmRequest, LockedRpm, RpmLockFields> = {
           ...(r.config.includepkgs.length ? { include: r.config.includepkgs } : {}),
         })));
         const universe = await RpmUniverse.load(inputs, { arch, exclude: excluded, paths: install.filter((p) => p.startsWith('/')) });
-        log(`index: ${universe.size} packages, checksums verified`);
+        log(`index: ${universe.packages.length} packages read`);
         const resolution = resolveRpm(universe, resolverRequest);
         const packages: LockedRpm[] = resolution.packages.map((p) => {
           const checksum = parseChecksum(p.checksum.algorithm, p.checksum.hex, `${p.name}: primary.xml checksum`);

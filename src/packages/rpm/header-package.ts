@@ -56,12 +56,12 @@ export function headerFilePaths(header: RpmHeader): string[] {
  * by): identity, provides, requires with their ordering flags, conflicts, obsoletes and files.
  */
 export function packageFromHeader(header: RpmHeader, repository: RpmRepository): RpmPackage {
-  const text = (tag: number) => (header.has(tag) ? header.string(tag) : '');
+  const text = (tag: number) => header.string(tag) ?? '';
   return {
-    name: header.string(RpmTag.NAME),
+    name: text(RpmTag.NAME),
     epoch: header.has(RpmTag.EPOCH) ? header.numbers(RpmTag.EPOCH)[0]! : 0,
-    version: header.string(RpmTag.VERSION),
-    release: header.string(RpmTag.RELEASE),
+    version: text(RpmTag.VERSION),
+    release: text(RpmTag.RELEASE),
     arch: text(RpmTag.ARCH),
     summary: text(RpmTag.SUMMARY),
     location: { href: '' },

@@ -5,6 +5,7 @@ import { UserError } from '../../errors.js';
 import type { InstallInput, Installed, UnpackedPackage } from '../ecosystem.js';
 import { EffectContext } from '../effects/context.js';
 import { updateCaTrust } from '../effects/ca-trust.js';
+import { ldSoCache, type LibcBuild } from '../effects/ld-so-cache.js';
 import { applySystemdPresets } from '../effects/systemd-presets.js';
 import { mergePackageEntries, type PackageFiles } from '../file-conflicts.js';
 import { applyAccountCommands, AccountDatabase } from './effects/accounts.js';
@@ -84,8 +85,8 @@ function scriptlets(m: Member, which: readonly ('%pre' | '%post' | '%posttrans')
   for (const name of which) {
     const [body, prog] = tags[name];
     if (!m.header.has(body) && !m.header.has(prog)) continue;
-    const interpreter = m.header.has(prog) ? (m.header.typeOf(prog) === 'string' ? [m.header.string(prog)] : m.header.strings(prog)) : ['/bin/sh'];
-    out.push({ pkg: m.locked.name, name, interpreter, body: m.header.has(body) ? m.header.string(body) : '' });
+    const interpreter = m.header.has(prog) ? m.header.strings(prog) : ['/bin/sh'];
+    out.push({ pkg: m.locked.name, name, interpreter, body: m.header.string(body) ?? '' });
   }
   return out;
 }
@@ -182,6 +183,19 @@ function throughFolderLinks(entries: SourcedEntry[]): SourcedEntry[] {
   });
 }
 
+/** ldconfig's machine (by Debian's name, as the ld.so.cache writer knows them) for RPM's architectures. */
+const LDCONFIG_MACHINE: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64', i686: 'i386', armv7hl: 'armhf' };
+
+/**
+ * The glibc of an RPM distribution: built without a vendor string (`ldconfig (GNU libc) …`), searching
+ * its $slibdir and $libdir (/lib64 and /usr/lib64 on 64-bit machines) after /etc/ld.so.conf's folders.
+ */
+function rpmLibc(header: RpmHeader, arch: string): LibcBuild {
+  const version = header.string(RpmTag.VERSION) ?? '';
+  const lib = ['x86_64', 'aarch64', 'ppc64le', 's390x', 'riscv64'].includes(arch) ? 'lib64' : 'lib';
+  return { generator: `ldconfig (GNU libc) release release version ${version}`, machine: LDCONFIG_MACHINE[arch] ?? arch, systemDirs: [`/${lib}`, `/usr/${lib}`] };
+}
+
 /** The text of a file the packages ship, or undefined. */
 async function readText(ctx: EffectContext, path: string): Promise<string | undefined> {
   const content = await ctx.readThrough(path);
@@ -225,8 +239,12 @@ export async function installRpm(input: InstallInput<LockedRpm, RpmLockFields>, 
   for (const home of input.accounts?.homes ?? []) ctx.dir(home.path, 'spec accounts (home)', 0o755, home.uid, home.gid);
   applyAlternativesCommands(ctx, commands);
   await updateCaTrust(ctx);
-  const presets = commands.filter((c) => c.kind === 'systemd-preset');
-  if (presets.length) await applySystemdPresets(ctx, { units: presets.flatMap((c) => (c.kind === 'systemd-preset' ? c.units : [])) });
+  for (const c of commands) {
+    if (c.kind === 'systemd-preset') await applySystemdPresets(ctx, { scope: c.scope === 'user' ? 'global' : 'system', ...(c.units.length ? { units: c.units } : {}) });
+  }
+  // glibc's file trigger runs ldconfig at the end of every transaction that installs libraries.
+  const glibc = ordered.find((m) => m.locked.name === 'glibc');
+  if (glibc) await ldSoCache(ctx, rpmLibc(glibc.header, arch));
   const system = ctx.result();
 
   // Owners by name, through the accounts the image ends with (rpm: unknown names become root, with a warning).
@@ -248,14 +266,10 @@ export async function installRpm(input: InstallInput<LockedRpm, RpmLockFields>, 
   const release = (await readText(ctx, 'etc/system-release')) ?? (await readText(ctx, 'etc/redhat-release'));
   const { name, version } = release ? releaseOf(release) : { name: 'RPM-based image', version: undefined };
   const described = [...request.groups.map((g) => `@${g}`), ...request.include].join(' ');
+  const entries = [...owned.entries, ...db, ...deviceNodes(epoch), sysconfigNetwork(epoch), ...(request.slim ? [slimRpmMacros(epoch)] : [])];
   return {
-    entries: [
-      ...owned.entries,
-      ...db,
-      ...deviceNodes(epoch),
-      sysconfigNetwork(epoch),
-      ...(request.slim ? [slimRpmMacros(epoch)] : []),
-    ],
+    // The folders of what the build adds (/dev, /etc/sysconfig) where no package made them, as mkdir -p would.
+    entries: [...entries, ...rpmParentDirectories(entries, epoch)],
     description: name,
     createdBy: `fromscratch build ${described}`.trim(),
     ...(version !== undefined ? { annotations: { 'org.opencontainers.image.version': version } } : {}),

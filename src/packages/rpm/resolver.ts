@@ -1,0 +1,910 @@
+import { UserError } from '../../errors.js';
+import type { PackageReqType } from './comps.js';
+import { evrOf, formatDependency, nevra, type RpmDependency, type RpmPackage } from './package.js';
+import { isRich, richCnf, richHolds, richOpenClauses, richPackages, type RichContext, type RichDependency } from './rich-dependency.js';
+import { globToRegExp, isGlob, type RpmUniverse } from './universe.js';
+import { compareEvr, compareEvrMatchingRelease, formatEvr, parseEvr, type Evr, type RpmFlags } from './version.js';
+
+/*
+ * Dependency resolution with rpm's semantics and the choices libsolv makes for dnf. libsolv is a SAT solver;
+ * for a fresh install root (nothing installed, so no updates, no favoring of installed packages) its
+ * decisions reduce to the procedure emulated here, written from libsolv's src/solver.c and src/policy.c:
+ *
+ * 1. Unit propagation: a requirement with one possible provider installs it; an installed package forbids
+ *    the packages it conflicts with or obsoletes, those conflicting with or obsoleting it, and the other
+ *    versions of its name.
+ * 2. Jobs (requests) in order; one with several candidates is decided by the choice policy below.
+ * 3. Open requirements of installed packages are visited in libsolv's rule order (packages by descending
+ *    id, i.e. later in primary.xml first; then by provider list). A first pass decides only those whose
+ *    candidates the policy narrows to one (priority, architecture, best version per name, recommended by an
+ *    installed package), postponing the others; when none is left, the first postponed requirement is
+ *    decided by the full policy, and from there every open requirement in rule order.
+ * 4. With weak dependencies on, Recommends of installed packages and Supplements that installed packages
+ *    satisfy are added (libsolv's resolve_weak), and 2-4 run again until nothing changes.
+ *
+ * The choice policy (policy_filter_unwanted): keep the best repository priority; the best architecture
+ * (noarch always kept, so x86_64 beats i686: multilib_policy=best); per name the highest version (the
+ * cheapest repository on equal versions); drop packages another candidate obsoletes; prefer packages an
+ * installed package recommends or whose Supplements hold; then order by name, move back packages that
+ * provide a lower version of a capability another candidate provides (sort_by_common_dep), and prefer
+ * suggested/enhancing ones; the first wins. So among unrelated names the alphabetically first wins
+ * (curl over curl-minimal, coreutils over coreutils-single).
+ *
+ * Not emulated: backtracking (a dead end that libsolv would undo by learning is reported as a conflict),
+ * rich Conflicts/Obsoletes (ignored), installed systems.
+ */
+
+export interface GroupRequest {
+  id: string;
+  /** Package types to take; dnf's default: mandatory, default, conditional. */
+  types?: PackageReqType[];
+}
+
+export interface RpmResolveOptions {
+  /** Package names, `name-[epoch:]version[-release][.arch]` forms, provides or file paths, as dnf accepts. */
+  install: string[];
+  groups?: GroupRequest[];
+  /** Names or globs never installed (dnf's --exclude). */
+  exclude?: string[];
+  /** Follow Recommends and Supplements (install_weak_deps=True). */
+  weakDeps?: boolean;
+}
+
+export interface RpmResolution {
+  /** The packages, in rpm's install order (see installOrder). */
+  packages: RpmPackage[];
+  /** What dnf would print as notes: group members no repository has, skipped optional requests. */
+  notes: string[];
+  /** Why each package is there, keyed by name (`name.arch` for a second architecture of a name). */
+  why: Map<string, string[]>;
+}
+
+export const DEFAULT_GROUP_TYPES: PackageReqType[] = ['mandatory', 'default', 'conditional'];
+
+interface Job {
+  candidates: number[];
+  /** A conditional group member: `(name if requires)`, a rule rather than a choice. */
+  conditional?: RichDependency | undefined;
+  label: string;
+  optional: boolean;
+}
+
+/** A requirement of an installed package, as a libsolv rule: its owner and the packages that would satisfy it. */
+interface Rule {
+  /** libsolv's rule sections: 0 packages' requirements, 1 job rules, 2 lock-step rules of inferior architectures. */
+  section: 0 | 1 | 2;
+  /** The requiring package; undefined for a job's rule (a conditional group member). */
+  owner: number | undefined;
+  /** The reason a package installed by this rule gets. */
+  why: string;
+  dep: RpmDependency;
+  /** The clause: one of `pos` must be installed, unless one of `neg` is not (a simple requirement: its providers). */
+  pos: readonly number[];
+  neg: readonly number[];
+  /** libsolv's literal list, which orders rules. */
+  key: readonly number[];
+}
+
+type Mode = 'choose' | 'noreorder' | 'recommend' | 'supplement';
+
+class Conflict extends UserError {}
+
+export function resolveRpm(universe: RpmUniverse, options: RpmResolveOptions): RpmResolution {
+  return new Solver(universe, options).solve();
+}
+
+class Solver {
+  private readonly decision: Int8Array;
+  private readonly decisionq: number[] = [];
+  private readonly reason = new Map<number, { parent?: number | undefined; text: string }>();
+  private readonly forbidden = new Map<number, string>();
+  private readonly rules = new Map<number, Rule[]>();
+  /** All rules of installed packages, in libsolv's rule order. */
+  private ordered: Rule[] = [];
+  private readonly conflictsBy = new Map<string, { pkg: number; dep: RpmDependency }[]>();
+  private readonly obsoletesBy = new Map<string, { pkg: number; dep: RpmDependency }[]>();
+  private readonly notes: string[] = [];
+  private recommendsSeen = 0;
+  private readonly recommended = new Set<number>();
+  private readonly suggested = new Set<number>();
+  private readonly ctx: RichContext<number>;
+  /** Inferior-architecture packages and the same-version best-architecture packages they need (libsolv's infarch rules). */
+  private readonly lockstep = new Map<number, number[]>();
+  /** Rules of jobs (conditional group members), checked whenever packages are installed. */
+  private readonly jobRules: Rule[] = [];
+
+  constructor(
+    private readonly u: RpmUniverse,
+    private readonly options: RpmResolveOptions,
+  ) {
+    this.decision = new Int8Array(u.packages.length);
+    this.ctx = { providers: (dep) => u.whatProvides(dep), installed: (id) => this.decision[id]! > 0 };
+    for (const [id, pkg] of u.packages.entries()) {
+      for (const dep of pkg.conflicts) if (!isRich(dep.name)) push(this.conflictsBy, dep.name, { pkg: id, dep });
+      for (const dep of pkg.obsoletes) if (!isRich(dep.name)) push(this.obsoletesBy, dep.name, { pkg: id, dep });
+    }
+    const excluded = (options.exclude ?? []).map(globToRegExp);
+    for (const [id, pkg] of u.packages.entries()) {
+      if (excluded.some((re) => re.test(pkg.name))) this.forbid(id, `${pkg.name} is excluded`);
+    }
+  }
+
+  solve(): RpmResolution {
+    const jobs = this.jobs();
+    this.addLockstep(jobs);
+    for (const job of jobs) {
+      if (!job.conditional) continue;
+      for (const c of richCnf(job.conditional, (d) => this.u.whatProvides(d))) {
+        const neg = sortedUnique(c.neg);
+        const pos = sortedUnique(c.pos);
+        this.jobRules.push({ section: 1, owner: undefined, why: job.label, dep: { name: job.label }, pos, neg, key: [...neg.map((q) => -q - 1), ...pos] });
+      }
+    }
+    this.ordered.push(...this.jobRules);
+    this.ordered.sort(ruleOrder);
+    for (;;) {
+      this.runJobs(jobs);
+      this.decideRequirements();
+      if (!this.options.weakDeps || !this.resolveWeak()) break;
+    }
+    const installed = this.decisionq.filter((id) => this.decision[id]! > 0);
+    const why = new Map<string, string[]>();
+    for (const id of installed) {
+      const pkg = this.u.pkg(id);
+      why.set(why.has(pkg.name) ? `${pkg.name}.${pkg.arch}` : pkg.name, this.chain(id));
+    }
+    return { packages: installOrder(installed.map((id) => this.u.pkg(id)), this.u), notes: this.notes, why };
+  }
+
+  /**
+   * libsolv with implicitobsoleteusescolors (as dnf sets it): a package of an inferior architecture (i686
+   * on x86_64) can only be installed together with the same version of its name in the best architecture
+   * present (or noarch), and not at all if there is none; except for names a request selects explicitly.
+   */
+  private addLockstep(jobs: Job[]): void {
+    const u = this.u;
+    const inferior = new Map<number, number[]>();
+    for (const name of u.allNames()) {
+      const ids = u.byName(name);
+      if (ids.length < 2) continue;
+      const ranks = ids.map((p) => u.archRank(u.pkg(p).arch)!);
+      const best = Math.min(...ranks.filter((r) => r >= 0));
+      if (!Number.isFinite(best)) continue;
+      ids.forEach((p, k) => {
+        if (ranks[k]! < 0 || ranks[k] === best) return;
+        const evr = evrOf(u.pkg(p));
+        inferior.set(p, ids.filter((q, j) => (ranks[j] === -1 || ranks[j] === best) && compareEvr(evrOf(u.pkg(q)), evr) === 0));
+      });
+    }
+    const free = new Set(jobs.flatMap((j) => j.candidates.filter((p) => inferior.has(p)).map((p) => u.pkg(p).name)));
+    for (const [p, twins] of inferior) {
+      const pkg = u.pkg(p);
+      if (free.has(pkg.name)) continue;
+      if (twins.length === 0) this.forbid(p, `an ${pkg.arch} package needs the same version of ${pkg.name} in the best architecture, which is not available`);
+      else this.lockstep.set(p, twins);
+    }
+  }
+
+  // ---- requests ----
+
+  private jobs(): Job[] {
+    const jobs: Job[] = [];
+    for (const spec of this.options.install) {
+      const found = this.candidatesFor(spec);
+      if (!found) throw this.unknown(spec);
+      for (const candidates of found) {
+        jobs.push({ candidates, label: `requested ${spec}`, optional: false });
+      }
+    }
+    for (const g of this.options.groups ?? []) {
+      const group = this.u.comps.groups.find((x) => x.id === g.id || x.name === g.id);
+      if (!group) {
+        const ids = this.u.comps.groups.map((x) => x.id);
+        const near = ids.filter((id) => id.includes(g.id) || g.id.includes(id)).slice(0, 5);
+        throw new UserError(`no group "${g.id}" in the repositories${near.length ? `; did you mean ${near.join(', ')}?` : ''} (groups: ${ids.length})`);
+      }
+      const types = new Set(g.types ?? DEFAULT_GROUP_TYPES);
+      for (const req of group.packages) {
+        if (!types.has(req.type)) continue;
+        const ids = this.u.byName(req.name).filter((id) => !req.basearchonly || this.u.pkg(id).arch === this.u.arch);
+        if (ids.length === 0) {
+          this.notes.push(`No match for group package "${req.name}${req.basearchonly ? `.${this.u.arch}` : ''}"`);
+          continue;
+        }
+        const label = `group ${group.id} (${req.type})`;
+        if (req.requires) {
+          // dnf asks for `(name if requires)`: installed whenever its condition ends up in the transaction.
+          jobs.push({ candidates: [], conditional: this.u.rich(`(${req.name} if ${req.requires})`), label: `${label}: ${req.name} if ${req.requires}`, optional: false });
+          continue;
+        }
+        // dnf's group_install is strict: a member that cannot be installed fails the transaction.
+        jobs.push({ candidates: sortedUnique([...ids, ...this.obsoletersOfLatest(ids)]), label, optional: false });
+      }
+    }
+    return jobs;
+  }
+
+  /**
+   * The packages a request names, as dnf's Subject finds them: the first of the forms NEVRA, NA, NAME,
+   * NEVR, NEV that matches, else provides, else files. Returns the candidate sets of its install jobs: one
+   * set, or with a glob one per matching name (dnf's _get_best_selectors). A bare name also offers the
+   * packages obsoleting its latest versions.
+   */
+  private candidatesFor(spec: string): number[][] | undefined {
+    const u = this.u;
+    const names = (pattern: string): number[] => {
+      if (!isGlob(pattern)) return [...u.byName(pattern)];
+      const re = globToRegExp(pattern);
+      return [...u.allNames()].filter((n) => re.test(n)).flatMap((n) => [...u.byName(n)]);
+    };
+    const archOk = (a: string) => a === 'noarch' || u.archOrder.includes(a) || isGlob(a);
+    const archMatch = (a: string, want: string) => (isGlob(want) ? globToRegExp(want).test(a) : a === want);
+    const withEvr = (name: string, evrText: string, arch?: string) => {
+      const want = parseEvr(evrText);
+      const v = isGlob(want.version) ? globToRegExp(want.version) : undefined;
+      const r = want.release !== undefined && isGlob(want.release) ? globToRegExp(want.release) : undefined;
+      return names(name).filter((id) => {
+        const p = u.pkg(id);
+        if (arch !== undefined && !archMatch(p.arch, arch)) return false;
+        if (want.epoch !== undefined && want.epoch !== p.epoch) return false;
+        if (v ? !v.test(p.version) : p.version !== want.version) return false;
+        return want.release === undefined || (r ? r.test(p.release) : p.release === want.release);
+      });
+    };
+    const dot = spec.lastIndexOf('.');
+    const arch = dot > 0 ? spec.slice(dot + 1) : undefined;
+    const forms: { justName: boolean; find: () => number[] }[] = [];
+    if (arch !== undefined && archOk(arch)) {
+      const nevr = spec.slice(0, dot);
+      forms.push({ justName: false, find: () => splitNevr(nevr).flatMap(([n, evr]) => withEvr(n, evr, arch)) });
+      forms.push({ justName: false, find: () => names(nevr).filter((id) => archMatch(u.pkg(id).arch, arch)) });
+    }
+    forms.push({ justName: true, find: () => names(spec) });
+    forms.push({ justName: false, find: () => splitNevr(spec).flatMap(([n, evr]) => withEvr(n, evr)) });
+    for (const form of forms) {
+      const ids = [...new Set(form.find())].sort((a, b) => a - b);
+      if (ids.length === 0) continue;
+      const obsoleters = (set: number[]) => (form.justName ? this.obsoletersOfLatest(set) : []);
+      if (isGlob(spec) && !spec.startsWith('/') && !spec.startsWith('*/')) {
+        const byName = new Map<string, number[]>();
+        for (const id of ids) push(byName, u.pkg(id).name, id);
+        return [...byName.values()].map((set) => sortedUnique([...set, ...obsoleters(set)]));
+      }
+      return [sortedUnique([...ids, ...obsoleters(ids)])];
+    }
+    if (isRich(spec)) {
+      // A boolean dependency as a request: its packages as one job (libsolv takes it as a complex provides job).
+      const rich = u.tryRich(spec);
+      const ids = rich ? sortedUnique(richPackages(flattenOr(rich), this.ctx)) : [];
+      return ids.length ? [ids] : undefined;
+    }
+    const m = /^(\S+)\s*(<=|>=|=|<|>)\s*(\S+)$/.exec(spec);
+    const dep: RpmDependency = m ? { name: m[1]!, flags: OPS[m[2]!]!, ...parseEvr(m[3]!) } : { name: spec };
+    let provided: number[];
+    if (isGlob(dep.name) && !m) {
+      const re = globToRegExp(dep.name);
+      provided = sortedUnique(u.provideNames().filter((n) => re.test(n)).flatMap((n) => [...u.whatProvides({ name: n })]));
+      if (provided.length === 0 || spec.startsWith('/') || spec.startsWith('*/')) return provided.length ? [provided] : undefined;
+      const byName = new Map<string, number[]>();
+      for (const id of provided) push(byName, u.pkg(id).name, id);
+      return [...byName.values()];
+    }
+    provided = [...u.whatProvides(dep)];
+    return provided.length > 0 ? [provided] : undefined;
+  }
+
+  /** Packages obsoleting the latest version (per architecture) of the given ones, as dnf offers them for a name. */
+  private obsoletersOfLatest(ids: number[]): number[] {
+    const u = this.u;
+    const latest = new Map<string, number>();
+    for (const id of ids) {
+      const key = u.pkg(id).arch;
+      const known = latest.get(key);
+      if (known === undefined || compareEvr(evrOf(u.pkg(known)), evrOf(u.pkg(id))) < 0) latest.set(key, id);
+    }
+    const out: number[] = [];
+    for (const id of latest.values()) {
+      for (const o of this.obsoletesBy.get(u.pkg(id).name) ?? []) if (u.matchesNevr(id, o.dep)) out.push(o.pkg);
+    }
+    return out;
+  }
+
+  private unknown(spec: string): UserError {
+    const near = this.u.nearNames(spec.replace(/[-.].*$/, '').length >= 3 ? spec : spec);
+    const hidden = this.u.hidden.get(spec);
+    return new UserError(
+      `No match for argument: ${spec}${hidden ? ` (${hidden})` : ''}${near.length ? `; did you mean ${near.join(', ')}?` : ''}`,
+    );
+  }
+
+  // ---- decisions ----
+
+  private install(id: number, parent: number | undefined, text: string): void {
+    if (this.decision[id]! > 0) return;
+    const pkg = this.u.pkg(id);
+    if (this.decision[id]! < 0) {
+      throw new Conflict(
+        `cannot install ${nevra(pkg)} (${text}): ${this.forbidden.get(id) ?? 'it cannot be installed'}\n  because: ${[...(parent === undefined ? [] : this.chain(parent)), text].join('\n        → ')}`,
+      );
+    }
+    this.decision[id] = 1;
+    this.decisionq.push(id);
+    this.reason.set(id, { parent, text });
+    this.addRules(id);
+    const u = this.u;
+    const by = nevra(pkg);
+    for (const other of u.byName(pkg.name)) {
+      if (other !== id && sameColor(pkg.arch, u.pkg(other).arch)) this.forbid(other, `${by} is installed (one version of a name)`);
+    }
+    for (const dep of pkg.conflicts) {
+      if (isRich(dep.name)) continue;
+      for (const q of u.whatProvides(dep)) if (q !== id) this.forbid(q, `${by} conflicts with ${formatDependency(dep)}`);
+    }
+    for (const dep of pkg.obsoletes) {
+      if (isRich(dep.name)) continue;
+      for (const q of u.byName(dep.name)) if (q !== id && u.matchesNevr(q, dep)) this.forbid(q, `${by} obsoletes ${formatDependency(dep)}`);
+    }
+    const names = new Set([...pkg.provides.map((d) => d.name), ...pkg.files]);
+    for (const name of names) {
+      for (const c of this.conflictsBy.get(name) ?? []) {
+        if (c.pkg !== id && u.whatProvides(c.dep).includes(id)) this.forbid(c.pkg, `it conflicts with ${formatDependency(c.dep)}, which ${by} provides`);
+      }
+    }
+    for (const o of this.obsoletesBy.get(pkg.name) ?? []) {
+      if (o.pkg !== id && u.matchesNevr(id, o.dep)) this.forbid(o.pkg, `it obsoletes ${formatDependency(o.dep)}, which is ${by}`);
+    }
+  }
+
+  private forbid(id: number, why: string): void {
+    if (this.decision[id]! < 0) return;
+    if (this.decision[id]! > 0) {
+      throw new Conflict(`${nevra(this.u.pkg(id))} cannot stay: ${why}\n  ${nevra(this.u.pkg(id))} is there because: ${this.chain(id).join('\n        → ')}`);
+    }
+    this.decision[id] = -1;
+    this.forbidden.set(id, why);
+  }
+
+  private chain(id: number): string[] {
+    const out: string[] = [];
+    const seen = new Set<number>();
+    for (let cur: number | undefined = id; cur !== undefined && !seen.has(cur); ) {
+      seen.add(cur);
+      const r = this.reason.get(cur);
+      if (!r) break;
+      out.unshift(r.parent === undefined ? r.text : `${this.u.pkg(r.parent).name} ${r.text}`);
+      cur = r.parent;
+    }
+    return out;
+  }
+
+  private addRules(id: number): void {
+    const list: Rule[] = [];
+    const pkg = this.u.pkg(id);
+    for (const dep of pkg.requires) {
+      if (dep.name.startsWith('rpmlib(')) continue; // rpm's own features, satisfied by rpm itself
+      if (isRich(dep.name)) {
+        const rich = this.u.tryRich(dep.name);
+        if (!rich) throw new UserError(`package ${nevra(pkg)} (repository ${pkg.repository.id}) has a malformed requirement "${dep.name}"`);
+        for (const c of richCnf(rich, (d) => this.u.whatProvides(d))) {
+          if (c.pos.includes(id)) continue;
+          const neg = sortedUnique(c.neg.filter((q) => q !== id));
+          const pos = sortedUnique(c.pos);
+          list.push({ section: 0, owner: id, why: `requires ${dep.name}`, dep, pos, neg, key: [...neg.map((q) => -q - 1), ...pos] });
+        }
+        continue;
+      }
+      const providers = this.u.whatProvides(dep);
+      if (providers.includes(id)) continue; // self-fulfilling
+      list.push({ section: 0, owner: id, why: `requires ${formatDependency(dep)}`, dep, pos: providers, neg: [], key: providers });
+    }
+    const twins = this.lockstep.get(id);
+    if (twins) {
+      const dep: RpmDependency = { name: `${pkg.name} of the best architecture`, flags: 'EQ', epoch: pkg.epoch, version: pkg.version, release: pkg.release };
+      list.push({ section: 2, owner: id, why: `requires ${formatDependency(dep)}`, dep, pos: twins, neg: [], key: twins });
+    }
+    this.rules.set(id, list);
+    this.ordered.push(...list);
+    this.ordered.sort(ruleOrder);
+  }
+
+  /**
+   * A rule's state: undefined when it holds (a positive literal installed, or a package it must not have
+   * is forbidden); otherwise its undecided positive and negative literals.
+   */
+  private state(rule: Rule): { pos: number[]; neg: number[] } | undefined {
+    const pos: number[] = [];
+    const neg: number[] = [];
+    for (const p of rule.pos) {
+      const d = this.decision[p]!;
+      if (d > 0) return undefined;
+      if (d === 0) pos.push(p);
+    }
+    for (const q of rule.neg) {
+      const d = this.decision[q]!;
+      if (d < 0) return undefined;
+      if (d === 0) neg.push(q);
+    }
+    return { pos, neg };
+  }
+
+  private missing(rule: Rule): Conflict {
+    const dep = formatDependency(rule.dep);
+    if (rule.owner === undefined) return new Conflict(`cannot satisfy the ${rule.why}`);
+    const owner = this.u.pkg(rule.owner);
+    const chain = this.chain(rule.owner).join('\n        → ');
+    if (rule.pos.length === 0 && rule.neg.length === 0) {
+      return new Conflict(`nothing provides ${dep} needed by ${nevra(owner)}\n  because: ${chain}`);
+    }
+    const blocked = [
+      ...rule.pos.map((p) => `${nevra(this.u.pkg(p))}: ${this.forbidden.get(p) ?? 'not installable'}`),
+      ...rule.neg.map((q) => `${nevra(this.u.pkg(q))} must not be installed, but is: ${this.chain(q).join(' → ')}`),
+    ];
+    return new Conflict(`${nevra(owner)} requires ${dep}, which cannot be met:\n    ${blocked.join('\n    ')}\n  because: ${chain}`);
+  }
+
+  /** Unit propagation to a fixpoint: a rule with one undecided literal left decides it. */
+  private propagate(): void {
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (let i = -1; i < this.decisionq.length; i++) {
+        const id = this.decisionq[i];
+        if (id !== undefined && this.decision[id]! <= 0) continue;
+        for (const rule of id === undefined ? this.jobRules : this.rules.get(id) ?? []) {
+          const st = this.state(rule);
+          if (!st) continue;
+          const left = st.pos.length + st.neg.length;
+          if (left === 0) throw this.missing(rule);
+          if (left > 1) continue;
+          if (st.pos.length === 1) this.install(st.pos[0]!, rule.owner, rule.why);
+          else this.forbid(st.neg[0]!, `${rule.owner === undefined ? 'the' : nevra(this.u.pkg(rule.owner))} ${rule.why}`);
+          changed = true;
+        }
+      }
+    }
+  }
+
+  private runJobs(jobs: Job[]): void {
+    const viable = (job: Job) => job.candidates.filter((p) => this.decision[p] === 0);
+    const done = (job: Job) => job.candidates.some((p) => this.decision[p]! > 0);
+    // Single-candidate jobs are libsolv's assertions: all decided before anything is propagated.
+    for (const job of jobs) {
+      if (job.conditional || job.candidates.length !== 1 || done(job) || viable(job).length === 0) continue;
+      this.attempt(job.optional, () => this.install(job.candidates[0]!, undefined, job.label), `skipped ${job.label}`);
+    }
+    this.propagate();
+    for (const unit of [true, false]) {
+      for (const job of jobs) {
+        if (job.conditional || done(job)) continue;
+        let cands = viable(job);
+        if (unit !== (job.candidates.length === 1)) continue;
+        if (cands.length === 0) {
+          if (job.optional) continue;
+          const reasons = job.candidates.map((p) => `${nevra(this.u.pkg(p))}: ${this.forbidden.get(p) ?? 'not installable'}`);
+          throw new Conflict(`cannot install the ${job.label}:\n    ${reasons.join('\n    ')}`);
+        }
+        if (cands.length > 1) cands = this.filter(cands, 'choose');
+        this.attempt(job.optional, () => {
+          this.install(cands[0]!, undefined, job.label);
+          this.propagate();
+        }, `skipped ${job.label}`);
+      }
+    }
+  }
+
+  /** Runs a step; for an optional one a conflict is undone and noted instead of failing. */
+  private attempt(optional: boolean, step: () => void, note: string): boolean {
+    if (!optional) {
+      step();
+      return true;
+    }
+    const snapshot = { decision: this.decision.slice(), q: this.decisionq.length, forbidden: new Map(this.forbidden), ordered: this.ordered.slice() };
+    try {
+      step();
+      return true;
+    } catch (e) {
+      if (!(e instanceof Conflict)) throw e;
+      this.decision.set(snapshot.decision);
+      for (const id of this.decisionq.splice(snapshot.q)) {
+        this.reason.delete(id);
+        this.rules.delete(id);
+      }
+      this.forbidden.clear();
+      for (const [k, v] of snapshot.forbidden) this.forbidden.set(k, v);
+      this.ordered = snapshot.ordered;
+      this.notes.push(`${note}: ${e.message.split('\n')[0]}`);
+      return false;
+    }
+  }
+
+  /** libsolv's resolve_dependencies for a fresh root (see the file comment). */
+  private decideRequirements(): void {
+    this.propagate();
+    let postponed: Rule | undefined;
+    let greedy = false;
+    let i = 0;
+    let n = 0;
+    for (;;) {
+      const rules = this.ordered;
+      if (n >= rules.length) {
+        if (greedy || !postponed) break;
+        i = rules.indexOf(postponed);
+        greedy = true;
+        n = 0;
+      }
+      if (i >= rules.length) i = 0;
+      const rule = rules[i]!;
+      i++;
+      n++;
+      const st = this.state(rule);
+      if (!st || st.neg.length > 0) continue;
+      let cands = st.pos;
+      if (cands.length === 0) throw this.missing(rule);
+      if (!greedy && cands.length > 1) {
+        cands = this.filter(cands, 'noreorder');
+        if (cands.length > 1) {
+          postponed ??= rule;
+          continue;
+        }
+      } else if (cands.length > 1) cands = this.filter(cands, 'choose');
+      this.install(cands[0]!, rule.owner, rule.why);
+      this.propagate();
+      i = this.ordered.indexOf(rule) + 1;
+      n = 0;
+    }
+  }
+
+  /** libsolv's resolve_weak: adds recommended and supplementing packages; true when it added any. */
+  private resolveWeak(): boolean {
+    const u = this.u;
+    const dq: number[] = [];
+    const dqs: number[] = [];
+    const installedNames = new Map<string, string>();
+    for (const id of this.decisionq) if (this.decision[id]! > 0) installedNames.set(u.pkg(id).name, u.pkg(id).arch);
+    for (let id = 0; id < u.packages.length; id++) {
+      const d = this.decision[id]!;
+      if (d < 0) continue;
+      const pkg = u.pkg(id);
+      if (d > 0) {
+        for (const rec of pkg.recommends) {
+          const cands = this.weakCandidates(rec);
+          if (cands) for (const p of cands) if (!dq.includes(p)) dq.push(p);
+        }
+      } else if (pkg.supplements.length > 0 && this.supplementing(id)) {
+        const other = installedNames.get(pkg.name);
+        if (other === undefined || other === pkg.arch) dqs.push(id);
+      }
+    }
+    for (const p of dqs) if (!dq.includes(p)) dq.push(p);
+    if (dq.length === 0) return false;
+    const before = this.decisionq.length;
+    const weak = (id: number, parent: number | undefined, text: string) =>
+      this.attempt(true, () => {
+        this.install(id, parent, text);
+        this.propagate();
+      }, `skipped weak dependency ${nevra(u.pkg(id))}`);
+    if (dq.length === 1) {
+      const id = dq[0]!;
+      if (!weak(id, ...this.weakReason(id))) this.forbid(id, 'a weak dependency that cannot be installed');
+      return true;
+    }
+    const best = new Set(this.filter(dq, 'recommend'));
+    const supplements = this.filter(dqs.filter((p) => best.has(p)), 'supplement');
+    for (const id of supplements) {
+      if (this.decision[id] !== 0) continue;
+      if (!weak(id, ...this.weakReason(id))) this.forbid(id, 'a weak dependency that cannot be installed');
+    }
+    const decided = this.decisionq.slice(0, before);
+    for (const owner of decided) {
+      if (this.decision[owner]! <= 0) continue;
+      for (const rec of u.pkg(owner).recommends) {
+        const cands = this.weakCandidates(rec)?.filter((p) => best.has(p));
+        if (!cands || cands.length === 0) continue;
+        const pick = cands.length > 1 ? this.filter(cands, 'choose')[0]! : cands[0]!;
+        if (!weak(pick, owner, `recommends ${formatDependency(rec)}`)) this.forbid(pick, 'a weak dependency that cannot be installed');
+      }
+    }
+    return true;
+  }
+
+  /** Undecided providers of a recommendation that no installed package satisfies yet; undefined when satisfied. */
+  private weakCandidates(rec: RpmDependency): number[] | undefined {
+    if (isRich(rec.name)) {
+      const rich = this.u.tryRich(rec.name);
+      if (!rich) return undefined;
+      const clauses = richOpenClauses(rich, this.ctx);
+      return clauses.length ? clauses.flat().filter((p) => this.decision[p] === 0) : undefined;
+    }
+    const out: number[] = [];
+    for (const p of this.u.whatProvides(rec)) {
+      if (this.decision[p]! > 0) return undefined;
+      if (this.decision[p] === 0) out.push(p);
+    }
+    return out;
+  }
+
+  private weakReason(id: number): [number | undefined, string] {
+    for (const owner of this.decisionq) {
+      if (this.decision[owner]! <= 0) continue;
+      const rec = this.u.pkg(owner).recommends.find((r) => this.weakCandidates(r)?.includes(id));
+      if (rec) return [owner, `recommends ${formatDependency(rec)}`];
+    }
+    const pkg = this.u.pkg(id);
+    const sup = pkg.supplements.find((s) => this.holds(s));
+    return [undefined, `supplements ${sup ? formatDependency(sup) : '(installed packages)'} (weak dependency)`];
+  }
+
+  private holds(dep: RpmDependency): boolean {
+    if (isRich(dep.name)) {
+      const rich = this.u.tryRich(dep.name);
+      return rich ? richHolds(rich, this.ctx) : false;
+    }
+    return this.u.whatProvides(dep).some((p) => this.decision[p]! > 0);
+  }
+
+  private supplementing(id: number): boolean {
+    return this.u.pkg(id).supplements.some((d) => this.holds(d));
+  }
+
+  private enhancing(id: number): boolean {
+    return this.u.pkg(id).enhances.some((d) => this.holds(d));
+  }
+
+  private updateRecommends(): void {
+    for (; this.recommendsSeen < this.decisionq.length; this.recommendsSeen++) {
+      const id = this.decisionq[this.recommendsSeen]!;
+      if (this.decision[id]! <= 0) continue;
+      const pkg = this.u.pkg(id);
+      const mark = (deps: RpmDependency[], into: Set<number>) => {
+        for (const dep of deps) {
+          if (isRich(dep.name)) {
+            const rich = this.u.tryRich(dep.name);
+            if (rich) for (const c of richOpenClauses(rich, this.ctx)) c.forEach((p) => into.add(p));
+          } else this.u.whatProvides(dep).forEach((p) => into.add(p));
+        }
+      };
+      mark(pkg.recommends, this.recommended);
+      mark(pkg.suggests, this.suggested);
+    }
+  }
+
+  // ---- the choice policy (libsolv's policy_filter_unwanted) ----
+
+  private filter(input: number[], mode: Mode): number[] {
+    const u = this.u;
+    let list = [...input];
+    if (mode === 'supplement') return this.reorder(list, false);
+    if (list.length > 1) {
+      const best = Math.min(...list.map((p) => u.pkg(p).repository.priority));
+      list = list.filter((p) => u.pkg(p).repository.priority === best);
+    }
+    if (list.length > 1) {
+      const ranks = list.map((p) => u.archRank(u.pkg(p).arch) ?? Infinity).filter((r) => r >= 0);
+      if (ranks.length) {
+        const best = Math.min(...ranks);
+        list = list.filter((p) => {
+          const r = u.archRank(u.pkg(p).arch);
+          return r === -1 || r === best;
+        });
+      }
+    }
+    if (list.length > 1) list = this.bestVersions(list);
+    if (list.length > 1 && (mode === 'choose' || mode === 'noreorder')) {
+      this.updateRecommends();
+      const rec = list.filter((p) => this.recommended.has(p) || this.supplementing(p));
+      if (rec.length) list = rec;
+      if (list.length > 1 && mode === 'choose') list = this.reorder(list, true);
+    }
+    return list;
+  }
+
+  /** prune_to_best_version: by name (strcmp), the highest EVR per name (cheapest repository first), then obsoletes. */
+  private bestVersions(list: number[]): number[] {
+    const u = this.u;
+    const sorted = [...list].sort((a, b) => {
+      const pa = u.pkg(a);
+      const pb = u.pkg(b);
+      if (pa.name !== pb.name) return pa.name < pb.name ? -1 : 1;
+      return pa.repository.cost - pb.repository.cost || a - b;
+    });
+    const out: number[] = [];
+    for (const p of sorted) {
+      const last = out[out.length - 1];
+      if (last !== undefined && u.pkg(last).name === u.pkg(p).name) {
+        if (compareEvr(evrOf(u.pkg(last)), evrOf(u.pkg(p))) < 0) out[out.length - 1] = p;
+      } else out.push(p);
+    }
+    if (out.length < 2) return out;
+    const obsoletes = (a: number, b: number) => {
+      const pa = u.pkg(a);
+      return pa.name !== u.pkg(b).name && pa.obsoletes.some((o) => !isRich(o.name) && u.matchesNevr(b, o));
+    };
+    const kept = out.filter((b) => !out.some((a) => a !== b && obsoletes(a, b) && !obsoletes(b, a)));
+    return kept.length ? kept : out;
+  }
+
+  /** The reordering steps: dislike_old_versions, sort_by_common_dep, prefer_suggested. */
+  private reorder(list: number[], suggested: boolean): number[] {
+    const u = this.u;
+    const old = (p: number) => {
+      const pkg = u.pkg(p);
+      return u.byName(pkg.name).some((q) => {
+        const other = u.pkg(q);
+        if (q === p || other.arch !== pkg.arch) return false;
+        if (other.repository.priority !== pkg.repository.priority) return other.repository.priority < pkg.repository.priority;
+        return compareEvr(evrOf(other), evrOf(pkg)) > 0;
+      });
+    };
+    list = [...list.filter((p) => !old(p)), ...list.filter(old)];
+    list = this.sortByCommonDep(list);
+    if (suggested) {
+      this.updateRecommends();
+      const good = (p: number) => this.suggested.has(p) || this.enhancing(p);
+      list = [...list.filter(good), ...list.filter((p) => !good(p))];
+    }
+    return list;
+  }
+
+  /**
+   * sort_by_common_dep: candidates providing a capability with a version (=, <=, <) are compared per
+   * capability; one providing a lower version than another candidate moves back, by how many steps lower.
+   */
+  private sortByCommonDep(list: number[]): number[] {
+    const entries: { at: number; name: string; evr: Evr; lt: boolean }[] = [];
+    list.forEach((p, at) => {
+      for (const dep of this.u.pkg(p).provides) {
+        if (dep.version === undefined || (dep.flags !== 'EQ' && dep.flags !== 'LE' && dep.flags !== 'LT')) continue;
+        const evr = { epoch: dep.epoch, version: dep.version, release: dep.release };
+        if (dep.flags === 'EQ') {
+          const text = formatEvr({ ...evr, epoch: evr.epoch || undefined });
+          if (text.length >= 4 && /^[0-9a-f]+$/.test(text)) continue; // libsolv ignores hash-like versions
+        }
+        entries.push({ at, name: dep.name, evr, lt: dep.flags === 'LT' });
+      }
+    });
+    if (entries.length < 2) return list;
+    const cmp = (a: (typeof entries)[number], b: (typeof entries)[number]): number => {
+      if (a.name !== b.name) return a.name < b.name ? -1 : 1;
+      const r = compareEvrMatchingRelease(b.evr, a.evr);
+      if (r !== 0) return r;
+      if (a.lt !== b.lt) return a.lt ? 1 : -1;
+      return 0;
+    };
+    entries.sort((a, b) => cmp(a, b) || a.at - b.at);
+    const badness = list.map(() => 0);
+    let bad = 0;
+    let any = false;
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k]!;
+      const prev = entries[k - 1];
+      if (prev && prev.name === e.name) {
+        if (prev.at !== e.at && cmp(prev, e) === -1) {
+          bad++;
+          any = true;
+        }
+      } else bad = 0;
+      badness[e.at]! += bad;
+    }
+    if (!any) return list;
+    return list.map((p, at) => ({ p, at })).sort((a, b) => badness[a.at]! - badness[b.at]! || a.at - b.at).map((x) => x.p);
+  }
+}
+
+const OPS: Record<string, RpmFlags> = { '=': 'EQ', '<': 'LT', '>': 'GT', '<=': 'LE', '>=': 'GE' };
+
+/** The (name, evr) readings of `name-[epoch:]version[-release]`: NEVR first, then NEV. */
+function splitNevr(text: string): [string, string][] {
+  const out: [string, string][] = [];
+  const last = text.lastIndexOf('-');
+  if (last > 0) {
+    const before = text.lastIndexOf('-', last - 1);
+    if (before > 0) out.push([text.slice(0, before), text.slice(before + 1)]);
+    out.push([text.slice(0, last), text.slice(last + 1)]);
+  }
+  return out;
+}
+
+/** libsolv's implicit obsoletes with colors: two arches of a name may coexist only if both are real, different arches. */
+function sameColor(a: string, b: string): boolean {
+  return a === b || a === 'noarch' || b === 'noarch';
+}
+
+/** Rules by libsolv's order after unification: owner id descending, then provider lists ascending. */
+function ruleOrder(a: Rule, b: Rule): number {
+  if (a.section !== b.section) return a.section - b.section;
+  if (a.owner !== b.owner) return (b.owner ?? -1) - (a.owner ?? -1);
+  const n = Math.min(a.key.length, b.key.length);
+  for (let k = 0; k < n; k++) if (a.key[k] !== b.key[k]) return a.key[k]! - b.key[k]!;
+  return a.key.length - b.key.length;
+}
+
+/** The alternatives a rich requirement can pick from: its atoms, as libsolv lists a rule's literals. */
+function flattenOr(rich: RichDependency): RichDependency {
+  switch (rich.op) {
+    case 'atom':
+      return rich;
+    case 'and':
+    case 'or':
+      return { op: 'or', items: rich.items.map(flattenOr) };
+    case 'if':
+    case 'unless':
+      return { op: 'or', items: [flattenOr(rich.then), ...(rich.else ? [flattenOr(rich.else)] : [])] };
+    default:
+      return rich;
+  }
+}
+
+function sortedUnique(ids: number[]): number[] {
+  return [...new Set(ids)].sort((a, b) => a - b);
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/**
+ * An install order close to rpm's (lib/order.c): requirements before the packages needing them, with
+ * requirement loops broken as rpm does, by dropping ordinary requires before scriptlet (`pre`) ones.
+ * Approximation: components of the requires graph (Tarjan) in dependency order; inside a loop,
+ * packages ordered by their pre-requires alone, ties by name. rpm's tie-breaks differ in detail.
+ */
+export function installOrder(packages: RpmPackage[], universe: RpmUniverse): RpmPackage[] {
+  const sorted = [...packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.arch < b.arch ? -1 : 1));
+  const index = new Map(sorted.map((p, i) => [universe.id(p), i]));
+  const edges: { to: number; pre: boolean }[][] = sorted.map(() => []);
+  sorted.forEach((pkg, i) => {
+    for (const dep of pkg.requires) {
+      if (dep.name.startsWith('rpmlib(')) continue;
+      const providers = isRich(dep.name) ? richPackages(flattenOr(universe.rich(dep.name)), { providers: (d) => universe.whatProvides(d), installed: () => false }) : universe.whatProvides(dep);
+      for (const p of providers) {
+        const j = index.get(p);
+        if (j !== undefined && j !== i) edges[i]!.push({ to: j, pre: dep.pre === true });
+      }
+    }
+  });
+  // Tarjan's strongly connected components; they come out dependencies first.
+  const low: number[] = sorted.map(() => -1);
+  const num: number[] = sorted.map(() => -1);
+  const onStack: boolean[] = sorted.map(() => false);
+  const stack: number[] = [];
+  const out: RpmPackage[] = [];
+  let counter = 0;
+  const visit = (v: number) => {
+    num[v] = low[v] = counter++;
+    stack.push(v);
+    onStack[v] = true;
+    for (const { to } of edges[v]!) {
+      if (num[to] === -1) {
+        visit(to);
+        low[v] = Math.min(low[v]!, low[to]!);
+      } else if (onStack[to]) low[v] = Math.min(low[v]!, num[to]!);
+    }
+    if (low[v] === num[v]) {
+      const component: number[] = [];
+      for (let w = -1; w !== v; ) {
+        w = stack.pop()!;
+        onStack[w] = false;
+        component.push(w);
+      }
+      out.push(...orderLoop(component.sort((a, b) => a - b), edges).map((k) => sorted[k]!));
+    }
+  };
+  for (let v = 0; v < sorted.length; v++) if (num[v] === -1) visit(v);
+  return out;
+}
+
+/** Orders a requirement loop by its `pre` edges only (Kahn, ties by name); what remains keeps name order. */
+function orderLoop(component: number[], edges: { to: number; pre: boolean }[][]): number[] {
+  if (component.length === 1) return component;
+  const members = new Set(component);
+  const waiting = new Map(component.map((v) => [v, new Set(edges[v]!.filter((e) => e.pre && members.has(e.to) && e.to !== v).map((e) => e.to))]));
+  const out: number[] = [];
+  while (waiting.size > 0) {
+    const ready = [...waiting.keys()].filter((v) => [...waiting.get(v)!].every((d) => !waiting.has(d)));
+    const next = ready.length ? ready[0]! : [...waiting.keys()][0]!; // a pre-loop: rpm breaks it too
+    out.push(next);
+    waiting.delete(next);
+  }
+  return out;
+}
