@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, normalize } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { must, ROOT, run, sharedDir, tempDir } from './helpers.js';
+import { cliAsync, must, ROOT, run, sharedDir, tempDir } from './helpers.js';
 import { DEPENDENCY_KINDS, formatDependency, makeStubRepo, readRepodata, type RepoPackage, type Repodata, type StubRepo } from './stub-rpm-repo.js';
 
 // ../shared next to the main checkout; a helper's worktree (under wt/) sits one level deeper.
@@ -82,16 +84,44 @@ function shape(p: RepoPackage): Record<string, string[]> {
   return out;
 }
 
+/**
+ * A HOME whose .rpmmacros puts rpm's database in the root at /var/lib/rpm, where CentOS keeps it: Debian's
+ * rpm keeps it in ~/.rpmdb otherwise, and the real ~/.rpmdb is left alone.
+ */
+function rpmHome(work: string): string {
+  const home = join(work, 'home');
+  mkdirSync(home);
+  writeFileSync(join(home, '.rpmmacros'), '%_dbpath /var/lib/rpm\n');
+  return home;
+}
+
+/** Serves a folder on 127.0.0.1 (a repository: fromscratch fetches packages over http). */
+async function serve(dir: string): Promise<{ url: string; close: () => void }> {
+  const server = createServer((req, res) => {
+    const path = join(dir, normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
+    if (!path.startsWith(dir) || !existsSync(path) || !statSync(path).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-length': statSync(path).size });
+    createReadStream(path).pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, close: () => server.close() };
+}
+
 describe('stub RPM repository made from the CentOS Stream 9 BaseOS metadata', { skip: SKIP }, () => {
   let real: Repodata;
   let stub: StubRepo;
   let stubData: Repodata;
   let realSets: string[][];
+  let shared: string; // scripts/test.sh's folder for the run (the stubs are made once), or one of ours
 
   before(async () => {
     if (!REPODATA) return;
     real = await readRepodata(REPODATA);
-    stub = await makeStubRepo({ repodata: REPODATA, out: sharedDir() });
+    shared = sharedDir();
+    stub = await makeStubRepo({ repodata: REPODATA, out: shared });
     console.log(`stub repository: ${stub.packages} packages, ${stub.cached ? 'cached' : `built in ${stub.seconds.toFixed(1)} s`}`);
     stubData = await readRepodata(join(stub.dir, 'repodata'));
     realSets = dnfResolve(`file://${join(REPODATA, '..')}`, REQUESTS);
@@ -151,29 +181,26 @@ describe('stub RPM repository made from the CentOS Stream 9 BaseOS metadata', { 
   });
 
   it('is cached by its input, and a name subset with what it may need resolves alike', async () => {
-    const again = await makeStubRepo({ repodata: REPODATA ?? '', out: sharedDir() });
+    const again = await makeStubRepo({ repodata: REPODATA ?? '', out: shared });
     assert.equal(again.cached, true);
     assert.equal(again.dir, stub.dir);
-    const subset = await makeStubRepo({ repodata: REPODATA ?? '', out: sharedDir(), names: ['bash'] });
+    const subset = await makeStubRepo({ repodata: REPODATA ?? '', out: shared, names: ['bash'] });
     console.log(`subset for bash: ${subset.packages} packages, ${subset.cached ? 'cached' : `built in ${subset.seconds.toFixed(1)} s`}`);
     assert.ok(subset.packages < stub.packages);
     const bash = REQUESTS.filter((r) => r.packages?.length === 1);
     assert.deepEqual(dnfResolve(subset.url, bash), dnfResolve(`file://${join(REPODATA ?? '', '..')}`, bash));
-    // The same stub package from the two builds is byte for byte the same (SOURCE_DATE_EPOCH, no host name).
+    // Every stub package of the two builds (other spec files, other runs) is byte for byte the same:
+    // SOURCE_DATE_EPOCH, a fixed build host and source package name.
     const digest = (dir: string, f: string) => createHash('sha256').update(readFileSync(join(dir, 'Packages', f))).digest('hex');
-    const bashRpm = readdirSync(join(subset.dir, 'Packages')).find((f) => f.startsWith('bash-5'));
-    assert.ok(bashRpm);
-    assert.equal(digest(subset.dir, bashRpm), digest(stub.dir, bashRpm));
+    const rpms = readdirSync(join(subset.dir, 'Packages'));
+    assert.equal(rpms.length, subset.packages);
+    for (const f of rpms) assert.equal(digest(subset.dir, f), digest(stub.dir, f), f);
   });
 
   it('dnf --installroot installs the container set, and rpm finds it complete', () => {
     const work = tempDir('dnf-install');
     const root = join(work, 'root');
-    // Debian's rpm keeps its database in ~/.rpmdb: a HOME of our own puts it in the root, where dnf on
-    // CentOS keeps it, and leaves the real ~/.rpmdb alone.
-    const home = join(work, 'home');
-    mkdirSync(home);
-    writeFileSync(join(home, '.rpmmacros'), '%_dbpath /var/lib/rpm\n');
+    const home = rpmHome(work);
     writeFileSync(join(work, 'dnf.conf'), `[main]\nreposdir=${join(work, 'repos.d')}\ncachedir=${join(work, 'cache')}\ngpgcheck=0\ninstall_weak_deps=0\n`);
     const env = { ...process.env, HOME: home };
     must('dnf', ['-y', '-q', '-c', join(work, 'dnf.conf'), '--installroot', root, '--releasever', '9', '--repofrompath', `stub,${stub.url}`, 'install', ...CONTAINER_SET], { env });
@@ -191,5 +218,24 @@ describe('stub RPM repository made from the CentOS Stream 9 BaseOS metadata', { 
     // The folder symlinks of filesystem, made by its %pretrans as the real package does.
     assert.ok(lstatSync(join(root, 'lib64')).isSymbolicLink());
     assert.ok(existsSync(join(root, 'usr/lib64/libc.so.6')));
+  });
+
+  it('fromscratch builds the container set from it: rpm lists the set dnf resolves, no unsatisfied dependency', async () => {
+    const work = tempDir('fromscratch-rpm');
+    const server = await serve(stub.dir);
+    const r = await cliAsync(['build', `oci:${join(work, 'image')}:x`, '--rpm-repo', server.url, '--include', CONTAINER_SET.join(',')], {
+      FROMSCRATCH_CACHE: join(work, 'cache'),
+    }).finally(() => server.close());
+    assert.equal(r.status, 0, r.stderr);
+    const root = join(work, 'rootfs');
+    must('umoci', ['raw', 'unpack', '--rootless', '--image', `${join(work, 'image')}:x`, root]);
+    const env = { ...process.env, HOME: rpmHome(work) };
+    const installed = must('rpm', ['--root', root, '-qa', '--qf', '%{NAME}-%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}.%{ARCH}\\n'], { env }).trim().split('\n').sort();
+    assert.deepEqual(installed, realSets[0]);
+    for (const args of [['-Va', '--nofiles'], ['--verifydb']]) {
+      const v = run('rpm', ['--root', root, ...args], { env });
+      assert.equal(v.status, 0, `rpm ${args.join(' ')}: ${v.stdout}${v.stderr}`);
+      assert.doesNotMatch(v.stdout + v.stderr, /Unsatisfied|missing/, `rpm ${args.join(' ')}`);
+    }
   });
 });

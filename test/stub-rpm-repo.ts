@@ -79,7 +79,7 @@ export interface StubRepo {
 }
 
 /** Bumped when the stubs this module makes change, so cached repositories are made again. */
-const GENERATION = 'stub-rpm-repo 4';
+const GENERATION = 'stub-rpm-repo 5';
 const SOURCE_DATE_EPOCH = '1700000000';
 
 /** Opens a metadata file, decompressed by its extension (.gz here, .xz and .zst with the host's tools). */
@@ -514,7 +514,8 @@ export async function makeStubRepo(options: StubRepoOptions): Promise<StubRepo> 
       makeTree(tree, s.packages, links);
       mkdirSync(top, { recursive: true });
       const spec = join(work, `stubs-${i}.spec`);
-      writeFileSync(spec, stubSpec(`stubs-${i}`, s.packages, tree, links));
+      // One source package name for all: it is each stub's SOURCERPM, the same whatever spec it lands in.
+      writeFileSync(spec, stubSpec('stubs', s.packages, tree, links));
       await runAsync('rpmbuild', [...rpmbuildArgs(top), ...(s.target === 'noarch' ? [] : ['--target', s.target]), '-bb', spec], env);
     });
     const running = new Set<Promise<void>>();
