@@ -9,9 +9,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { posix } from 'node:path';
-import { join } from 'node:path';
+import { accessSync, constants, copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import sax from 'sax';
@@ -63,6 +63,11 @@ export interface StubRepoOptions {
   arch?: string[];
   /** rpmbuild processes at once (default 2). */
   concurrency?: number;
+  /**
+   * Where the build trees and rpmbuild's folders go (default /dev/shm when there is one: tens of
+   * thousands of empty files are made there many times faster than on a disk).
+   */
+  scratch?: string;
 }
 
 export interface StubRepo {
@@ -79,7 +84,7 @@ export interface StubRepo {
 }
 
 /** Bumped when the stubs this module makes change, so cached repositories are made again. */
-const GENERATION = 'stub-rpm-repo 5';
+const GENERATION = 'stub-rpm-repo 6';
 const SOURCE_DATE_EPOCH = '1700000000';
 
 /** Opens a metadata file, decompressed by its extension (.gz here, .xz and .zst with the host's tools). */
@@ -353,7 +358,7 @@ const SPEC_TAGS: Record<DependencyKind, string> = {
 };
 
 /** One spec file whose subpackages are the stubs of `packages` (their names distinct), built from `tree`. */
-export function stubSpec(specName: string, packages: RepoPackage[], tree: string, links: Map<string, string>): string {
+export function stubSpec(specName: string, packages: RepoPackage[], links: Map<string, string>): string {
   const out = [
     `Name: ${specName}`, 'Version: 1', 'Release: 1', 'Summary: stub packages made from repository metadata',
     'License: none', '%description', 'Stub packages: real names, versions, dependencies and file lists; empty files.', '',
@@ -376,7 +381,8 @@ export function stubSpec(specName: string, packages: RepoPackage[], tree: string
     const owned = p.files.filter((f) => links.has(f.path));
     if (owned.length) out.push(`%pretrans -n ${p.name} -p <lua>`, ...pretransSymlinks(owned.map((f) => f.path), links), '');
   }
-  out.push('%install', `cp -a '${tree}/.' "%{buildroot}/"`, '');
+  // The buildroot is the tree itself (rpmbuild's --buildroot, not emptied first: see rpmbuildArgs).
+  out.push('%install', '');
   for (const p of packages) {
     out.push(`%files -n ${p.name}`, '%defattr(-,root,root,-)');
     for (const f of p.files) {
@@ -412,37 +418,54 @@ function pretransSymlinks(paths: string[], links: Map<string, string>): string[]
   return lines;
 }
 
-/** Makes the build tree of some packages: their folders, symlinks and empty files. */
+/**
+ * Makes the build tree of some packages, used as rpmbuild's buildroot: the symlinked folders first (so
+ * that what lies below them lands in their targets), then every folder once, parents first, then the
+ * empty files.
+ */
 function makeTree(tree: string, packages: RepoPackage[], links: Map<string, string>): void {
   mkdirSync(tree, { recursive: true });
-  // The symlinked folders first, so that what lies below them lands in their targets.
   for (const [link, target] of links) {
     mkdirSync(join(tree, posix.dirname(link), target), { recursive: true });
     mkdirSync(join(tree, posix.dirname(link)), { recursive: true });
-    if (!existsSync(join(tree, link))) symlinkSync(target, join(tree, link));
+    symlinkSync(target, join(tree, link));
   }
+  const dirs = new Set<string>();
+  const files = new Set<string>();
   for (const p of packages) {
     for (const f of p.files) {
-      const path = join(tree, f.path);
       if (links.has(f.path)) continue;
-      if (f.type === 'dir') mkdirSync(path, { recursive: true });
+      if (f.type === 'dir') dirs.add(f.path);
       else {
-        mkdirSync(join(path, '..'), { recursive: true });
-        if (!existsSync(path)) writeFileSync(path, '');
+        files.add(f.path);
+        dirs.add(posix.dirname(f.path));
       }
     }
   }
+  for (const d of [...dirs]) for (let i = d.indexOf('/', 1); i > 0; i = d.indexOf('/', i + 1)) dirs.add(d.slice(0, i));
+  // Sorted, a folder comes before what it holds; the symlinks and their targets exist already.
+  for (const d of [...dirs].sort()) {
+    if (d === '/' || links.has(d)) continue;
+    try {
+      mkdirSync(join(tree, d));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  for (const f of files) writeFileSync(join(tree, f), '');
 }
 
 /** rpmbuild defines that make the stubs reproducible (as test/fixtures/rpm/make-rpm-fixtures.sh does) and quick. */
-function rpmbuildArgs(top: string): string[] {
+function rpmbuildArgs(top: string, tree: string): string[] {
   const defines: [string, string][] = [
     ['_topdir', top], ['_build_id_links', 'none'], ['use_source_date_epoch_as_buildtime', '1'],
     ['clamp_mtime_to_source_date_epoch', '1'], ['_buildhost', 'stub'], ['_binary_payload', 'w3.zstdio'],
     ['debug_package', '%{nil}'], ['__os_install_post', '%{nil}'], ['_unpackaged_files_terminate_build', '0'],
     ['_dbpath', join(top, 'rpmdb')],
+    // %install starts with this, without removing and making the buildroot again: it is the tree we made.
+    ['__spec_install_pre', '%{___build_pre}'],
   ];
-  return ['--quiet', ...defines.flatMap(([k, v]) => ['--define', `${k} ${v}`])];
+  return ['--quiet', '--buildroot', tree, ...defines.flatMap(([k, v]) => ['--define', `${k} ${v}`])];
 }
 
 function runAsync(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -502,8 +525,10 @@ export async function makeStubRepo(options: StubRepoOptions): Promise<StubRepo> 
   }
   const links = folderSymlinks(repo.packages);
   mkdirSync(options.out, { recursive: true });
-  const work = join(options.out, `.rpm-stubs-${key}-${process.pid}`);
-  rmSync(work, { recursive: true, force: true });
+  const scratch = options.scratch ?? (isWritableDir('/dev/shm') ? '/dev/shm' : tmpdir());
+  const work = mkdtempSync(join(scratch, `rpm-stubs-${key}-`));
+  const repoDir = join(options.out, `.rpm-stubs-${key}-${process.pid}`);
+  rmSync(repoDir, { recursive: true, force: true });
   try {
     const concurrency = options.concurrency ?? 2;
     const specs = planSpecs(packages, concurrency);
@@ -515,8 +540,8 @@ export async function makeStubRepo(options: StubRepoOptions): Promise<StubRepo> 
       mkdirSync(top, { recursive: true });
       const spec = join(work, `stubs-${i}.spec`);
       // One source package name for all: it is each stub's SOURCERPM, the same whatever spec it lands in.
-      writeFileSync(spec, stubSpec('stubs', s.packages, tree, links));
-      await runAsync('rpmbuild', [...rpmbuildArgs(top), ...(s.target === 'noarch' ? [] : ['--target', s.target]), '-bb', spec], env);
+      writeFileSync(spec, stubSpec('stubs', s.packages, links));
+      await runAsync('rpmbuild', [...rpmbuildArgs(top, tree), ...(s.target === 'noarch' ? [] : ['--target', s.target]), '-bb', spec], env);
     });
     const running = new Set<Promise<void>>();
     for (const job of jobs) {
@@ -526,14 +551,13 @@ export async function makeStubRepo(options: StubRepoOptions): Promise<StubRepo> 
     }
     await Promise.all(running);
 
-    const repoDir = join(work, 'repo');
     mkdirSync(join(repoDir, 'Packages'), { recursive: true });
     for (let i = 0; i < specs.length; i++) {
       const rpms = join(work, `top-${i}`, 'RPMS');
       for (const arch of readdirSync(rpms)) {
         for (const f of readdirSync(join(rpms, arch))) {
           const to = join(repoDir, 'Packages', f);
-          renameSync(join(rpms, arch, f), to);
+          copyFileSync(join(rpms, arch, f), to);
           // primary.xml's <time file=> is the file's mtime.
           utimesSync(to, Number(SOURCE_DATE_EPOCH), Number(SOURCE_DATE_EPOCH));
         }
@@ -550,6 +574,16 @@ export async function makeStubRepo(options: StubRepoOptions): Promise<StubRepo> 
     renameSync(repoDir, dir);
   } finally {
     rmSync(work, { recursive: true, force: true });
+    rmSync(repoDir, { recursive: true, force: true });
   }
   return { dir, url: `file://${dir}`, packages: count(), cached: false, seconds: (Date.now() - started) / 1000 };
+}
+
+function isWritableDir(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
