@@ -61,7 +61,8 @@ print(json.dumps(out))
 
 function dnfResolve(url: string, requests: Request[]): string[][] {
   const tmp = tempDir('dnf-resolve');
-  const parsed: unknown = JSON.parse(must('/usr/bin/python3', ['-c', DNF_RESOLVE, url, tmp, JSON.stringify(requests)]));
+  const env = { ...process.env, HOME: rpmHome(tmp) };
+  const parsed: unknown = JSON.parse(must('/usr/bin/python3', ['-c', DNF_RESOLVE, url, tmp, JSON.stringify(requests)], { env }));
   assert.ok(Array.isArray(parsed) && parsed.length === requests.length);
   return parsed.map((set) => {
     assert.ok(Array.isArray(set) && set.every((s) => typeof s === 'string'));

@@ -242,19 +242,35 @@ function richNames(name: string): string[] {
 
 /** Members of a comps group: every package of every type, and what conditional members depend on. */
 export function compsGroupMembers(comps: Buffer, id: string): string[] | undefined {
-  const xml = comps.toString('utf8');
-  for (const m of xml.matchAll(/<group>([\s\S]*?)<\/group>/g)) {
-    const body = m[1] ?? '';
-    if (/<id>([^<]*)<\/id>/.exec(body)?.[1] !== id) continue;
-    const names: string[] = [];
-    for (const p of body.matchAll(/<packagereq([^>]*)>([^<]*)<\/packagereq>/g)) {
-      names.push(p[2] ?? '');
-      const requires = /requires="([^"]*)"/.exec(p[1] ?? '')?.[1];
-      if (requires) names.push(requires);
+  const parser = sax.parser(true, {});
+  let depth = 0; // inside <group> (1) or deeper
+  let groupId: string | undefined;
+  let members: string[] = [];
+  let requires: string | undefined;
+  let text = '';
+  let found: string[] | undefined;
+  parser.onopentag = (tag) => {
+    text = '';
+    if (tag.name === 'group') {
+      depth = 1;
+      groupId = undefined;
+      members = [];
+    } else if (depth) depth++;
+    if (tag.name === 'packagereq') {
+      const r = tag.attributes['requires'];
+      requires = typeof r === 'string' ? r : r?.value;
     }
-    return names;
-  }
-  return undefined;
+  };
+  parser.ontext = (t) => (text += t);
+  parser.onclosetag = (name) => {
+    if (depth === 2 && name === 'id') groupId = text.trim();
+    if (name === 'packagereq') members.push(text.trim(), ...(requires ? [requires] : []));
+    if (name === 'group' && groupId === id) found ??= members;
+    if (depth) depth--;
+    text = '';
+  };
+  parser.write(comps.toString('utf8')).close();
+  return found;
 }
 
 /**
