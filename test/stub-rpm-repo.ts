@@ -2,10 +2,12 @@
  * Stub RPM repositories made from a real repository's metadata: one empty .rpm per package, with the
  * real name, epoch, version, release, architecture, dependencies of every kind and file list, built with
  * rpmbuild and indexed with createrepo_c (with the real comps), so dnf resolves the stub repository
- * exactly as it resolves the real one, and `dnf --installroot` can install from it. Files have no
- * content; paths the metadata shows to be symlinks to folders (a plain file of one package that other
+ * exactly as it resolves the real one, and `dnf --installroot` can install from it.
+ * What the metadata does not say, the stubs cannot have: files are empty, root-owned, 0644 (folders
+ * 0755); paths the metadata shows to be symlinks to folders (a plain file of one package that other
  * packages have files below, like /lib64) become such symlinks, every other non-folder path an empty
- * regular file (primary and filelists do not say which paths are symlinks).
+ * regular file; no scriptlets but the folder symlinks' %pretrans (see pretransSymlinks); a provide the
+ * real header holds twice (one automatic, one written) is there once.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -521,7 +523,10 @@ function planSpecs(packages: RepoPackage[], parts: number): { target: string; pa
   return specs;
 }
 
-/** Builds (or finds in `out`) the stub repository of a repodata folder. */
+/**
+ * Builds the stub repository of a repodata folder into `out/rpm-stubs-HASH` (HASH: of repomd.xml,
+ * primary, filelists, comps, `names`, `arch` and this module's generation), or finds it there.
+ */
 export async function makeStubRepo(options: StubRepoOptions): Promise<StubRepo> {
   const started = Date.now();
   const repo = await readRepodata(options.repodata);
