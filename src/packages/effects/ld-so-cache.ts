@@ -130,7 +130,7 @@ export async function ldSoCache(ctx: EffectContext, libc: LibcBuild, layout: Ent
   const skipped: string[] = [];
   for (const dir of dirs) await searchDir(ctx, tree, cache, arch, dir, skipped);
   ctx.file('etc/ld.so.cache', cache.serialize(), 'ldconfig (libc trigger)');
-  ctx.notes.push(`ldconfig: ${cache.size} libraries in /etc/ld.so.cache` + (skipped.length ? `; skipped (not a usable shared object): ${skipped.join(', ')}` : ''));
+  ctx.notes.push(`ldconfig: ${cache.size} libraries in /etc/ld.so.cache` + (skipped.length ? `; skipped (not a usable shared object): ${skipped.slice(0, 10).join(', ')}${skipped.length > 10 ? ` and ${skipped.length - 10} more` : ''}` : ''));
 }
 
 /** The folders in ldconfig's order: /etc/ld.so.conf with its includes, then the build's system folders. */

@@ -1,7 +1,8 @@
 import { UserError } from '../../errors.js';
 import type { PackageRef } from '../ecosystem.js';
 import { findVerified, knownSha256, putChecked, putVerified } from './checksum.js';
-import { httpGetToFile, NotFoundError } from './http.js';
+import { NotFoundError } from './http.js';
+import { urlToFile } from './url.js';
 import { sha256File, type ContentStore } from './store.js';
 
 export interface FetchOptions {
@@ -32,7 +33,7 @@ export async function fetchPackage(pkg: PackageRef, options: FetchOptions, onByt
   if (known !== undefined && cached) return { path: cached, sha256: known };
   if (options.offline) throw new UserError(`${pkg.name} ${pkg.version} (${pkg.url}): not in the cache, and --offline forbids downloading it`);
   const what = `${pkg.name} ${pkg.version} (${pkg.url})`;
-  const download = (tmp: string) => httpGetToFile(pkg.url, tmp, onBytes);
+  const download = (tmp: string) => urlToFile(pkg.url, tmp, onBytes);
   try {
     if (integrity.covers === 'file') {
       const path = await putVerified(options.store, integrity, download, what, pkg.size);

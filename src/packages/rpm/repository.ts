@@ -1,15 +1,15 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import * as openpgp from 'openpgp';
 import { openDecompressed } from '../../compression/decompress.js';
 import { sniffCompression, type ArchiveCompression } from '../../compression/detect.js';
 import { UserError, errorMessage } from '../../errors.js';
 import { readChecked, tryWriteChecked } from '../fetch/checked-record.js';
-import { httpGetBytes, httpGetToFile, NotFoundError, type HttpOptions } from '../fetch/http.js';
+import { NotFoundError, type HttpOptions } from '../fetch/http.js';
+import { isFileUrl, urlBytes, urlToFile } from '../fetch/url.js';
 import type { ContentStore } from '../fetch/store.js';
 import { findVerified, formatChecksum, putVerified, type Checksum } from '../fetch/checksum.js';
 import { parseMetalink, parseMirrorlist, type MirrorSet } from './mirrors.js';
@@ -76,44 +76,6 @@ export function rpmLocationUrl(baseUrl: string, location: RpmLocation): string {
   return `${trimSlash(location.base ?? baseUrl)}/${location.href.replace(/^\/+/, '')}`;
 }
 
-function isFileUrl(url: string): boolean {
-  return url.startsWith('file://');
-}
-
-function localPath(url: string): string {
-  try {
-    return fileURLToPath(url);
-  } catch (err) {
-    throw new UserError(`${url}: not a usable file:// URL (${errorMessage(err)})`);
-  }
-}
-
-function isMissing(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-/** Downloads (or, for file://, copies) a URL into a file. A missing file is a NotFoundError. */
-async function fetchToFile(url: string, path: string, http?: HttpOptions): Promise<void> {
-  if (!isFileUrl(url)) return httpGetToFile(url, path, undefined, http);
-  try {
-    await copyFile(localPath(url), path);
-  } catch (err) {
-    if (isMissing(err)) throw new NotFoundError(`${url}: no such file`);
-    throw new UserError(`${url}: cannot be read (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`);
-  }
-}
-
-async function fetchBytes(url: string, http?: HttpOptions): Promise<Buffer> {
-  if (!isFileUrl(url)) return httpGetBytes(url, http);
-  try {
-    return await readFile(localPath(url));
-  } catch (err) {
-    if (isMissing(err)) throw new NotFoundError(`${url}: no such file`);
-    throw new UserError(`${url}: cannot be read (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`);
-  }
-}
-
 function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
@@ -135,7 +97,7 @@ export async function loadRpmRepoKeys(repo: Pick<RpmRepoConfig, 'id' | 'gpgkey'>
     const where = `repository "${repo.id}": gpgkey ${url}`;
     let data: Buffer;
     if (isFileUrl(url)) {
-      data = await fetchBytes(url).catch((err: unknown) => {
+      data = await urlBytes(url).catch((err: unknown) => {
         throw new UserError(`${where}: ${errorMessage(err)}`);
       });
     } else if (options.offline) {
@@ -143,7 +105,7 @@ export async function loadRpmRepoKeys(repo: Pick<RpmRepoConfig, 'id' | 'gpgkey'>
       if (typeof saved !== 'string') throw new UserError(`${where}: not in the cache, and --offline forbids downloading it`);
       data = Buffer.from(saved, 'base64');
     } else {
-      data = await fetchBytes(url, options.http);
+      data = await urlBytes(url, options.http);
       await tryWriteChecked(savedKeyPath(options.store, url), data.toString('base64'));
     }
     keys.push(...(await readPublicKeys(data, where)));
@@ -225,11 +187,11 @@ async function verifyRepomd(fetched: FetchedRepomd, v: Verification, repomdCheck
 
 async function downloadRepomd(baseUrl: string, v: Verification, http?: HttpOptions): Promise<FetchedRepomd> {
   const url = `${baseUrl}/repodata/repomd.xml`;
-  const bytes = await fetchBytes(url, http);
+  const bytes = await urlBytes(url, http);
   const fetched: FetchedRepomd = { baseUrl, bytes };
   if (v.needSignature) {
     try {
-      fetched.signature = await fetchBytes(`${url}.asc`, http);
+      fetched.signature = await urlBytes(`${url}.asc`, http);
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
     }
@@ -241,7 +203,7 @@ async function downloadRepomd(baseUrl: string, v: Verification, http?: HttpOptio
 async function mirrorsOf(repo: RpmRepoConfig, http?: HttpOptions): Promise<MirrorSet> {
   if (repo.baseurl.length) return { baseUrls: repo.baseurl.map(trimSlash), repomdChecksums: [] };
   const list = repo.metalink ?? repo.mirrorlist!;
-  const text = (await fetchBytes(list, http)).toString('utf8');
+  const text = (await urlBytes(list, http)).toString('utf8');
   return repo.metalink ? parseMetalink(text, list) : parseMirrorlist(text, list);
 }
 
@@ -306,7 +268,7 @@ async function fetchMetadata(baseUrl: string, data: RepomdData, options: RpmRepo
   let path = await findVerified(options.store, data.checksum, data.size);
   if (!path) {
     if (options.offline) throw new UserError(`${url}: not in the cache, and --offline forbids downloading it`);
-    path = await putVerified(options.store, data.checksum, (tmp) => fetchToFile(url, tmp, options.http), url, data.size);
+    path = await putVerified(options.store, data.checksum, (tmp) => urlToFile(url, tmp, undefined, options.http), url, data.size);
   }
   const compression = await compressionOf(path);
   if (compression === 'bzip2') throw new UserError(`${url}: bzip2-compressed metadata is not supported (make the repository with createrepo_c's default gz, or xz or zstd)`);
