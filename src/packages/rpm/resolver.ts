@@ -61,6 +61,27 @@ export interface RpmResolution {
 
 export const DEFAULT_GROUP_TYPES: PackageReqType[] = ['mandatory', 'default', 'conditional'];
 
+/** What a choice or a trial can be undone to. */
+interface Snapshot {
+  decision: Int8Array;
+  q: number;
+  forbidden: Map<number, string>;
+  forbiddenBy: Map<number, number>;
+  ordered: Rule[];
+  choices: number;
+  branches: Branch[];
+  notes: number;
+}
+
+/** A choice among several candidates, and the state before it (libsolv's branch). */
+interface Branch {
+  state: Snapshot;
+  candidates: number[];
+  tried: Set<number>;
+  parent: number | undefined;
+  text: string;
+}
+
 interface Job {
   candidates: number[];
   /** A conditional group member: `(name if requires)`, a rule rather than a choice. */
@@ -87,10 +108,38 @@ interface Rule {
 
 type Mode = 'choose' | 'noreorder' | 'recommend' | 'supplement';
 
-class Conflict extends UserError {}
+/** A dead end, with the packages involved (to find the choice to blame). */
+class Conflict extends UserError {
+  constructor(
+    message: string,
+    readonly involved: (number | undefined)[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** How many dead ends resolution backs out of before it reports one. */
+const MAX_RESTARTS = 200;
 
 export function resolveRpm(universe: RpmUniverse, options: RpmResolveOptions): RpmResolution {
-  return new Solver(universe, options).solve();
+  // libsolv backs out of a choice that leads to a conflict (learning a clause against it) and takes the
+  // next candidate. Emulated by restarting with the blamed choice's package avoided wherever another
+  // candidate exists; the first (failure-free) run is exactly the plain procedure.
+  const avoid = new Set<number>();
+  const shared = {};
+  let first: Conflict | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const solver = new Solver(universe, options, avoid, shared);
+    try {
+      return solver.solve();
+    } catch (e) {
+      if (!(e instanceof Conflict)) throw e;
+      first ??= e;
+      const blamed = solver.blame(e);
+      if (blamed === undefined || avoid.has(blamed) || attempt >= MAX_RESTARTS) throw first;
+      avoid.add(blamed);
+    }
+  }
 }
 
 class Solver {
@@ -98,6 +147,14 @@ class Solver {
   private readonly decisionq: number[] = [];
   private readonly reason = new Map<number, { parent?: number | undefined; text: string }>();
   private readonly forbidden = new Map<number, string>();
+  /** The installed package whose decision forbade a package. */
+  private readonly forbiddenBy = new Map<number, number>();
+  /** Packages installed by a choice among several candidates (libsolv's branch points), in order. */
+  private readonly choices: number[] = [];
+  private readonly branches: Branch[] = [];
+  /** For an uninstallable package, the requirement that makes it so. */
+  private readonly blockedBy = new Map<number, RpmDependency>();
+
   private readonly rules = new Map<number, Rule[]>();
   /** All rules of installed packages, in libsolv's rule order. */
   private ordered: Rule[] = [];
@@ -116,6 +173,9 @@ class Solver {
   constructor(
     private readonly u: RpmUniverse,
     private readonly options: RpmResolveOptions,
+    private readonly avoid: ReadonlySet<number> = new Set(),
+    /** What the first run computed that does not depend on choices (reused by restarts). */
+    private readonly shared: { uninstallable?: [number, string][] } = {},
   ) {
     this.decision = new Int8Array(u.packages.length);
     this.ctx = { providers: (dep) => u.whatProvides(dep), installed: (id) => this.decision[id]! > 0 };
@@ -132,6 +192,13 @@ class Solver {
   solve(): RpmResolution {
     const jobs = this.jobs();
     this.addLockstep(jobs);
+    if (this.shared.uninstallable) {
+      for (const [id, why] of this.shared.uninstallable) this.forbid(id, why);
+    } else {
+      const before = new Set(this.forbidden.keys());
+      this.forbidUninstallable();
+      this.shared.uninstallable = [...this.forbidden].filter(([id]) => !before.has(id));
+    }
     for (const job of jobs) {
       if (!job.conditional) continue;
       for (const c of richCnf(job.conditional, (d) => this.u.whatProvides(d))) {
@@ -142,11 +209,8 @@ class Solver {
     }
     this.ordered.push(...this.jobRules);
     this.ordered.sort(ruleOrder);
-    for (;;) {
-      this.runJobs(jobs);
-      this.decideRequirements();
-      if (!this.options.weakDeps || !this.resolveWeak()) break;
-    }
+    this.mainLoop(jobs);
+    this.minimize(jobs);
     const installed = this.decisionq.filter((id) => this.decision[id]! > 0);
     const why = new Map<string, string[]>();
     for (const id of installed) {
@@ -325,6 +389,7 @@ class Solver {
     if (this.decision[id]! < 0) {
       throw new Conflict(
         `cannot install ${nevra(pkg)} (${text}): ${this.forbidden.get(id) ?? 'it cannot be installed'}\n  because: ${[...(parent === undefined ? [] : this.chain(parent)), text].join('\n        → ')}`,
+        [parent, this.forbiddenBy.get(id)],
       );
     }
     this.decision[id] = 1;
@@ -334,34 +399,100 @@ class Solver {
     const u = this.u;
     const by = nevra(pkg);
     for (const other of u.byName(pkg.name)) {
-      if (other !== id && sameColor(pkg.arch, u.pkg(other).arch)) this.forbid(other, `${by} is installed (one version of a name)`);
+      if (other !== id && sameColor(pkg.arch, u.pkg(other).arch)) this.forbid(other, `${by} is installed (one version of a name)`, id);
     }
     for (const dep of pkg.conflicts) {
       if (isRich(dep.name)) continue;
-      for (const q of u.whatProvides(dep)) if (q !== id) this.forbid(q, `${by} conflicts with ${formatDependency(dep)}`);
+      for (const q of u.whatProvides(dep)) if (q !== id) this.forbid(q, `${by} conflicts with ${formatDependency(dep)}`, id);
     }
     for (const dep of pkg.obsoletes) {
       if (isRich(dep.name)) continue;
-      for (const q of u.byName(dep.name)) if (q !== id && u.matchesNevr(q, dep)) this.forbid(q, `${by} obsoletes ${formatDependency(dep)}`);
+      for (const q of u.byName(dep.name)) if (q !== id && u.matchesNevr(q, dep)) this.forbid(q, `${by} obsoletes ${formatDependency(dep)}`, id);
     }
     const names = new Set([...pkg.provides.map((d) => d.name), ...pkg.files]);
     for (const name of names) {
       for (const c of this.conflictsBy.get(name) ?? []) {
-        if (c.pkg !== id && u.whatProvides(c.dep).includes(id)) this.forbid(c.pkg, `it conflicts with ${formatDependency(c.dep)}, which ${by} provides`);
+        if (c.pkg !== id && u.whatProvides(c.dep).includes(id)) this.forbid(c.pkg, `it conflicts with ${formatDependency(c.dep)}, which ${by} provides`, id);
       }
     }
     for (const o of this.obsoletesBy.get(pkg.name) ?? []) {
-      if (o.pkg !== id && u.matchesNevr(id, o.dep)) this.forbid(o.pkg, `it obsoletes ${formatDependency(o.dep)}, which is ${by}`);
+      if (o.pkg !== id && u.matchesNevr(id, o.dep)) this.forbid(o.pkg, `it obsoletes ${formatDependency(o.dep)}, which is ${by}`, id);
     }
   }
 
-  private forbid(id: number, why: string): void {
+  private forbid(id: number, why: string, by?: number): void {
     if (this.decision[id]! < 0) return;
     if (this.decision[id]! > 0) {
-      throw new Conflict(`${nevra(this.u.pkg(id))} cannot stay: ${why}\n  ${nevra(this.u.pkg(id))} is there because: ${this.chain(id).join('\n        → ')}`);
+      throw new Conflict(`${nevra(this.u.pkg(id))} cannot stay: ${why}\n  ${nevra(this.u.pkg(id))} is there because: ${this.chain(id).join('\n        → ')}`, [id, by]);
     }
     this.decision[id] = -1;
     this.forbidden.set(id, why);
+    if (by !== undefined) this.forbiddenBy.set(id, by);
+  }
+
+  /** Why a package cannot be installed, following requirements nothing installable provides down to the cause. */
+  private whyNot(id: number): string[] {
+    const lines: string[] = [];
+    const seen = new Set<number>();
+    for (let cur: number | undefined = id; cur !== undefined && !seen.has(cur) && lines.length < 20; ) {
+      seen.add(cur);
+      const dep = this.blockedBy.get(cur);
+      const name = nevra(this.u.pkg(cur));
+      if (!dep) {
+        lines.push(`${name}: ${this.forbidden.get(cur) ?? 'not installable'}`);
+        break;
+      }
+      const providers = this.u.whatProvides(dep);
+      lines.push(`${name} requires ${formatDependency(dep)}${providers.length === 0 ? ', but nothing provides it' : ''}`);
+      cur = providers[0];
+    }
+    return lines;
+  }
+
+  /**
+   * Forbids every package that cannot be installed whatever happens, as libsolv's first propagation does
+   * before any decision: a simple requirement nothing provides, then transitively a requirement all of
+   * whose providers are such packages (or excluded, or an inferior architecture without its twin).
+   */
+  private forbidUninstallable(): void {
+    const u = this.u;
+    const bad = (id: number) => this.decision[id]! < 0;
+    const requirements = (id: number): RpmDependency[] => u.pkg(id).requires.filter((d) => !d.name.startsWith('rpmlib(') && !isRich(d.name));
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (let id = 0; id < u.packages.length; id++) {
+        if (bad(id)) continue;
+        const blocked = requirements(id).find((d) => {
+          const providers = u.whatProvides(d);
+          return !providers.includes(id) && providers.every(bad);
+        });
+        const twins = this.lockstep.get(id);
+        if (blocked) {
+          this.forbid(id, u.whatProvides(blocked).length === 0 ? `nothing provides ${formatDependency(blocked)}` : `no installable package provides ${formatDependency(blocked)}`);
+          this.blockedBy.set(id, blocked);
+        }
+        else if (twins && twins.every(bad)) this.forbid(id, 'its best-architecture twin cannot be installed');
+        else continue;
+        changed = true;
+      }
+    }
+  }
+
+  /**
+   * The choice to back out of after a conflict: the latest choice on the why-chains of the packages
+   * involved (libsolv's conflict analysis blames decisions the conflict depends on), else the latest one.
+   */
+  blame(conflict: Conflict): number | undefined {
+    const onChains = new Set<number>();
+    for (const id of conflict.involved) {
+      for (let cur: number | undefined = id, guard = 0; cur !== undefined && guard < 100000; guard++) {
+        if (onChains.has(cur)) break;
+        onChains.add(cur);
+        cur = this.reason.get(cur)?.parent;
+      }
+    }
+    for (let k = this.choices.length - 1; k >= 0; k--) if (onChains.has(this.choices[k]!)) return this.choices[k];
+    return this.choices[this.choices.length - 1];
   }
 
   private chain(id: number): string[] {
@@ -433,13 +564,14 @@ class Solver {
     const owner = this.u.pkg(rule.owner);
     const chain = this.chain(rule.owner).join('\n        → ');
     if (rule.pos.length === 0 && rule.neg.length === 0) {
-      return new Conflict(`nothing provides ${dep} needed by ${nevra(owner)}\n  because: ${chain}`);
+      return new Conflict(`nothing provides ${dep} needed by ${nevra(owner)}\n  because: ${chain}`, [rule.owner]);
     }
+    const involved = [rule.owner, ...rule.pos.map((p) => this.forbiddenBy.get(p)), ...rule.neg];
     const blocked = [
       ...rule.pos.map((p) => `${nevra(this.u.pkg(p))}: ${this.forbidden.get(p) ?? 'not installable'}`),
       ...rule.neg.map((q) => `${nevra(this.u.pkg(q))} must not be installed, but is: ${this.chain(q).join(' → ')}`),
     ];
-    return new Conflict(`${nevra(owner)} requires ${dep}, which cannot be met:\n    ${blocked.join('\n    ')}\n  because: ${chain}`);
+    return new Conflict(`${nevra(owner)} requires ${dep}, which cannot be met:\n    ${blocked.join('\n    ')}\n  because: ${chain}`, involved);
   }
 
   /** Unit propagation to a fixpoint: a rule with one undecided literal left decides it. */
@@ -479,12 +611,16 @@ class Solver {
         if (unit !== (job.candidates.length === 1)) continue;
         if (cands.length === 0) {
           if (job.optional) continue;
-          const reasons = job.candidates.map((p) => `${nevra(this.u.pkg(p))}: ${this.forbidden.get(p) ?? 'not installable'}`);
-          throw new Conflict(`cannot install the ${job.label}:\n    ${reasons.join('\n    ')}`);
+          const reasons = job.candidates.map((p) => this.whyNot(p).join('\n      → '));
+          throw new Conflict(`cannot install the ${job.label}:\n    ${reasons.join('\n    ')}`, job.candidates.map((p) => this.forbiddenBy.get(p)));
         }
-        if (cands.length > 1) cands = this.filter(cands, 'choose');
+        if (cands.length > 1) {
+          cands = this.filter(cands, 'choose');
+          if (cands.length === 1) this.choices.push(cands[0]!); // decided by policy: blamable too
+        }
         this.attempt(job.optional, () => {
-          this.install(cands[0]!, undefined, job.label);
+          if (cands.length > 1) this.choose(cands, undefined, job.label);
+          else this.install(cands[0]!, undefined, job.label);
           this.propagate();
         }, `skipped ${job.label}`);
       }
@@ -497,22 +633,105 @@ class Solver {
       step();
       return true;
     }
-    const snapshot = { decision: this.decision.slice(), q: this.decisionq.length, forbidden: new Map(this.forbidden), ordered: this.ordered.slice() };
+    const saved = this.snapshot();
     try {
       step();
       return true;
     } catch (e) {
       if (!(e instanceof Conflict)) throw e;
-      this.decision.set(snapshot.decision);
-      for (const id of this.decisionq.splice(snapshot.q)) {
-        this.reason.delete(id);
-        this.rules.delete(id);
-      }
-      this.forbidden.clear();
-      for (const [k, v] of snapshot.forbidden) this.forbidden.set(k, v);
-      this.ordered = snapshot.ordered;
+      this.restore(saved);
       this.notes.push(`${note}: ${e.message.split('\n')[0]}`);
       return false;
+    }
+  }
+
+  /** Jobs, then requirements, then weak dependencies until nothing changes (libsolv's main loop). */
+  private mainLoop(jobs: Job[]): void {
+    for (;;) {
+      this.runJobs(jobs);
+      this.decideRequirements();
+      if (!this.options.weakDeps || !this.resolveWeak()) break;
+    }
+  }
+
+  private snapshot(): Snapshot {
+    return {
+      decision: this.decision.slice(), q: this.decisionq.length, forbidden: new Map(this.forbidden), forbiddenBy: new Map(this.forbiddenBy),
+      ordered: this.ordered.slice(), choices: this.choices.length, branches: this.branches.slice(), notes: this.notes.length,
+    };
+  }
+
+  private restore(saved: Snapshot): void {
+    this.decision.set(saved.decision);
+    for (const id of this.decisionq.splice(saved.q)) {
+      if (this.decision[id] === 0) this.rules.delete(id);
+    }
+    const restoreMap = <V>(target: Map<number, V>, from: Map<number, V>) => {
+      target.clear();
+      for (const [k, v] of from) target.set(k, v);
+    };
+    restoreMap(this.forbidden, saved.forbidden);
+    restoreMap(this.forbiddenBy, saved.forbiddenBy);
+    this.ordered = saved.ordered.slice();
+    this.choices.length = saved.choices;
+    this.branches.splice(0, this.branches.length, ...saved.branches);
+    this.notes.length = saved.notes;
+    this.recommendsSeen = 0;
+    this.recommended.clear();
+    this.suggested.clear();
+  }
+
+  /** Installs the first of several candidates, remembering the others (libsolv's createbranch). */
+  private choose(candidates: number[], parent: number | undefined, text: string): void {
+    this.choices.push(candidates[0]!);
+    this.branches.push({ state: this.snapshot(), candidates, tried: new Set([candidates[0]!]), parent, text });
+    this.install(candidates[0]!, parent, text);
+  }
+
+  /**
+   * libsolv's auto-minimization, run once everything is decided: back in the earliest choice where an
+   * alternative got installed later anyway, or where an alternative is recommended (or supplementing)
+   * while the chosen one is not, take that alternative instead and solve on from there.
+   */
+  private minimize(jobs: Job[]): void {
+    for (let guard = 0; guard < 1000; guard++) {
+      this.updateRecommends();
+      const liked = (p: number) => this.recommended.has(p) || this.supplementing(p);
+      let pick: { branch: Branch; index: number; alternative: number } | undefined;
+      for (let k = this.branches.length - 1; k >= 0; k--) {
+        const branch = this.branches[k]!;
+        let laterInstalled: number | undefined;
+        let likedAlternative: number | undefined;
+        for (const p of branch.candidates) {
+          if (branch.tried.has(p)) continue;
+          if (this.decision[p]! > 0 && this.decisionq.indexOf(p) > branch.state.q) {
+            laterInstalled = p;
+            likedAlternative = undefined;
+            break;
+          }
+          if (likedAlternative === undefined && liked(p)) likedAlternative = p;
+        }
+        if (laterInstalled !== undefined) pick = { branch, index: k, alternative: laterInstalled };
+        else if (likedAlternative !== undefined) {
+          const current = this.decisionq[branch.state.q];
+          if (current !== undefined && branch.tried.has(current) && !liked(current)) pick = { branch, index: k, alternative: likedAlternative };
+        }
+      }
+      if (!pick) return;
+      const { branch, alternative } = pick;
+      branch.tried.add(alternative);
+      const final = this.snapshot();
+      try {
+        this.restore(branch.state);
+        this.branches.push(branch);
+        this.choices.push(alternative);
+        this.install(alternative, branch.parent, branch.text);
+        this.propagate();
+        this.mainLoop(jobs);
+      } catch (e) {
+        if (!(e instanceof Conflict)) throw e;
+        this.restore(final);
+      }
     }
   }
 
@@ -546,7 +765,11 @@ class Solver {
           continue;
         }
       } else if (cands.length > 1) cands = this.filter(cands, 'choose');
-      this.install(cands[0]!, rule.owner, rule.why);
+      if (cands.length > 1) this.choose(cands, rule.owner, rule.why);
+      else {
+        if (rule.pos.length > 1) this.choices.push(cands[0]!); // decided by policy: blamable too
+        this.install(cands[0]!, rule.owner, rule.why);
+      }
       this.propagate();
       i = this.ordered.indexOf(rule) + 1;
       n = 0;
@@ -599,8 +822,15 @@ class Solver {
       for (const rec of u.pkg(owner).recommends) {
         const cands = this.weakCandidates(rec)?.filter((p) => best.has(p));
         if (!cands || cands.length === 0) continue;
-        const pick = cands.length > 1 ? this.filter(cands, 'choose')[0]! : cands[0]!;
-        if (!weak(pick, owner, `recommends ${formatDependency(rec)}`)) this.forbid(pick, 'a weak dependency that cannot be installed');
+        const ordered = cands.length > 1 ? this.filter(cands, 'choose') : cands;
+        const pick = ordered[0]!;
+        const text = `recommends ${formatDependency(rec)}`;
+        const ok = this.attempt(true, () => {
+          if (ordered.length > 1) this.choose(ordered, owner, text);
+          else this.install(pick, owner, text);
+          this.propagate();
+        }, `skipped weak dependency ${nevra(u.pkg(pick))}`);
+        if (!ok) this.forbid(pick, 'a weak dependency that cannot be installed');
       }
     }
     return true;
@@ -672,6 +902,11 @@ class Solver {
   private filter(input: number[], mode: Mode): number[] {
     const u = this.u;
     let list = [...input];
+    if (mode === 'choose' || mode === 'noreorder') {
+      // Choices that led to a conflict in an earlier run (see resolveRpm).
+      const fresh = list.filter((p) => !this.avoid.has(p));
+      if (fresh.length > 0) list = fresh;
+    }
     if (mode === 'supplement') return this.reorder(list, false);
     if (list.length > 1) {
       const best = Math.min(...list.map((p) => u.pkg(p).repository.priority));

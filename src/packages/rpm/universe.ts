@@ -86,7 +86,7 @@ export class RpmUniverse {
   private readonly filePaths = new Map<string, number[]>();
   private readonly cache = new Map<string, number[]>();
   private readonly richCache = new Map<string, RichDependency>();
-  /** Packages dropped by excludepkgs or by a higher-priority repository's copy, kept for messages. */
+  /** Names dropped by excludepkgs, kept for messages. */
   readonly hidden = new Map<string, string>();
 
   constructor(arch: string) {
@@ -96,9 +96,15 @@ export class RpmUniverse {
     this.archOrder = order;
   }
 
-  /** Reads several repositories' primary (then filelists for the file requirements primary cannot answer, then comps). */
-  static async load(inputs: RepositoryInput[], options: UniverseOptions): Promise<RpmUniverse> {
+  /**
+   * Reads several repositories' primary (then filelists for the file requirements primary cannot answer,
+   * then comps). The streams are consumed in dnf's repository order (see below).
+   */
+  static async load(unordered: RepositoryInput[], options: UniverseOptions): Promise<RpmUniverse> {
     const universe = new RpmUniverse(options.arch);
+    // dnf loads repositories sorted by (priority, cost), stably: that order numbers the packages, and the
+    // numbering orders libsolv's rules, which decides between otherwise equal choices.
+    const inputs = [...unordered].sort((a, b) => a.repository.priority - b.repository.priority || a.repository.cost - b.repository.cost);
     const strings = new StringPool();
     const all: RpmPackage[] = [];
     for (const input of inputs) {
@@ -129,25 +135,17 @@ export class RpmUniverse {
   }
 
   /**
-   * Adds packages: drops other architectures and source packages, excludepkgs matches, and copies of a
-   * name.arch from a repository whose priority is worse than another repository's (dnf's priority rule).
+   * Adds packages: drops other architectures, source packages and excludepkgs matches. Repository
+   * priorities do not remove anything here: as in dnf, they act when choosing among candidates (libsolv's
+   * prune_to_highest_prio), so a lower-priority package still serves when the better one cannot.
    */
   add(packages: RpmPackage[], exclude: string[]): void {
     const patterns = exclude.map(globToRegExp);
-    const bestPriority = new Map<string, number>();
-    for (const p of packages) {
-      const key = `${p.name}.${p.arch}`;
-      bestPriority.set(key, Math.min(bestPriority.get(key) ?? Infinity, p.repository.priority));
-    }
     for (const pkg of packages) {
       if (this.archRank(pkg.arch) === undefined) continue;
       const nevra = `${pkg.name}-${pkg.version}-${pkg.release}.${pkg.arch}`;
       if (patterns.some((re) => re.test(pkg.name) || re.test(nevra))) {
         this.hidden.set(pkg.name, 'excluded (excludepkgs)');
-        continue;
-      }
-      if (pkg.repository.priority > bestPriority.get(`${pkg.name}.${pkg.arch}`)!) {
-        this.hidden.set(pkg.name, `only from repository ${pkg.repository.id} of a worse priority`);
         continue;
       }
       const id = this.packages.length;
