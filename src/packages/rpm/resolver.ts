@@ -135,8 +135,8 @@ export function resolveRpm(universe: RpmUniverse, options: RpmResolveOptions): R
     } catch (e) {
       if (!(e instanceof Conflict)) throw e;
       first ??= e;
-      const blamed = solver.blame(e);
-      if (blamed === undefined || avoid.has(blamed) || attempt >= MAX_RESTARTS) throw first;
+      const blamed = solver.blame(e, avoid);
+      if (blamed === undefined || attempt >= MAX_RESTARTS) throw first;
       avoid.add(blamed);
     }
   }
@@ -482,7 +482,7 @@ class Solver {
    * The choice to back out of after a conflict: the latest choice on the why-chains of the packages
    * involved (libsolv's conflict analysis blames decisions the conflict depends on), else the latest one.
    */
-  blame(conflict: Conflict): number | undefined {
+  blame(conflict: Conflict, avoided: ReadonlySet<number>): number | undefined {
     const onChains = new Set<number>();
     for (const id of conflict.involved) {
       for (let cur: number | undefined = id, guard = 0; cur !== undefined && guard < 100000; guard++) {
@@ -491,8 +491,9 @@ class Solver {
         cur = this.reason.get(cur)?.parent;
       }
     }
-    for (let k = this.choices.length - 1; k >= 0; k--) if (onChains.has(this.choices[k]!)) return this.choices[k];
-    return this.choices[this.choices.length - 1];
+    const open = this.choices.filter((c) => !avoided.has(c));
+    for (let k = open.length - 1; k >= 0; k--) if (onChains.has(open[k]!)) return open[k];
+    return open[open.length - 1];
   }
 
   private chain(id: number): string[] {
