@@ -1,9 +1,12 @@
 import { UserError } from '../../errors.js';
 import type { PackageReqType } from './comps.js';
 import { evrOf, formatDependency, nevra, type RpmDependency, type RpmPackage } from './package.js';
-import { isRich, richCnf, richHolds, richOpenClauses, richPackages, type RichContext, type RichDependency } from './rich-dependency.js';
-import { globToRegExp, isGlob, type RpmUniverse } from './universe.js';
-import { compareEvr, compareEvrMatchingRelease, formatEvr, parseEvr, type Evr, type RpmFlags } from './version.js';
+import { ChoicePolicy } from './choice-policy.js';
+import { installOrder } from './install-order.js';
+import { obsoletersOfLatest, selectRequest } from './request.js';
+import { isRich, richCnf, richHolds, richOpenClauses, type RichContext, type RichDependency } from './rich-dependency.js';
+import { globToRegExp, type RpmUniverse } from './universe.js';
+import { compareEvr } from './version.js';
 
 /*
  * Dependency resolution with rpm's semantics and the choices libsolv makes for dnf. libsolv is a SAT solver;
@@ -106,7 +109,6 @@ interface Rule {
   key: readonly number[];
 }
 
-type Mode = 'choose' | 'noreorder' | 'recommend' | 'supplement';
 
 /** A dead end, with the packages involved (to find the choice to blame). */
 class Conflict extends UserError {
@@ -158,8 +160,7 @@ class Solver {
   private readonly rules = new Map<number, Rule[]>();
   /** All rules of installed packages, in libsolv's rule order. */
   private ordered: Rule[] = [];
-  private readonly conflictsBy = new Map<string, { pkg: number; dep: RpmDependency }[]>();
-  private readonly obsoletesBy = new Map<string, { pkg: number; dep: RpmDependency }[]>();
+  private readonly policy: ChoicePolicy;
   private readonly notes: string[] = [];
   private recommendsSeen = 0;
   private readonly recommended = new Set<number>();
@@ -179,10 +180,19 @@ class Solver {
   ) {
     this.decision = new Int8Array(u.packages.length);
     this.ctx = { providers: (dep) => u.whatProvides(dep), installed: (id) => this.decision[id]! > 0 };
-    for (const [id, pkg] of u.packages.entries()) {
-      for (const dep of pkg.conflicts) if (!isRich(dep.name)) push(this.conflictsBy, dep.name, { pkg: id, dep });
-      for (const dep of pkg.obsoletes) if (!isRich(dep.name)) push(this.obsoletesBy, dep.name, { pkg: id, dep });
-    }
+    this.policy = new ChoicePolicy(u, {
+      recommended: (id) => {
+        this.updateRecommends();
+        return this.recommended.has(id);
+      },
+      supplementing: (id) => this.supplementing(id),
+      suggested: (id) => {
+        this.updateRecommends();
+        return this.suggested.has(id);
+      },
+      enhancing: (id) => this.enhancing(id),
+      avoided: (id) => avoid.has(id),
+    });
     const excluded = (options.exclude ?? []).map(globToRegExp);
     for (const [id, pkg] of u.packages.entries()) {
       if (excluded.some((re) => re.test(pkg.name))) this.forbid(id, `${pkg.name} is excluded`);
@@ -254,7 +264,7 @@ class Solver {
   private jobs(): Job[] {
     const jobs: Job[] = [];
     for (const spec of this.options.install) {
-      const found = this.candidatesFor(spec);
+      const found = selectRequest(this.u, spec);
       if (!found) throw this.unknown(spec);
       for (const candidates of found) {
         jobs.push({ candidates, label: `requested ${spec}`, optional: false });
@@ -282,95 +292,10 @@ class Solver {
           continue;
         }
         // dnf's group_install is strict: a member that cannot be installed fails the transaction.
-        jobs.push({ candidates: sortedUnique([...ids, ...this.obsoletersOfLatest(ids)]), label, optional: false });
+        jobs.push({ candidates: sortedUnique([...ids, ...obsoletersOfLatest(this.u, ids)]), label, optional: false });
       }
     }
     return jobs;
-  }
-
-  /**
-   * The packages a request names, as dnf's Subject finds them: the first of the forms NEVRA, NA, NAME,
-   * NEVR, NEV that matches, else provides, else files. Returns the candidate sets of its install jobs: one
-   * set, or with a glob one per matching name (dnf's _get_best_selectors). A bare name also offers the
-   * packages obsoleting its latest versions.
-   */
-  private candidatesFor(spec: string): number[][] | undefined {
-    const u = this.u;
-    const names = (pattern: string): number[] => {
-      if (!isGlob(pattern)) return [...u.byName(pattern)];
-      const re = globToRegExp(pattern);
-      return [...u.allNames()].filter((n) => re.test(n)).flatMap((n) => [...u.byName(n)]);
-    };
-    const archOk = (a: string) => a === 'noarch' || u.archOrder.includes(a) || isGlob(a);
-    const archMatch = (a: string, want: string) => (isGlob(want) ? globToRegExp(want).test(a) : a === want);
-    const withEvr = (name: string, evrText: string, arch?: string) => {
-      const want = parseEvr(evrText);
-      const v = isGlob(want.version) ? globToRegExp(want.version) : undefined;
-      const r = want.release !== undefined && isGlob(want.release) ? globToRegExp(want.release) : undefined;
-      return names(name).filter((id) => {
-        const p = u.pkg(id);
-        if (arch !== undefined && !archMatch(p.arch, arch)) return false;
-        if (want.epoch !== undefined && want.epoch !== p.epoch) return false;
-        if (v ? !v.test(p.version) : p.version !== want.version) return false;
-        return want.release === undefined || (r ? r.test(p.release) : p.release === want.release);
-      });
-    };
-    const dot = spec.lastIndexOf('.');
-    const arch = dot > 0 ? spec.slice(dot + 1) : undefined;
-    const forms: { justName: boolean; find: () => number[] }[] = [];
-    if (arch !== undefined && archOk(arch)) {
-      const nevr = spec.slice(0, dot);
-      forms.push({ justName: false, find: () => splitNevr(nevr).flatMap(([n, evr]) => withEvr(n, evr, arch)) });
-      forms.push({ justName: false, find: () => names(nevr).filter((id) => archMatch(u.pkg(id).arch, arch)) });
-    }
-    forms.push({ justName: true, find: () => names(spec) });
-    forms.push({ justName: false, find: () => splitNevr(spec).flatMap(([n, evr]) => withEvr(n, evr)) });
-    for (const form of forms) {
-      const ids = [...new Set(form.find())].sort((a, b) => a - b);
-      if (ids.length === 0) continue;
-      const obsoleters = (set: number[]) => (form.justName ? this.obsoletersOfLatest(set) : []);
-      if (isGlob(spec) && !spec.startsWith('/') && !spec.startsWith('*/')) {
-        const byName = new Map<string, number[]>();
-        for (const id of ids) push(byName, u.pkg(id).name, id);
-        return [...byName.values()].map((set) => sortedUnique([...set, ...obsoleters(set)]));
-      }
-      return [sortedUnique([...ids, ...obsoleters(ids)])];
-    }
-    if (isRich(spec)) {
-      // A boolean dependency as a request: its packages as one job (libsolv takes it as a complex provides job).
-      const rich = u.tryRich(spec);
-      const ids = rich ? sortedUnique(richPackages(flattenOr(rich), this.ctx)) : [];
-      return ids.length ? [ids] : undefined;
-    }
-    const m = /^(\S+)\s*(<=|>=|=|<|>)\s*(\S+)$/.exec(spec);
-    const dep: RpmDependency = m ? { name: m[1]!, flags: OPS[m[2]!]!, ...parseEvr(m[3]!) } : { name: spec };
-    let provided: number[];
-    if (isGlob(dep.name) && !m) {
-      const re = globToRegExp(dep.name);
-      provided = sortedUnique(u.provideNames().filter((n) => re.test(n)).flatMap((n) => [...u.whatProvides({ name: n })]));
-      if (provided.length === 0 || spec.startsWith('/') || spec.startsWith('*/')) return provided.length ? [provided] : undefined;
-      const byName = new Map<string, number[]>();
-      for (const id of provided) push(byName, u.pkg(id).name, id);
-      return [...byName.values()];
-    }
-    provided = [...u.whatProvides(dep)];
-    return provided.length > 0 ? [provided] : undefined;
-  }
-
-  /** Packages obsoleting the latest version (per architecture) of the given ones, as dnf offers them for a name. */
-  private obsoletersOfLatest(ids: number[]): number[] {
-    const u = this.u;
-    const latest = new Map<string, number>();
-    for (const id of ids) {
-      const key = u.pkg(id).arch;
-      const known = latest.get(key);
-      if (known === undefined || compareEvr(evrOf(u.pkg(known)), evrOf(u.pkg(id))) < 0) latest.set(key, id);
-    }
-    const out: number[] = [];
-    for (const id of latest.values()) {
-      for (const o of this.obsoletesBy.get(u.pkg(id).name) ?? []) if (u.matchesNevr(id, o.dep)) out.push(o.pkg);
-    }
-    return out;
   }
 
   private unknown(spec: string): UserError {
@@ -411,11 +336,11 @@ class Solver {
     }
     const names = new Set([...pkg.provides.map((d) => d.name), ...pkg.files]);
     for (const name of names) {
-      for (const c of this.conflictsBy.get(name) ?? []) {
+      for (const c of this.u.conflictsOn(name)) {
         if (c.pkg !== id && u.whatProvides(c.dep).includes(id)) this.forbid(c.pkg, `it conflicts with ${formatDependency(c.dep)}, which ${by} provides`, id);
       }
     }
-    for (const o of this.obsoletesBy.get(pkg.name) ?? []) {
+    for (const o of this.u.obsoletesOf(pkg.name)) {
       if (o.pkg !== id && u.matchesNevr(id, o.dep)) this.forbid(o.pkg, `it obsoletes ${formatDependency(o.dep)}, which is ${by}`, id);
     }
   }
@@ -616,7 +541,7 @@ class Solver {
           throw new Conflict(`cannot install the ${job.label}:\n    ${reasons.join('\n    ')}`, job.candidates.map((p) => this.forbiddenBy.get(p)));
         }
         if (cands.length > 1) {
-          cands = this.filter(cands, 'choose');
+          cands = this.policy.filter(cands, 'choose');
           if (cands.length === 1) this.choices.push(cands[0]!); // decided by policy: blamable too
         }
         this.attempt(job.optional, () => {
@@ -760,12 +685,12 @@ class Solver {
       let cands = st.pos;
       if (cands.length === 0) throw this.missing(rule);
       if (!greedy && cands.length > 1) {
-        cands = this.filter(cands, 'noreorder');
+        cands = this.policy.filter(cands, 'noreorder');
         if (cands.length > 1) {
           postponed ??= rule;
           continue;
         }
-      } else if (cands.length > 1) cands = this.filter(cands, 'choose');
+      } else if (cands.length > 1) cands = this.policy.filter(cands, 'choose');
       if (cands.length > 1) this.choose(cands, rule.owner, rule.why);
       else {
         if (rule.pos.length > 1) this.choices.push(cands[0]!); // decided by policy: blamable too
@@ -811,8 +736,8 @@ class Solver {
       if (!weak(id, ...this.weakReason(id))) this.forbid(id, 'a weak dependency that cannot be installed');
       return true;
     }
-    const best = new Set(this.filter(dq, 'recommend'));
-    const supplements = this.filter(dqs.filter((p) => best.has(p)), 'supplement');
+    const best = new Set(this.policy.filter(dq, 'recommend'));
+    const supplements = this.policy.filter(dqs.filter((p) => best.has(p)), 'supplement');
     for (const id of supplements) {
       if (this.decision[id] !== 0) continue;
       if (!weak(id, ...this.weakReason(id))) this.forbid(id, 'a weak dependency that cannot be installed');
@@ -823,7 +748,7 @@ class Solver {
       for (const rec of u.pkg(owner).recommends) {
         const cands = this.weakCandidates(rec)?.filter((p) => best.has(p));
         if (!cands || cands.length === 0) continue;
-        const ordered = cands.length > 1 ? this.filter(cands, 'choose') : cands;
+        const ordered = cands.length > 1 ? this.policy.filter(cands, 'choose') : cands;
         const pick = ordered[0]!;
         const text = `recommends ${formatDependency(rec)}`;
         const ok = this.attempt(true, () => {
@@ -898,145 +823,6 @@ class Solver {
     }
   }
 
-  // ---- the choice policy (libsolv's policy_filter_unwanted) ----
-
-  private filter(input: number[], mode: Mode): number[] {
-    const u = this.u;
-    let list = [...input];
-    if (mode === 'choose' || mode === 'noreorder') {
-      // Choices that led to a conflict in an earlier run (see resolveRpm).
-      const fresh = list.filter((p) => !this.avoid.has(p));
-      if (fresh.length > 0) list = fresh;
-    }
-    if (mode === 'supplement') return this.reorder(list, false);
-    if (list.length > 1) {
-      const best = Math.min(...list.map((p) => u.pkg(p).repository.priority));
-      list = list.filter((p) => u.pkg(p).repository.priority === best);
-    }
-    if (list.length > 1) {
-      const ranks = list.map((p) => u.archRank(u.pkg(p).arch) ?? Infinity).filter((r) => r >= 0);
-      if (ranks.length) {
-        const best = Math.min(...ranks);
-        list = list.filter((p) => {
-          const r = u.archRank(u.pkg(p).arch);
-          return r === -1 || r === best;
-        });
-      }
-    }
-    if (list.length > 1) list = this.bestVersions(list);
-    if (list.length > 1 && (mode === 'choose' || mode === 'noreorder')) {
-      this.updateRecommends();
-      const rec = list.filter((p) => this.recommended.has(p) || this.supplementing(p));
-      if (rec.length) list = rec;
-      if (list.length > 1 && mode === 'choose') list = this.reorder(list, true);
-    }
-    return list;
-  }
-
-  /** prune_to_best_version: by name (strcmp), the highest EVR per name (cheapest repository first), then obsoletes. */
-  private bestVersions(list: number[]): number[] {
-    const u = this.u;
-    const sorted = [...list].sort((a, b) => {
-      const pa = u.pkg(a);
-      const pb = u.pkg(b);
-      if (pa.name !== pb.name) return pa.name < pb.name ? -1 : 1;
-      return pa.repository.cost - pb.repository.cost || a - b;
-    });
-    const out: number[] = [];
-    for (const p of sorted) {
-      const last = out[out.length - 1];
-      if (last !== undefined && u.pkg(last).name === u.pkg(p).name) {
-        if (compareEvr(evrOf(u.pkg(last)), evrOf(u.pkg(p))) < 0) out[out.length - 1] = p;
-      } else out.push(p);
-    }
-    if (out.length < 2) return out;
-    const obsoletes = (a: number, b: number) => {
-      const pa = u.pkg(a);
-      return pa.name !== u.pkg(b).name && pa.obsoletes.some((o) => !isRich(o.name) && u.matchesNevr(b, o));
-    };
-    const kept = out.filter((b) => !out.some((a) => a !== b && obsoletes(a, b) && !obsoletes(b, a)));
-    return kept.length ? kept : out;
-  }
-
-  /** The reordering steps: dislike_old_versions, sort_by_common_dep, prefer_suggested. */
-  private reorder(list: number[], suggested: boolean): number[] {
-    const u = this.u;
-    const old = (p: number) => {
-      const pkg = u.pkg(p);
-      return u.byName(pkg.name).some((q) => {
-        const other = u.pkg(q);
-        if (q === p || other.arch !== pkg.arch) return false;
-        if (other.repository.priority !== pkg.repository.priority) return other.repository.priority < pkg.repository.priority;
-        return compareEvr(evrOf(other), evrOf(pkg)) > 0;
-      });
-    };
-    list = [...list.filter((p) => !old(p)), ...list.filter(old)];
-    list = this.sortByCommonDep(list);
-    if (suggested) {
-      this.updateRecommends();
-      const good = (p: number) => this.suggested.has(p) || this.enhancing(p);
-      list = [...list.filter(good), ...list.filter((p) => !good(p))];
-    }
-    return list;
-  }
-
-  /**
-   * sort_by_common_dep: candidates providing a capability with a version (=, <=, <) are compared per
-   * capability; one providing a lower version than another candidate moves back, by how many steps lower.
-   */
-  private sortByCommonDep(list: number[]): number[] {
-    const entries: { at: number; name: string; evr: Evr; lt: boolean }[] = [];
-    list.forEach((p, at) => {
-      for (const dep of this.u.pkg(p).provides) {
-        if (dep.version === undefined || (dep.flags !== 'EQ' && dep.flags !== 'LE' && dep.flags !== 'LT')) continue;
-        const evr = { epoch: dep.epoch, version: dep.version, release: dep.release };
-        if (dep.flags === 'EQ') {
-          const text = formatEvr({ ...evr, epoch: evr.epoch || undefined });
-          if (text.length >= 4 && /^[0-9a-f]+$/.test(text)) continue; // libsolv ignores hash-like versions
-        }
-        entries.push({ at, name: dep.name, evr, lt: dep.flags === 'LT' });
-      }
-    });
-    if (entries.length < 2) return list;
-    const cmp = (a: (typeof entries)[number], b: (typeof entries)[number]): number => {
-      if (a.name !== b.name) return a.name < b.name ? -1 : 1;
-      const r = compareEvrMatchingRelease(b.evr, a.evr);
-      if (r !== 0) return r;
-      if (a.lt !== b.lt) return a.lt ? 1 : -1;
-      return 0;
-    };
-    entries.sort((a, b) => cmp(a, b) || a.at - b.at);
-    const badness = list.map(() => 0);
-    let bad = 0;
-    let any = false;
-    for (let k = 0; k < entries.length; k++) {
-      const e = entries[k]!;
-      const prev = entries[k - 1];
-      if (prev && prev.name === e.name) {
-        if (prev.at !== e.at && cmp(prev, e) === -1) {
-          bad++;
-          any = true;
-        }
-      } else bad = 0;
-      badness[e.at]! += bad;
-    }
-    if (!any) return list;
-    return list.map((p, at) => ({ p, at })).sort((a, b) => badness[a.at]! - badness[b.at]! || a.at - b.at).map((x) => x.p);
-  }
-}
-
-const OPS: Record<string, RpmFlags> = { '=': 'EQ', '<': 'LT', '>': 'GT', '<=': 'LE', '>=': 'GE' };
-
-/** The (name, evr) readings of `name-[epoch:]version[-release]`: NEVR first, then NEV. */
-function splitNevr(text: string): [string, string][] {
-  const out: [string, string][] = [];
-  const last = text.lastIndexOf('-');
-  if (last > 0) {
-    const before = text.lastIndexOf('-', last - 1);
-    if (before > 0) out.push([text.slice(0, before), text.slice(before + 1)]);
-    out.push([text.slice(0, last), text.slice(last + 1)]);
-  }
-  return out;
 }
 
 /** libsolv's implicit obsoletes with colors: two arches of a name may coexist only if both are real, different arches. */
@@ -1053,22 +839,6 @@ function ruleOrder(a: Rule, b: Rule): number {
   return a.key.length - b.key.length;
 }
 
-/** The alternatives a rich requirement can pick from: its atoms, as libsolv lists a rule's literals. */
-function flattenOr(rich: RichDependency): RichDependency {
-  switch (rich.op) {
-    case 'atom':
-      return rich;
-    case 'and':
-    case 'or':
-      return { op: 'or', items: rich.items.map(flattenOr) };
-    case 'if':
-    case 'unless':
-      return { op: 'or', items: [flattenOr(rich.then), ...(rich.else ? [flattenOr(rich.else)] : [])] };
-    default:
-      return rich;
-  }
-}
-
 function sortedUnique(ids: number[]): number[] {
   return [...new Set(ids)].sort((a, b) => a - b);
 }
@@ -1079,68 +849,3 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   else map.set(key, [value]);
 }
 
-/**
- * An install order close to rpm's (lib/order.c): requirements before the packages needing them, with
- * requirement loops broken as rpm does, by dropping ordinary requires before scriptlet (`pre`) ones.
- * Approximation: components of the requires graph (Tarjan) in dependency order; inside a loop,
- * packages ordered by their pre-requires alone, ties by name. rpm's tie-breaks differ in detail.
- */
-export function installOrder(packages: RpmPackage[], universe: RpmUniverse): RpmPackage[] {
-  const sorted = [...packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.arch < b.arch ? -1 : 1));
-  const index = new Map(sorted.map((p, i) => [universe.id(p), i]));
-  const edges: { to: number; pre: boolean }[][] = sorted.map(() => []);
-  sorted.forEach((pkg, i) => {
-    for (const dep of pkg.requires) {
-      if (dep.name.startsWith('rpmlib(')) continue;
-      const providers = isRich(dep.name) ? richPackages(flattenOr(universe.rich(dep.name)), { providers: (d) => universe.whatProvides(d), installed: () => false }) : universe.whatProvides(dep);
-      for (const p of providers) {
-        const j = index.get(p);
-        if (j !== undefined && j !== i) edges[i]!.push({ to: j, pre: dep.pre === true });
-      }
-    }
-  });
-  // Tarjan's strongly connected components; they come out dependencies first.
-  const low: number[] = sorted.map(() => -1);
-  const num: number[] = sorted.map(() => -1);
-  const onStack: boolean[] = sorted.map(() => false);
-  const stack: number[] = [];
-  const out: RpmPackage[] = [];
-  let counter = 0;
-  const visit = (v: number) => {
-    num[v] = low[v] = counter++;
-    stack.push(v);
-    onStack[v] = true;
-    for (const { to } of edges[v]!) {
-      if (num[to] === -1) {
-        visit(to);
-        low[v] = Math.min(low[v]!, low[to]!);
-      } else if (onStack[to]) low[v] = Math.min(low[v]!, num[to]!);
-    }
-    if (low[v] === num[v]) {
-      const component: number[] = [];
-      for (let w = -1; w !== v; ) {
-        w = stack.pop()!;
-        onStack[w] = false;
-        component.push(w);
-      }
-      out.push(...orderLoop(component.sort((a, b) => a - b), edges).map((k) => sorted[k]!));
-    }
-  };
-  for (let v = 0; v < sorted.length; v++) if (num[v] === -1) visit(v);
-  return out;
-}
-
-/** Orders a requirement loop by its `pre` edges only (Kahn, ties by name); what remains keeps name order. */
-function orderLoop(component: number[], edges: { to: number; pre: boolean }[][]): number[] {
-  if (component.length === 1) return component;
-  const members = new Set(component);
-  const waiting = new Map(component.map((v) => [v, new Set(edges[v]!.filter((e) => e.pre && members.has(e.to) && e.to !== v).map((e) => e.to))]));
-  const out: number[] = [];
-  while (waiting.size > 0) {
-    const ready = [...waiting.keys()].filter((v) => [...waiting.get(v)!].every((d) => !waiting.has(d)));
-    const next = ready.length ? ready[0]! : [...waiting.keys()][0]!; // a pre-loop: rpm breaks it too
-    out.push(next);
-    waiting.delete(next);
-  }
-  return out;
-}

@@ -43,11 +43,12 @@ export interface UniverseOptions {
   paths?: string[];
 }
 
-/** A provide entry with its package, indexed by the provided name. */
-interface ProvideEntry {
+/** A dependency entry with its package (a provide, a conflict, an obsolete), indexed by name. */
+export interface DependencyOf {
   pkg: number;
   dep: RpmDependency;
 }
+type ProvideEntry = DependencyOf;
 
 /** Turns a dnf glob into a RegExp (`*`, `?`, `[...]`). */
 export function globToRegExp(glob: string): RegExp {
@@ -86,6 +87,8 @@ export class RpmUniverse {
   private readonly filePaths = new Map<string, number[]>();
   private readonly cache = new Map<string, number[]>();
   private readonly richCache = new Map<string, RichDependency>();
+  private conflictIndex: Map<string, DependencyOf[]> | undefined;
+  private obsoleteIndex: Map<string, DependencyOf[]> | undefined;
   /** Names dropped by excludepkgs, kept for messages. */
   readonly hidden = new Map<string, string>();
 
@@ -156,6 +159,7 @@ export class RpmUniverse {
       for (const f of pkg.files) push(this.filePaths, f, id);
     }
     this.cache.clear();
+    this.conflictIndex = this.obsoleteIndex = undefined;
   }
 
   private addFiles(repository: RpmRepository, found: Map<string, string[]>): void {
@@ -259,6 +263,24 @@ export class RpmUniverse {
     const result = [...out].sort((a, b) => a - b);
     this.cache.set(key, result);
     return result;
+  }
+
+  /** The packages conflicting with a name (simple Conflicts only), built on first use. */
+  conflictsOn(name: string): readonly DependencyOf[] {
+    this.conflictIndex ??= this.index('conflicts');
+    return this.conflictIndex.get(name) ?? [];
+  }
+
+  /** The packages obsoleting a name (simple Obsoletes only), built on first use. */
+  obsoletesOf(name: string): readonly DependencyOf[] {
+    this.obsoleteIndex ??= this.index('obsoletes');
+    return this.obsoleteIndex.get(name) ?? [];
+  }
+
+  private index(kind: 'conflicts' | 'obsoletes'): Map<string, DependencyOf[]> {
+    const map = new Map<string, DependencyOf[]>();
+    for (const [id, pkg] of this.packages.entries()) for (const dep of pkg[kind]) if (!isRich(dep.name)) push(map, dep.name, { pkg: id, dep });
+    return map;
   }
 
   /** Whether a package's own name and EVR match a dependency (how obsoletes select packages in rpm). */
