@@ -60,7 +60,7 @@ export interface RpmResolveOptions {
 export interface RpmResolution {
   /** The packages, in rpm's install order (see installOrder). */
   packages: RpmPackage[];
-  /** What dnf would print as notes: group members no repository has, skipped optional requests. */
+  /** Notes as dnf prints them: group members no repository has; weak dependencies that cannot be installed. */
   notes: string[];
   /** Why each package is there, keyed by name (`name.arch` for a second architecture of a name). */
   why: Map<string, string[]>;
@@ -94,7 +94,6 @@ interface Job {
   /** A conditional group member: `(name if requires)`, a rule rather than a choice. */
   conditional?: RichDependency | undefined;
   label: string;
-  optional: boolean;
 }
 
 /** A requirement of an installed package, as a libsolv rule: its owner and the packages that would satisfy it. */
@@ -276,7 +275,7 @@ class Solver {
       const found = selectRequest(this.u, spec);
       if (!found) throw this.unknown(spec);
       for (const candidates of found) {
-        jobs.push({ candidates, label: `requested ${spec}`, optional: false });
+        jobs.push({ candidates, label: `requested ${spec}` });
       }
     }
     for (const g of this.options.groups ?? []) {
@@ -297,18 +296,18 @@ class Solver {
         const label = `group ${group.id} (${req.type})`;
         if (req.requires) {
           // dnf asks for `(name if requires)`: installed whenever its condition ends up in the transaction.
-          jobs.push({ candidates: [], conditional: this.u.rich(`(${req.name} if ${req.requires})`), label: `${label}: ${req.name} if ${req.requires}`, optional: false });
+          jobs.push({ candidates: [], conditional: this.u.rich(`(${req.name} if ${req.requires})`), label: `${label}: ${req.name} if ${req.requires}` });
           continue;
         }
         // dnf's group_install is strict: a member that cannot be installed fails the transaction.
-        jobs.push({ candidates: sortedUnique([...ids, ...obsoletersOfLatest(this.u, ids)]), label, optional: false });
+        jobs.push({ candidates: sortedUnique([...ids, ...obsoletersOfLatest(this.u, ids)]), label });
       }
     }
     return jobs;
   }
 
   private unknown(spec: string): UserError {
-    const near = this.u.nearNames(spec.replace(/[-.].*$/, '').length >= 3 ? spec : spec);
+    const near = this.u.nearNames(spec);
     const hidden = this.u.hidden.get(spec);
     return new UserError(
       `No match for argument: ${spec}${hidden ? ` (${hidden})` : ''}${near.length ? `; did you mean ${near.join(', ')}?` : ''}`,
@@ -536,7 +535,7 @@ class Solver {
     // Single-candidate jobs are libsolv's assertions: all decided before anything is propagated.
     for (const job of jobs) {
       if (job.conditional || job.candidates.length !== 1 || done(job) || viable(job).length === 0) continue;
-      this.attempt(job.optional, () => this.install(job.candidates[0]!, undefined, job.label), `skipped ${job.label}`);
+      this.install(job.candidates[0]!, undefined, job.label);
     }
     this.propagate();
     for (const unit of [true, false]) {
@@ -545,7 +544,6 @@ class Solver {
         let cands = viable(job);
         if (unit !== (job.candidates.length === 1)) continue;
         if (cands.length === 0) {
-          if (job.optional) continue;
           const reasons = job.candidates.map((p) => this.whyNot(p).join('\n      → '));
           throw new Conflict(`cannot install the ${job.label}:\n    ${reasons.join('\n    ')}`, job.candidates.map((p) => this.forbiddenBy.get(p)));
         }
@@ -553,21 +551,15 @@ class Solver {
           cands = this.policy.filter(cands, 'choose');
           if (cands.length === 1) this.choices.push(cands[0]!); // decided by policy: blamable too
         }
-        this.attempt(job.optional, () => {
-          if (cands.length > 1) this.choose(cands, undefined, job.label);
-          else this.install(cands[0]!, undefined, job.label);
-          this.propagate();
-        }, `skipped ${job.label}`);
+        if (cands.length > 1) this.choose(cands, undefined, job.label);
+        else this.install(cands[0]!, undefined, job.label);
+        this.propagate();
       }
     }
   }
 
-  /** Runs a step; for an optional one a conflict is undone and noted instead of failing. */
-  private attempt(optional: boolean, step: () => void, note: string): boolean {
-    if (!optional) {
-      step();
-      return true;
-    }
+  /** Runs a step that may fail (a weak dependency): a conflict is undone and noted. */
+  private attempt(step: () => void, note: string): boolean {
     const saved = this.snapshot();
     try {
       step();
@@ -597,6 +589,7 @@ class Solver {
         const culprit = this.blame(e, new Set(), added) ?? added[added.length - 1]!;
         this.restore(before);
         this.forbid(culprit, 'a weak dependency that cannot be installed');
+        this.notes.push(`skipped weak dependency ${nevra(this.u.pkg(culprit))}: ${e.message.split('\n')[0]}`);
         this.runJobs(jobs);
         this.decideRequirements();
       }
@@ -751,7 +744,7 @@ class Solver {
     const before = this.decisionq.length;
     this.weakRound = [];
     const weak = (id: number, parent: number | undefined, text: string) =>
-      this.attempt(true, () => {
+      this.attempt(() => {
         this.weakRound.push(id);
         this.install(id, parent, text);
         this.propagate();
@@ -776,7 +769,7 @@ class Solver {
         const ordered = cands.length > 1 ? this.policy.filter(cands, 'choose') : cands;
         const pick = ordered[0]!;
         const text = `recommends ${formatDependency(rec)}`;
-        const ok = this.attempt(true, () => {
+        const ok = this.attempt(() => {
           this.weakRound.push(pick);
           if (ordered.length > 1) this.choose(ordered, owner, text);
           else this.install(pick, owner, text);

@@ -5,7 +5,7 @@ import { inPrimaryFileList, parseFilelists } from './filelists.js';
 import { StringPool, evrOf, type RpmDependency, type RpmPackage, type RpmRepository } from './package.js';
 import { parsePrimary } from './primary.js';
 import { isRich, parseRichDependency, richAtoms, type RichDependency } from './rich-dependency.js';
-import { compareEvrMatchingRelease, rangesIntersect } from './version.js';
+import { rangesIntersect } from './version.js';
 
 /**
  * The architectures a machine installs, best first, as libsolv's pool_setarch lists them for rpm. Each is
@@ -303,9 +303,6 @@ export class RpmUniverse {
     }
     return scored.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1)).slice(0, limit).map(([, n]) => n);
   }
-
-  /** Versions compared as requirements compare them. */
-  static compareEvr = compareEvrMatchingRelease;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
