@@ -586,7 +586,9 @@ class Solver {
       } catch (e) {
         // A weak package whose requirements lead to a dead end is dropped, as libsolv backs out of it.
         if (!(e instanceof Conflict) || added.length === 0) throw e;
-        const culprit = this.blame(e, new Set(), added) ?? added[added.length - 1]!;
+        // Only when the conflict hangs on a weak package rather than on a later choice.
+        const culprit = this.blame(e, new Set(), [...added, ...this.choices.slice(before.choices)]);
+        if (culprit === undefined || !added.includes(culprit)) throw e;
         this.restore(before);
         this.forbid(culprit, 'a weak dependency that cannot be installed');
         this.notes.push(`skipped weak dependency ${nevra(this.u.pkg(culprit))}: ${e.message.split('\n')[0]}`);
