@@ -643,6 +643,33 @@ describe('resolver on CentOS Stream 9 BaseOS against dnf', { skip: existsSync(jo
     });
   }
 
+  it('install order: every requirement met by an earlier package except inside requirement loops; pre requirements first', () => {
+    for (const request of [{ install: CONTAINER }, { install: [], groups: [{ id: 'core' }] }]) {
+      const order = resolveRpm(universe, request).packages;
+      const at = new Map(order.map((p, i) => [p, i]));
+      const edges = (pre: boolean) => order.map((p) => p.requires.filter((d) => !d.name.startsWith('rpmlib(') && !d.name.startsWith('(') && (!pre || d.pre)).map((d) => universe.whatProvides(d).map((q) => universe.pkg(q)).filter((q) => at.has(q) && q !== p)));
+      const reaches = (graph: RpmPackage[][][], from: RpmPackage, to: RpmPackage) => {
+        const seen = new Set<RpmPackage>([from]);
+        const todo = [from];
+        while (todo.length) {
+          for (const q of graph[at.get(todo.pop()!)!]!.flat()) {
+            if (q === to) return true;
+            if (!seen.has(q)) {
+              seen.add(q);
+              todo.push(q);
+            }
+          }
+        }
+        return false;
+      };
+      for (const pre of [false, true]) {
+        const graph = edges(pre);
+        const late = order.flatMap((p, i) => graph[i]!.filter((providers) => providers.length > 0 && providers.every((q) => at.get(q)! > i) && !providers.some((q) => reaches(graph, q, p))).map((providers) => `${p.name} needs ${providers.map((q) => q.name).join('|')}`));
+        assert.deepEqual(late, [], `${pre ? 'pre ' : ''}requirements met late`);
+      }
+    }
+  });
+
   it('performance: primary + filelists parse and the container set resolves in well under a few seconds', async () => {
     const t0 = performance.now();
     const fresh = await RpmUniverse.load(

@@ -29,24 +29,39 @@ export function installOrder(packages: RpmPackage[], universe: RpmUniverse): Rpm
   const stack: number[] = [];
   const out: RpmPackage[] = [];
   let counter = 0;
-  const visit = (v: number) => {
-    num[v] = low[v] = counter++;
-    stack.push(v);
-    onStack[v] = true;
-    for (const { to } of edges[v]!) {
-      if (num[to] === -1) {
-        visit(to);
-        low[v] = Math.min(low[v]!, low[to]!);
-      } else if (onStack[to]) low[v] = Math.min(low[v]!, num[to]!);
-    }
-    if (low[v] === num[v]) {
-      const component: number[] = [];
-      for (let w = -1; w !== v; ) {
-        w = stack.pop()!;
-        onStack[w] = false;
-        component.push(w);
+  // Iterative (an explicit stack of [node, next edge]) so a deep dependency chain cannot overflow the call stack.
+  const visit = (root: number) => {
+    const frames: [number, number][] = [[root, 0]];
+    num[root] = low[root] = counter++;
+    stack.push(root);
+    onStack[root] = true;
+    while (frames.length > 0) {
+      const frame = frames[frames.length - 1]!;
+      const [v, k] = frame;
+      const edge = edges[v]![k];
+      if (edge) {
+        frame[1]++;
+        const to = edge.to;
+        if (num[to] === -1) {
+          num[to] = low[to] = counter++;
+          stack.push(to);
+          onStack[to] = true;
+          frames.push([to, 0]);
+        } else if (onStack[to]) low[v] = Math.min(low[v]!, num[to]!);
+        continue;
       }
-      out.push(...orderLoop(component.sort((a, b) => a - b), edges).map((k) => sorted[k]!));
+      frames.pop();
+      const parent = frames[frames.length - 1];
+      if (parent) low[parent[0]] = Math.min(low[parent[0]]!, low[v]!);
+      if (low[v] === num[v]) {
+        const component: number[] = [];
+        for (let w = -1; w !== v; ) {
+          w = stack.pop()!;
+          onStack[w] = false;
+          component.push(w);
+        }
+        out.push(...orderLoop(component.sort((x, y) => x - y), edges).map((i) => sorted[i]!));
+      }
     }
   };
   for (let v = 0; v < sorted.length; v++) if (num[v] === -1) visit(v);
