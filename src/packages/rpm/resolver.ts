@@ -133,8 +133,10 @@ export function resolveRpm(universe: RpmUniverse, options: RpmResolveOptions): R
   // libsolv backs out of a choice that leads to a conflict (learning a clause against it) and takes the
   // next candidate. Emulated by restarting with the blamed choice's package avoided wherever another
   // candidate exists; the first (failure-free) run is exactly the plain procedure.
+  // When no choice is left to blame but a weak dependency is on the conflict's chains, that weak package
+  // is given up (libsolv reverts a weak decision last) and the choices are tried afresh.
   const avoid = new Set<number>();
-  const shared = {};
+  const shared: SharedState = { rejectedWeak: new Set() };
   let first: Conflict | undefined;
   for (let attempt = 0; ; attempt++) {
     const solver = new Solver(universe, options, avoid, shared);
@@ -143,11 +145,26 @@ export function resolveRpm(universe: RpmUniverse, options: RpmResolveOptions): R
     } catch (e) {
       if (!(e instanceof Conflict)) throw e;
       first ??= e;
+      if (attempt >= MAX_RESTARTS) throw first;
       const blamed = solver.blame(e, avoid);
-      if (blamed === undefined || attempt >= MAX_RESTARTS) throw first;
-      avoid.add(blamed);
+      if (blamed !== undefined) {
+        avoid.add(blamed);
+        continue;
+      }
+      const weak = solver.blame(e, shared.rejectedWeak, solver.weakInstalled);
+      if (weak === undefined) throw first;
+      shared.rejectedWeak.add(weak);
+      avoid.clear();
     }
   }
+}
+
+/** What restarts of one resolution share. */
+interface SharedState {
+  /** Packages that can never be installed (computed by the first run). */
+  uninstallable?: [number, string][];
+  /** Weak dependencies given up because they lead to a conflict. */
+  rejectedWeak: Set<number>;
 }
 
 class Solver {
@@ -162,6 +179,8 @@ class Solver {
   private readonly branches: Branch[] = [];
   /** The packages the last resolveWeak round installed as weak dependencies. */
   private weakRound: number[] = [];
+  /** Every package installed as a weak dependency, in order. */
+  readonly weakInstalled: number[] = [];
   /** For an uninstallable package, the requirement that makes it so. */
   private readonly blockedBy = new Map<number, RpmDependency>();
 
@@ -183,8 +202,7 @@ class Solver {
     private readonly u: RpmUniverse,
     private readonly options: RpmResolveOptions,
     private readonly avoid: ReadonlySet<number> = new Set(),
-    /** What the first run computed that does not depend on choices (reused by restarts). */
-    private readonly shared: { uninstallable?: [number, string][] } = {},
+    private readonly shared: SharedState = { rejectedWeak: new Set() },
   ) {
     this.decision = new Int8Array(u.packages.length);
     this.ctx = { providers: (dep) => u.whatProvides(dep), installed: (id) => this.decision[id]! > 0 };
@@ -742,12 +760,15 @@ class Solver {
       }
     }
     for (const p of dqs) if (!dq.includes(p)) dq.push(p);
+    // Weak dependencies an earlier run gave up (see resolveRpm) are not offered again.
+    for (const list of [dq, dqs]) list.splice(0, list.length, ...list.filter((p) => !this.shared.rejectedWeak.has(p)));
     if (dq.length === 0) return false;
     const before = this.decisionq.length;
     this.weakRound = [];
     const weak = (id: number, parent: number | undefined, text: string) =>
       this.attempt(() => {
         this.weakRound.push(id);
+        this.weakInstalled.push(id);
         this.install(id, parent, text);
         this.propagate();
       }, `skipped weak dependency ${nevra(u.pkg(id))}`);
@@ -773,6 +794,7 @@ class Solver {
         const text = `recommends ${formatDependency(rec)}`;
         const ok = this.attempt(() => {
           this.weakRound.push(pick);
+          this.weakInstalled.push(pick);
           if (ordered.length > 1) this.choose(ordered, owner, text);
           else this.install(pick, owner, text);
           this.propagate();
