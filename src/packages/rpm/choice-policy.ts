@@ -22,6 +22,8 @@ export interface PolicyContext {
   enhancing(id: number): boolean;
   /** A choice that led to a dead end before (see resolveRpm). */
   avoided(id: number): boolean;
+  /** A candidate an earlier dead end showed is needed (see resolveRpm). */
+  preferred(id: number): boolean;
 }
 
 /**
@@ -46,6 +48,8 @@ export class ChoicePolicy {
       // Choices that led to a conflict in an earlier run (see resolveRpm).
       const fresh = list.filter((p) => !this.ctx.avoided(p));
       if (fresh.length > 0) list = fresh;
+      const preferred = list.filter((p) => this.ctx.preferred(p));
+      if (preferred.length > 0) list = preferred;
     }
     if (mode === 'supplement') return this.reorder(list, false);
     if (list.length > 1) {

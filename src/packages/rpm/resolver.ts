@@ -118,6 +118,8 @@ class Conflict extends UserError {
   constructor(
     message: string,
     readonly involved: (number | undefined)[] = [],
+    /** For a requirement left without candidates: the candidates it had. */
+    readonly candidates: readonly number[] = [],
   ) {
     super(message);
   }
@@ -136,7 +138,7 @@ export function resolveRpm(universe: RpmUniverse, options: RpmResolveOptions): R
   // When no choice is left to blame but a weak dependency is on the conflict's chains, that weak package
   // is given up (libsolv reverts a weak decision last) and the choices are tried afresh.
   const avoid = new Set<number>();
-  const shared: SharedState = { rejectedWeak: new Set() };
+  const shared: SharedState = { rejectedWeak: new Set(), preferred: new Set() };
   let first: Conflict | undefined;
   for (let attempt = 0; ; attempt++) {
     const solver = new Solver(universe, options, avoid, shared);
@@ -149,6 +151,9 @@ export function resolveRpm(universe: RpmUniverse, options: RpmResolveOptions): R
       const blamed = solver.blame(e, avoid);
       if (blamed !== undefined) {
         avoid.add(blamed);
+        // libsolv's learnt clause (first unique implication point) usually names the candidate the blamed
+        // choice ruled out directly: that candidate is taken next time.
+        for (const c of solver.ruledOutBy(e, blamed)) shared.preferred.add(c);
         continue;
       }
       const weak = solver.blame(e, shared.rejectedWeak, solver.weakInstalled);
@@ -165,12 +170,15 @@ interface SharedState {
   uninstallable?: [number, string][];
   /** Weak dependencies given up because they lead to a conflict. */
   rejectedWeak: Set<number>;
+  /** Candidates to take where they can be (what earlier conflicts taught). */
+  preferred: Set<number>;
 }
 
 class Solver {
   private readonly decision: Int8Array;
   private readonly decisionq: number[] = [];
-  private readonly reason = new Map<number, { parent?: number | undefined; text: string }>();
+  /** Why a package was installed: the requiring package, and for a forced choice the packages that ruled the other candidates out. */
+  private readonly reason = new Map<number, { parent?: number | undefined; text: string; causes?: number[] | undefined }>();
   private readonly forbidden = new Map<number, string>();
   /** The installed package whose decision forbade a package. */
   private readonly forbiddenBy = new Map<number, number>();
@@ -179,6 +187,13 @@ class Solver {
   private readonly branches: Branch[] = [];
   /** The packages the last resolveWeak round installed as weak dependencies. */
   private weakRound: number[] = [];
+  /** Packages ruled out whose consequences are not yet propagated (see cascade). */
+  private readonly ruledOut: number[] = [];
+  private cascading = false;
+  /** Packages ruled out by the cascade rather than directly. */
+  private readonly cascaded = new Set<number>();
+  /** For a best-architecture package, the inferior ones in lock-step with it and their twins. */
+  private readonly lockstepOf = new Map<number, [number, number[]][]>();
   /** Every package installed as a weak dependency, in order. */
   readonly weakInstalled: number[] = [];
   /** For an uninstallable package, the requirement that makes it so. */
@@ -202,7 +217,7 @@ class Solver {
     private readonly u: RpmUniverse,
     private readonly options: RpmResolveOptions,
     private readonly avoid: ReadonlySet<number> = new Set(),
-    private readonly shared: SharedState = { rejectedWeak: new Set() },
+    private readonly shared: SharedState = { rejectedWeak: new Set(), preferred: new Set() },
   ) {
     this.decision = new Int8Array(u.packages.length);
     this.ctx = { providers: (dep) => u.whatProvides(dep), installed: (id) => this.decision[id]! > 0 };
@@ -218,6 +233,7 @@ class Solver {
       },
       enhancing: (id) => this.enhancing(id),
       avoided: (id) => avoid.has(id),
+      preferred: (id) => shared.preferred.has(id),
     });
     const excluded = (options.exclude ?? []).map(globToRegExp);
     for (const [id, pkg] of u.packages.entries()) {
@@ -281,7 +297,14 @@ class Solver {
       const pkg = u.pkg(p);
       if (free.has(pkg.name)) continue;
       if (twins.length === 0) this.forbid(p, `an ${pkg.arch} package needs the same version of ${pkg.name} in the best architecture, which is not available`);
-      else this.lockstep.set(p, twins);
+      else {
+        this.lockstep.set(p, twins);
+        for (const t of twins) {
+          const list = this.lockstepOf.get(t);
+          if (list) list.push([p, twins]);
+          else this.lockstepOf.set(t, [[p, twins]]);
+        }
+      }
     }
   }
 
@@ -334,7 +357,7 @@ class Solver {
 
   // ---- decisions ----
 
-  private install(id: number, parent: number | undefined, text: string): void {
+  private install(id: number, parent: number | undefined, text: string, causes?: number[]): void {
     if (this.decision[id]! > 0) return;
     const pkg = this.u.pkg(id);
     if (this.decision[id]! < 0) {
@@ -345,7 +368,7 @@ class Solver {
     }
     this.decision[id] = 1;
     this.decisionq.push(id);
-    this.reason.set(id, { parent, text });
+    this.reason.set(id, { parent, text, causes });
     this.addRules(id);
     const u = this.u;
     const by = nevra(pkg);
@@ -379,6 +402,46 @@ class Solver {
     this.decision[id] = -1;
     this.forbidden.set(id, why);
     if (by !== undefined) this.forbiddenBy.set(id, by);
+    this.ruledOut.push(id);
+    if (!this.cascading) this.cascade();
+  }
+
+  /** The candidates of a failed requirement that a choice ruled out itself (not through a cascade). */
+  ruledOutBy(conflict: Conflict, choice: number): number[] {
+    return conflict.candidates.filter((c) => this.forbiddenBy.get(c) === choice && !this.cascaded.has(c));
+  }
+
+  /**
+   * Unit propagation backwards: a package one of whose requirements has no provider left cannot be
+   * installed either (libsolv's watches do this for every rule, decided packages or not), nor can an
+   * inferior-architecture package whose twins are all ruled out.
+   */
+  private cascade(): void {
+    this.cascading = true;
+    try {
+      for (let next = this.ruledOut.pop(); next !== undefined; next = this.ruledOut.pop()) {
+        const gone = this.u.pkg(next);
+        const by = this.forbiddenBy.get(next);
+        for (const name of new Set([...gone.provides.map((d) => d.name), ...gone.files])) {
+          for (const { pkg: q, dep } of this.u.requirersOf(name)) {
+            if (this.decision[q] !== 0 || q === next) continue;
+            const providers = this.u.whatProvides(dep);
+            if (providers.includes(q) || !providers.includes(next) || !providers.every((p) => this.decision[p]! < 0)) continue;
+            this.cascaded.add(q);
+            this.forbid(q, `it requires ${formatDependency(dep)}, and no provider is left`, by);
+            this.blockedBy.set(q, dep);
+          }
+        }
+        for (const [inferior, twins] of this.lockstepOf.get(next) ?? []) {
+          if (this.decision[inferior] === 0 && twins.every((p) => this.decision[p]! < 0)) {
+            this.cascaded.add(inferior);
+            this.forbid(inferior, 'its best-architecture twin is ruled out', by);
+          }
+        }
+      }
+    } finally {
+      this.cascading = false;
+    }
   }
 
   /** Why a package cannot be installed, following requirements nothing installable provides down to the cause. */
@@ -434,13 +497,16 @@ class Solver {
    * involved (libsolv's conflict analysis blames decisions the conflict depends on), else the latest one.
    */
   blame(conflict: Conflict, avoided: ReadonlySet<number>, among: readonly number[] = this.choices): number | undefined {
+    // The implication graph, roughly: requiring packages, and what ruled out a forced choice's alternatives.
     const onChains = new Set<number>();
-    for (const id of conflict.involved) {
-      for (let cur: number | undefined = id, guard = 0; cur !== undefined && guard < 100000; guard++) {
-        if (onChains.has(cur)) break;
-        onChains.add(cur);
-        cur = this.reason.get(cur)?.parent;
-      }
+    const todo = conflict.involved.filter((id): id is number => id !== undefined);
+    while (todo.length > 0) {
+      const cur = todo.pop()!;
+      if (onChains.has(cur)) continue;
+      onChains.add(cur);
+      const r = this.reason.get(cur);
+      if (r?.parent !== undefined) todo.push(r.parent);
+      if (r?.causes) todo.push(...r.causes);
     }
     const open = among.filter((c) => !avoided.has(c));
     for (let k = open.length - 1; k >= 0; k--) if (onChains.has(open[k]!)) return open[k];
@@ -523,7 +589,7 @@ class Solver {
       ...rule.pos.map((p) => `${nevra(this.u.pkg(p))}: ${this.forbidden.get(p) ?? 'not installable'}`),
       ...rule.neg.map((q) => `${nevra(this.u.pkg(q))} must not be installed, but is: ${this.chain(q).join(' → ')}`),
     ];
-    return new Conflict(`${nevra(owner)} requires ${dep}, which cannot be met:\n    ${blocked.join('\n    ')}\n  because: ${chain}`, involved);
+    return new Conflict(`${nevra(owner)} requires ${dep}, which cannot be met:\n    ${blocked.join('\n    ')}\n  because: ${chain}`, involved, rule.pos);
   }
 
   /** Unit propagation to a fixpoint: a rule with one undecided literal left decides it. */
@@ -539,7 +605,10 @@ class Solver {
           const left = st.pos.length + st.neg.length;
           if (left === 0) throw this.missing(rule);
           if (left > 1) continue;
-          if (st.pos.length === 1) this.install(st.pos[0]!, rule.owner, rule.why);
+          if (st.pos.length === 1) {
+            const ruledOut = rule.pos.length > 1 ? rule.pos.flatMap((q) => this.forbiddenBy.get(q) ?? []) : undefined;
+            this.install(st.pos[0]!, rule.owner, rule.why, ruledOut);
+          }
           else this.forbid(st.neg[0]!, `${rule.owner === undefined ? 'the' : nevra(this.u.pkg(rule.owner))} ${rule.why}`);
           changed = true;
         }
@@ -638,6 +707,7 @@ class Solver {
     this.choices.length = saved.choices;
     this.branches.splice(0, this.branches.length, ...saved.branches);
     this.notes.length = saved.notes;
+    this.ruledOut.length = 0;
     this.recommendsSeen = 0;
     this.recommended.clear();
     this.suggested.clear();

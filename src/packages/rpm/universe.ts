@@ -88,6 +88,7 @@ export class RpmUniverse {
   private readonly cache = new Map<string, number[]>();
   private readonly richCache = new Map<string, RichDependency>();
   private conflictIndex: Map<string, DependencyOf[]> | undefined;
+  private requireIndex: Map<string, DependencyOf[]> | undefined;
   private obsoleteIndex: Map<string, DependencyOf[]> | undefined;
   /** Names dropped by excludepkgs, kept for messages. */
   readonly hidden = new Map<string, string>();
@@ -159,7 +160,7 @@ export class RpmUniverse {
       for (const f of pkg.files) push(this.filePaths, f, id);
     }
     this.cache.clear();
-    this.conflictIndex = this.obsoleteIndex = undefined;
+    this.conflictIndex = this.obsoleteIndex = this.requireIndex = undefined;
   }
 
   private addFiles(repository: RpmRepository, found: Map<string, string[]>): void {
@@ -265,6 +266,12 @@ export class RpmUniverse {
     return result;
   }
 
+  /** The packages requiring a name (simple Requires only), built on first use. */
+  requirersOf(name: string): readonly DependencyOf[] {
+    this.requireIndex ??= this.index('requires');
+    return this.requireIndex.get(name) ?? [];
+  }
+
   /** The packages conflicting with a name (simple Conflicts only), built on first use. */
   conflictsOn(name: string): readonly DependencyOf[] {
     this.conflictIndex ??= this.index('conflicts');
@@ -277,9 +284,11 @@ export class RpmUniverse {
     return this.obsoleteIndex.get(name) ?? [];
   }
 
-  private index(kind: 'conflicts' | 'obsoletes'): Map<string, DependencyOf[]> {
+  private index(kind: 'conflicts' | 'obsoletes' | 'requires'): Map<string, DependencyOf[]> {
     const map = new Map<string, DependencyOf[]>();
-    for (const [id, pkg] of this.packages.entries()) for (const dep of pkg[kind]) if (!isRich(dep.name)) push(map, dep.name, { pkg: id, dep });
+    for (const [id, pkg] of this.packages.entries()) {
+      for (const dep of pkg[kind]) if (!isRich(dep.name) && !(kind === 'requires' && dep.name.startsWith('rpmlib('))) push(map, dep.name, { pkg: id, dep });
+    }
     return map;
   }
 
