@@ -643,6 +643,14 @@ describe('resolver on CentOS Stream 9 BaseOS against dnf', { skip: existsSync(jo
     });
   }
 
+  it('failures: near names for a misspelt package or group, the conflict for coreutils with coreutils-single (dnf fails too)', () => {
+    assert.throws(() => resolveRpm(universe, { install: ['coreutil'] }), /No match for argument: coreutil; did you mean coreutils,/);
+    assert.throws(() => resolveRpm(universe, { install: ['curl-minmal'] }), /did you mean curl-minimal/);
+    assert.throws(() => resolveRpm(universe, { install: [], groups: [{ id: 'cor' }] }), /no group "cor".*did you mean core\?/);
+    assert.throws(() => resolveRpm(universe, { install: ['coreutils', 'coreutils-single'] }), /coreutils-single.*conflicts with coreutils-single|coreutils.*conflicts/);
+    assert.ok(dnfResolve({ repos: [{ id: 'baseos', url: `file://${CENTOS}` }], install: ['coreutils', 'coreutils-single'] }).error);
+  });
+
   it('install order: every requirement met by an earlier package except inside requirement loops; pre requirements first', () => {
     for (const request of [{ install: CONTAINER }, { install: [], groups: [{ id: 'core' }] }]) {
       const order = resolveRpm(universe, request).packages;
