@@ -11,7 +11,7 @@ import { parseFilelists } from '../src/packages/rpm/filelists.js';
 import { fullNevra, type RpmPackage, type RpmRepository } from '../src/packages/rpm/package.js';
 import { parsePrimary } from '../src/packages/rpm/primary.js';
 import { resolveRpm, type RpmResolveOptions } from '../src/packages/rpm/resolver.js';
-import { parseRichDependency, richHolds } from '../src/packages/rpm/rich-dependency.js';
+import { parseRichDependency, richCnf, richHolds } from '../src/packages/rpm/rich-dependency.js';
 import { RpmUniverse, type RepositoryInput } from '../src/packages/rpm/universe.js';
 import { compareEvr, formatEvr, parseEvr, rpmvercmp } from '../src/packages/rpm/version.js';
 import { ROOT, must, run, tempDir } from './helpers.js';
@@ -366,6 +366,25 @@ describe('rich dependencies', () => {
     for (const bad of ['(a and', 'a and b', '(a frob b)', '(a and b) x', '()', '(a >=)', '(a without b without c)', '('.repeat(5000)]) {
       assert.throws(() => parseRichDependency(bad), UserError, bad);
     }
+  });
+
+  it('random input: parsed or a UserError, never another exception or a hang', () => {
+    let seed = 4242;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const words = ['(', ')', '((', '))', 'a', 'b(x)', 'and', 'or', 'if', 'else', 'unless', 'with', 'without', '>=', '=', '<', '1:2.0-3', ' ', '  ', '\t'];
+    let parsed = 0;
+    for (let i = 0; i < 5000; i++) {
+      const text = `(${Array.from({ length: 1 + Math.floor(rnd() * 12) }, () => words[Math.floor(rnd() * words.length)]).join(' ')})`;
+      try {
+        const rich = parseRichDependency(text);
+        richHolds(rich, ctx);
+        richCnf(rich, ctx.providers);
+        parsed++;
+      } catch (e) {
+        assert.ok(e instanceof UserError, `${text}: ${String(e)}`);
+      }
+    }
+    assert.ok(parsed > 100, `${parsed} parsed`);
   });
 });
 
