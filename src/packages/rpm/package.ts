@@ -1,6 +1,6 @@
 import { formatEvr, type Evr, type RpmFlags } from './version.js';
 
-/** One dependency entry of primary.xml (`<rpm:entry name flags epoch ver rel pre>`); shared between packages, never modified. */
+/** One dependency entry of primary.xml (`<rpm:entry name flags epoch ver rel pre>`). */
 export interface RpmDependency {
   /** A name, a file path, or a rich dependency in parentheses. */
   name: string;
@@ -87,18 +87,6 @@ export function formatDependency(dep: RpmDependency): string {
  */
 export class StringPool {
   private readonly strings = new Map<string, string>();
-  private readonly dependencies = new Map<string, RpmDependency>();
-
-  /** One shared (and never modified) object per distinct dependency entry. */
-  dependency(dep: RpmDependency): RpmDependency {
-    const key = `${dep.name}\0${dep.flags ?? ''}\0${dep.epoch ?? ''}\0${dep.version ?? ''}\0${dep.release ?? ''}\0${dep.pre ? 1 : 0}`;
-    const known = this.dependencies.get(key);
-    if (known) return known;
-    // Every field set, so all entries share one object shape.
-    const own: RpmDependency = { name: this.intern(dep.name), flags: dep.flags, epoch: dep.epoch, version: dep.version, release: dep.release, pre: dep.pre };
-    this.dependencies.set(key, own);
-    return own;
-  }
 
   intern(s: string): string {
     const known = this.strings.get(s);

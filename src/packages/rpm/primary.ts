@@ -116,7 +116,7 @@ export async function parsePrimary(stream: Readable, options: PrimaryOptions): P
           current.headerRange = { start: intAttr(el, 'start', position, 0), end: intAttr(el, 'end', position, 0) };
           break;
         case 'rpm:entry':
-          if (relation) current.relations[relation].push(strings.dependency(dependency(el, position)));
+          if (relation) current.relations[relation].push(dependency(el, position));
           break;
         default: {
           const kind = RELATION_ELEMENTS.get(el.name);
