@@ -270,7 +270,7 @@ async function loadUniverse(list: { id: string; dir: string; priority: number; c
     repository: { id: r.id, priority: r.priority, cost: r.cost },
     primary: createReadStream(join(r.dir, 'primary.xml')),
     primaryFile: `${r.id}/primary.xml`,
-    filelists: createReadStream(join(r.dir, 'filelists.xml')),
+    filelists: () => createReadStream(join(r.dir, 'filelists.xml')),
     filelistsFile: `${r.id}/filelists.xml`,
     comps: existsSync(join(r.dir, 'comps.xml')) ? createReadStream(join(r.dir, 'comps.xml')) : undefined,
   }));

@@ -28,7 +28,11 @@ export interface RepositoryInput {
   primary: Readable;
   /** Names the primary in errors (its href). */
   primaryFile: string;
-  filelists?: Readable | undefined;
+  /**
+   * filelists.xml: a stream, or a function opening it, called only when some file requirement needs it
+   * (so a caller can skip fetching it altogether).
+   */
+  filelists?: Readable | (() => Readable | Promise<Readable>) | undefined;
   filelistsFile?: string | undefined;
   comps?: Readable | undefined;
   compsFile?: string | undefined;
@@ -119,10 +123,11 @@ export class RpmUniverse {
     for (const input of inputs) {
       if (!input.filelists) continue;
       if (wanted.size === 0) {
-        input.filelists.destroy();
+        if (typeof input.filelists !== 'function') input.filelists.destroy();
         continue;
       }
-      const found = await parseFilelists(input.filelists, { file: input.filelistsFile ?? 'filelists.xml', wanted, strings });
+      const stream = typeof input.filelists === 'function' ? await input.filelists() : input.filelists;
+      const found = await parseFilelists(stream, { file: input.filelistsFile ?? 'filelists.xml', wanted, strings });
       universe.addFiles(input.repository, found);
     }
     const comps: Comps[] = [];
