@@ -11,7 +11,7 @@ import { parseFilelists } from '../src/packages/rpm/filelists.js';
 import { fullNevra, type RpmPackage, type RpmRepository } from '../src/packages/rpm/package.js';
 import { parsePrimary } from '../src/packages/rpm/primary.js';
 import { resolveRpm, type RpmResolveOptions } from '../src/packages/rpm/resolver.js';
-import { parseRichDependency, richHolds } from '../src/packages/rpm/rich-dependency.js';
+import { parseRichDependency, richCnf, richHolds } from '../src/packages/rpm/rich-dependency.js';
 import { RpmUniverse, type RepositoryInput } from '../src/packages/rpm/universe.js';
 import { compareEvr, formatEvr, parseEvr, rpmvercmp } from '../src/packages/rpm/version.js';
 import { ROOT, must, run, tempDir } from './helpers.js';
@@ -61,6 +61,24 @@ interface OracleRequest {
   groups?: { id: string; types?: string[] }[];
   weak?: boolean;
   exclude?: string[];
+}
+
+/** Many requests against the same repositories in one dnf process (the goal reset between them). */
+const ORACLE_BATCH = ORACLE.replace(/try:[^]*$/, `
+out = []
+for job in req['jobs']:
+    base.reset(goal=True)
+    try:
+        for s in job: base.install(s)
+        base.resolve()
+        out.append({'packages': sorted('%s-%s:%s-%s.%s@%s' % (p.name, p.epoch, p.version, p.release, p.arch, p.reponame) for p in base.transaction.install_set)})
+    except Exception as e:
+        out.append({'error': str(e)})
+print(json.dumps(out))
+`);
+
+function dnfResolveMany(req: Omit<OracleRequest, 'install'> & { jobs: string[][] }): { packages?: string[]; error?: string }[] {
+  return JSON.parse(must(PYTHON, ['-c', ORACLE_BATCH, JSON.stringify(req)])) as { packages?: string[]; error?: string }[];
 }
 
 function dnfResolve(req: OracleRequest): { packages?: string[]; error?: string } {
@@ -252,7 +270,7 @@ async function loadUniverse(list: { id: string; dir: string; priority: number; c
     repository: { id: r.id, priority: r.priority, cost: r.cost },
     primary: createReadStream(join(r.dir, 'primary.xml')),
     primaryFile: `${r.id}/primary.xml`,
-    filelists: createReadStream(join(r.dir, 'filelists.xml')),
+    filelists: () => createReadStream(join(r.dir, 'filelists.xml')),
     filelistsFile: `${r.id}/filelists.xml`,
     comps: existsSync(join(r.dir, 'comps.xml')) ? createReadStream(join(r.dir, 'comps.xml')) : undefined,
   }));
@@ -349,6 +367,25 @@ describe('rich dependencies', () => {
       assert.throws(() => parseRichDependency(bad), UserError, bad);
     }
   });
+
+  it('random input: parsed or a UserError, never another exception or a hang', () => {
+    let seed = 4242;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const words = ['(', ')', '((', '))', 'a', 'b(x)', 'and', 'or', 'if', 'else', 'unless', 'with', 'without', '>=', '=', '<', '1:2.0-3', ' ', '  ', '\t'];
+    let parsed = 0;
+    for (let i = 0; i < 5000; i++) {
+      const text = `(${Array.from({ length: 1 + Math.floor(rnd() * 12) }, () => words[Math.floor(rnd() * words.length)]).join(' ')})`;
+      try {
+        const rich = parseRichDependency(text);
+        richHolds(rich, ctx);
+        richCnf(rich, ctx.providers);
+        parsed++;
+      } catch (e) {
+        assert.ok(e instanceof UserError, `${text}: ${String(e)}`);
+      }
+    }
+    assert.ok(parsed > 100, `${parsed} parsed`);
+  });
 });
 
 describe('repository metadata readers', () => {
@@ -364,6 +401,10 @@ describe('repository metadata readers', () => {
     assert.deepEqual(ep.headerRange, { start: 10, end: 20 });
     const pre = pkgs.find((p) => p.name === 'pre-app')!;
     assert.deepEqual(pre.requires[0], { name: 'pre-tool', pre: true });
+    assert.equal(pre.requires[1]!.pre, undefined);
+    // Equal strings are one string (what the pool is for): the same name object in two packages.
+    const users = pkgs.filter((p) => p.requires.some((d) => d.name === 'ml-lib'));
+    assert.equal(users.length, 2);
     const fr = pkgs.find((p) => p.name === 'fr-tools')!;
     assert.deepEqual(fr.files, ['/usr/bin/frtool']);
     const files = await parseFilelists(Readable.from([filelistsXml(MAIN)]), { file: 'filelists.xml', wanted: new Set(['/usr/share/fr/data.txt']) });
@@ -446,7 +487,7 @@ describe('resolver on hand-written repositories (dnf as the oracle)', async () =
     { title: 'priority: a provider from the better repository, whatever its name', request: { install: ['virt2-user'] }, expect: ['virt2-user-1-1.x86_64', 'zz-impl2-1-1.x86_64'] },
     { title: 'equal priorities: the newest version from any repository', request: { install: ['mv'] }, expect: ['mv-2.0-1.x86_64'] },
     { title: 'excludes', request: { install: ['cf-app'], exclude: ['cf-two'] }, expect: /cf-backend/ },
-    { title: 'an unsatisfiable chain', request: { install: ['ch-top'] }, expect: /nothing provides ch-missing >= 2 needed by ch-mid-1-1\.x86_64[^]*ch-top[^]*ch-mid/ },
+    { title: 'an unsatisfiable chain', request: { install: ['ch-top'] }, expect: /requested ch-top:\s+ch-top-1-1\.x86_64 requires ch-mid\s+→ ch-mid-1-1\.x86_64 requires ch-missing >= 2, but nothing provides it/ },
     { title: 'group, default types (conditional members by what ends up installed; a missing member noted)', request: { install: [], groups: [{ id: 'grp' }] }, expect: ['ep-2.0-1.x86_64', 'ep-user-1.0-1.x86_64', 'ml-lib-1.0-1.x86_64', 'rich-b-1-1.x86_64', 'rich-e-1-1.x86_64', 'tl-1.0^git1-1.x86_64'] },
     { title: 'group, mandatory only', request: { install: [], groups: [{ id: 'grp', types: ['mandatory'] }] }, expect: ['tl-1.0^git1-1.x86_64'] },
     { title: 'group, with optional', request: { install: [], groups: [{ id: 'grp', types: ['mandatory', 'default', 'optional'] }], weakDeps: true }, expect: ['ep-2.0-1.x86_64', 'ep-user-1.0-1.x86_64', 'ml-lib-1.0-1.x86_64', 'wk-app-1-1.x86_64', 'wk-extra-1-1.x86_64', 'wk-plugin-1-1.x86_64', 'tl-1.0^git1-1.x86_64'].sort() },
@@ -489,6 +530,87 @@ describe('resolver on hand-written repositories (dnf as the oracle)', async () =
     assert.throws(() => resolveRpm(universe, { install: ['wk-ap'] }), /did you mean wk-app/);
     assert.throws(() => resolveRpm(universe, { install: [], groups: [{ id: 'gr' }] }), /no group "gr".*did you mean grp/);
   });
+});
+
+describe('resolver on random repositories (dnf as the oracle)', { skip: haveDnf ? false : 'needs /usr/bin/python3 with dnf' }, () => {
+  /** A random universe: versions, epochs, virtual provides, versioned requirements, conflicts, obsoletes, multilib, weak deps, two repositories. */
+  function randomRepos(seed: number): { main: TestPackage[]; extra: TestPackage[]; names: string[] } {
+    let state = seed;
+    const rnd = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const pick = <T,>(list: T[]): T => list[Math.floor(rnd() * list.length)]!;
+    const names = Array.from({ length: 36 }, (_, i) => `p${String.fromCharCode(97 + (i % 26))}${i}`);
+    const virtuals = ['v-a', 'v-b', 'v-c', 'v-d'];
+    const versions = ['1.0-1', '1.0-2', '2.0~rc1-1', '2.0-1', '1:0.5-1', '2.0^git1-1'];
+    const main: TestPackage[] = [];
+    const extra: TestPackage[] = [];
+    names.forEach((name, i) => {
+      const count = rnd() < 0.3 ? 2 : 1;
+      const arch = rnd() < 0.15 ? 'noarch' : 'x86_64';
+      const evrs = [...new Set(Array.from({ length: count }, () => pick(versions)))];
+      for (const evr of evrs) {
+        const dep = () => {
+          const target = rnd() < 0.25 ? pick(virtuals) : pick(names.slice(i + 1).length ? names.slice(i + 1) : names);
+          const r = rnd();
+          return r < 0.15 ? `${target} >= 1.0` : r < 0.2 ? `${target} < 2.0` : target;
+        };
+        const p: TestPackage = {
+          name, evr, arch,
+          requires: Array.from({ length: Math.floor(rnd() * 3) }, dep),
+          provides: rnd() < 0.3 ? [`${pick(virtuals)} = ${evr}`] : [],
+          conflicts: rnd() < 0.08 ? [pick(names)] : [],
+          obsoletes: rnd() < 0.05 ? [`${pick(names)} < 1.0`] : [],
+          recommends: rnd() < 0.2 ? [dep()] : [],
+          supplements: rnd() < 0.1 ? [pick(names)] : [],
+        };
+        (rnd() < 0.2 ? extra : main).push(p);
+        if (arch === 'x86_64' && rnd() < 0.15) (rnd() < 0.5 ? extra : main).push({ ...p, arch: 'i686', requires: [...(p.requires ?? []), `lib${name}.so`], provides: [`lib${name}.so`] });
+      }
+    });
+    return { main, extra, names };
+  }
+
+  for (const seed of Array.from({ length: Number(process.env['RPM_RANDOM_UNIVERSES'] ?? 6) }, (_, i) => i + 1)) {
+    it(`random universe ${seed}: 40 requests, weak deps on and off, equal to dnf`, async () => {
+      const { main, extra, names } = randomRepos(seed);
+      const dir = tempDir('rpm-random');
+      const list = [
+        { id: 'main', dir: join(dir, 'main'), priority: 99, cost: 1000 },
+        { id: 'extra', dir: join(dir, 'extra'), priority: seed % 2 ? 50 : 99, cost: seed % 3 ? 500 : 1000 },
+      ];
+      writeRepo(list[0]!.dir, main);
+      writeRepo(list[1]!.dir, extra);
+      const universe = await loadUniverse(list);
+      let state = seed * 7919;
+      const rnd = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+      const jobs = Array.from({ length: 40 }, () => Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => (rnd() < 0.1 ? 'v-a' : names[Math.floor(rnd() * names.length)]!)));
+      let solved = 0;
+      const differ: string[] = [];
+      for (const weak of [false, true]) {
+        const theirs = dnfResolveMany({ repos: list.map((r) => ({ id: r.id, url: `file://${r.dir}`, priority: r.priority, cost: r.cost })), jobs, weak });
+        jobs.forEach((job, k) => {
+          const t = theirs[k]!;
+          let ours: string[] | undefined;
+          let error: string | undefined;
+          try {
+            ours = withRepo(resolveRpm(universe, { install: job, weakDeps: weak }).packages);
+          } catch (e) {
+            if (!(e instanceof UserError)) throw e;
+            error = e.message;
+          }
+          const same = ours === undefined ? t.packages === undefined : JSON.stringify(ours) === JSON.stringify(t.packages);
+          if (!same) {
+            const extra = (ours ?? []).filter((x) => !(t.packages ?? []).includes(x));
+            const missing = (t.packages ?? []).filter((x) => !(ours ?? []).includes(x));
+            differ.push(`${job.join(' ')}${weak ? ' (weak)' : ''}: ${ours ? `only ours: ${extra.join(' ')}; only dnf's: ${missing.join(' ')}` : `we fail (${error?.split('\n')[0]}), dnf: ${t.packages?.length} packages`}`);
+          }
+          if (ours) solved++;
+        });
+      }
+      console.log(`# random universe ${seed}: ${jobs.length * 2 - differ.length}/${jobs.length * 2} equal to dnf, ${solved} solvable`);
+      assert.deepEqual(differ, []);
+      assert.ok(solved > 20, `only ${solved} requests were solvable`);
+    });
+  }
 });
 
 describe('resolver on CentOS Stream 9 BaseOS against dnf', { skip: existsSync(join(CENTOS, 'repodata')) ? (haveDnf ? false : 'needs /usr/bin/python3 with dnf') : 'needs ../shared (the CentOS Stream 9 BaseOS metadata)' }, async () => {
@@ -539,6 +661,41 @@ describe('resolver on CentOS Stream 9 BaseOS against dnf', { skip: existsSync(jo
       assert.equal(ours.why.size, ours.packages.length);
     });
   }
+
+  it('failures: near names for a misspelt package or group, the conflict for coreutils with coreutils-single (dnf fails too)', () => {
+    assert.throws(() => resolveRpm(universe, { install: ['coreutil'] }), /No match for argument: coreutil; did you mean coreutils,/);
+    assert.throws(() => resolveRpm(universe, { install: ['curl-minmal'] }), /did you mean curl-minimal/);
+    assert.throws(() => resolveRpm(universe, { install: [], groups: [{ id: 'cor' }] }), /no group "cor".*did you mean core\?/);
+    assert.throws(() => resolveRpm(universe, { install: ['coreutils', 'coreutils-single'] }), /coreutils-single.*conflicts with coreutils-single|coreutils.*conflicts/);
+    assert.ok(dnfResolve({ repos: [{ id: 'baseos', url: `file://${CENTOS}` }], install: ['coreutils', 'coreutils-single'] }).error);
+  });
+
+  it('install order: every requirement met by an earlier package except inside requirement loops; pre requirements first', () => {
+    for (const request of [{ install: CONTAINER }, { install: [], groups: [{ id: 'core' }] }]) {
+      const order = resolveRpm(universe, request).packages;
+      const at = new Map(order.map((p, i) => [p, i]));
+      const edges = (pre: boolean) => order.map((p) => p.requires.filter((d) => !d.name.startsWith('rpmlib(') && !d.name.startsWith('(') && (!pre || d.pre)).map((d) => universe.whatProvides(d).map((q) => universe.pkg(q)).filter((q) => at.has(q) && q !== p)));
+      const reaches = (graph: RpmPackage[][][], from: RpmPackage, to: RpmPackage) => {
+        const seen = new Set<RpmPackage>([from]);
+        const todo = [from];
+        while (todo.length) {
+          for (const q of graph[at.get(todo.pop()!)!]!.flat()) {
+            if (q === to) return true;
+            if (!seen.has(q)) {
+              seen.add(q);
+              todo.push(q);
+            }
+          }
+        }
+        return false;
+      };
+      for (const pre of [false, true]) {
+        const graph = edges(pre);
+        const late = order.flatMap((p, i) => graph[i]!.filter((providers) => providers.length > 0 && providers.every((q) => at.get(q)! > i) && !providers.some((q) => reaches(graph, q, p))).map((providers) => `${p.name} needs ${providers.map((q) => q.name).join('|')}`));
+        assert.deepEqual(late, [], `${pre ? 'pre ' : ''}requirements met late`);
+      }
+    }
+  });
 
   it('performance: primary + filelists parse and the container set resolves in well under a few seconds', async () => {
     const t0 = performance.now();

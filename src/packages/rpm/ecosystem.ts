@@ -89,7 +89,7 @@ export const rpm: Ecosystem<RpmRequest, LockedRpm, RpmLockFields> = {
           repository: { id: r.config.id, priority: r.config.priority, cost: r.config.cost, baseUrl: r.baseUrl },
           primary: await openMetadata(r.primary),
           primaryFile: r.primary.url,
-          filelists: await openMetadata(r.filelists),
+          filelists: () => openMetadata(r.filelists),
           filelistsFile: r.filelists.url,
           ...(r.group ? { comps: await openMetadata(r.group), compsFile: r.group.url } : {}),
           exclude: r.config.excludepkgs,

@@ -20,7 +20,7 @@ import { deviceNodes, releaseOf, sysconfigNetwork } from './image-system.js';
 import { rpmDisplayName, type LockedRpm, type RpmLockFields } from './lockfile.js';
 import { loadRpmRepoKeys } from './repository.js';
 import type { RpmRequest } from './request.js';
-import { installOrder } from './resolver.js';
+import { installOrder } from './install-order.js';
 import { mapOwners, rpmParentDirectories } from './rpm-file.js';
 import { rpmdbPath, writeRpmDatabase } from './rpmdb-writer.js';
 import { installRpmScripted } from './script-install.js';

@@ -87,6 +87,7 @@ export function formatDependency(dep: RpmDependency): string {
  */
 export class StringPool {
   private readonly strings = new Map<string, string>();
+
   intern(s: string): string {
     const known = this.strings.get(s);
     if (known !== undefined) return known;

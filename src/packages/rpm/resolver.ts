@@ -1,37 +1,46 @@
 import { UserError } from '../../errors.js';
 import type { PackageReqType } from './comps.js';
 import { evrOf, formatDependency, nevra, type RpmDependency, type RpmPackage } from './package.js';
-import { isRich, richCnf, richHolds, richOpenClauses, richPackages, type RichContext, type RichDependency } from './rich-dependency.js';
-import { globToRegExp, isGlob, type RpmUniverse } from './universe.js';
-import { compareEvr, compareEvrMatchingRelease, formatEvr, parseEvr, type Evr, type RpmFlags } from './version.js';
+import { ChoicePolicy } from './choice-policy.js';
+import { installOrder } from './install-order.js';
+import { obsoletersOfLatest, selectRequest } from './request-selection.js';
+import { isRich, richCnf, richHolds, richOpenClauses, type RichContext, type RichDependency } from './rich-dependency.js';
+import { globToRegExp, type RpmUniverse } from './universe.js';
+import { compareEvr } from './version.js';
 
 /*
- * Dependency resolution with rpm's semantics and the choices libsolv makes for dnf. libsolv is a SAT solver;
- * for a fresh install root (nothing installed, so no updates, no favoring of installed packages) its
- * decisions reduce to the procedure emulated here, written from libsolv's src/solver.c and src/policy.c:
+ * Dependency resolution with rpm's semantics and the choices libsolv makes for dnf. libsolv is a SAT
+ * solver; for a fresh install root (nothing installed: no updates, no favouring of installed packages)
+ * its decisions reduce to the procedure emulated here, written from libsolv's src/solver.c, src/rules.c,
+ * src/policy.c and src/cplxdeps.c, and dnf's and libdnf's request handling:
  *
+ * 0. Packages that can never be installed are ruled out first (a requirement nothing installable
+ *    provides; an i686 package without its same-version x86_64 twin: libsolv's lock-step "infarch" rule).
  * 1. Unit propagation: a requirement with one possible provider installs it; an installed package forbids
  *    the packages it conflicts with or obsoletes, those conflicting with or obsoleting it, and the other
- *    versions of its name.
- * 2. Jobs (requests) in order; one with several candidates is decided by the choice policy below.
+ *    versions of its name; a package whose requirement has lost every provider is ruled out in turn.
+ *    Rich requirements are clauses of their conjunctive normal form.
+ * 2. Jobs (requests) in order; one with several candidates is decided by the choice policy
+ *    (choice-policy.ts).
  * 3. Open requirements of installed packages are visited in libsolv's rule order (packages by descending
- *    id, i.e. later in primary.xml first; then by provider list). A first pass decides only those whose
- *    candidates the policy narrows to one (priority, architecture, best version per name, recommended by an
- *    installed package), postponing the others; when none is left, the first postponed requirement is
- *    decided by the full policy, and from there every open requirement in rule order.
+ *    id, ids numbering the packages in dnf's repository order; then by provider list). A first pass
+ *    decides only those the policy narrows to one candidate without reordering, postponing the others;
+ *    when none is left, the first postponed requirement is decided by the full policy, and from there
+ *    every open requirement in rule order.
  * 4. With weak dependencies on, Recommends of installed packages and Supplements that installed packages
  *    satisfy are added (libsolv's resolve_weak), and 2-4 run again until nothing changes.
+ * 5. Auto-minimization: a choice whose alternative got installed anyway, or whose alternative is
+ *    recommended while the chosen package is not, is redone with that alternative.
  *
- * The choice policy (policy_filter_unwanted): keep the best repository priority; the best architecture
- * (noarch always kept, so x86_64 beats i686: multilib_policy=best); per name the highest version (the
- * cheapest repository on equal versions); drop packages another candidate obsoletes; prefer packages an
- * installed package recommends or whose Supplements hold; then order by name, move back packages that
- * provide a lower version of a capability another candidate provides (sort_by_common_dep), and prefer
- * suggested/enhancing ones; the first wins. So among unrelated names the alphabetically first wins
- * (curl over curl-minimal, coreutils over coreutils-single).
+ * A dead end (a conflict) makes libsolv learn a clause and back out of a decision; here the latest choice
+ * the conflict depends on is blamed and resolution starts over avoiding that package where another
+ * candidate exists, and preferring the candidate it had ruled out (see resolveRpm).
  *
- * Not emulated: backtracking (a dead end that libsolv would undo by learning is reported as a conflict),
- * rich Conflicts/Obsoletes (ignored), installed systems.
+ * Checked against dnf 4.14: on CentOS Stream 9 BaseOS every request compared (all 883 names, all 34 groups
+ * with three type sets, 1,800 provides and paths, 411 random combinations, weak deps on and off) gives
+ * dnf's set; on 150 random conflict-heavy two-repository universes 11,990 of 12,000 requests do (the rest
+ * differ where libsolv's conflict learning backs out of another decision than this emulation).
+ * Not emulated: rich Conflicts/Obsoletes (ignored), installed systems (updates, erasures).
  */
 
 export interface GroupRequest {
@@ -48,12 +57,14 @@ export interface RpmResolveOptions {
   exclude?: string[];
   /** Follow Recommends and Supplements (install_weak_deps=True). */
   weakDeps?: boolean;
+  /** The machine architecture; the universe's (which it was loaded for) when left out. */
+  arch?: string;
 }
 
 export interface RpmResolution {
   /** The packages, in rpm's install order (see installOrder). */
   packages: RpmPackage[];
-  /** What dnf would print as notes: group members no repository has, skipped optional requests. */
+  /** Notes as dnf prints them: group members no repository has; weak dependencies that cannot be installed. */
   notes: string[];
   /** Why each package is there, keyed by name (`name.arch` for a second architecture of a name). */
   why: Map<string, string[]>;
@@ -61,12 +72,32 @@ export interface RpmResolution {
 
 export const DEFAULT_GROUP_TYPES: PackageReqType[] = ['mandatory', 'default', 'conditional'];
 
+/** What a choice or a trial can be undone to. */
+interface Snapshot {
+  decision: Int8Array;
+  q: number;
+  forbidden: Map<number, string>;
+  forbiddenBy: Map<number, number>;
+  ordered: Rule[];
+  choices: number;
+  branches: Branch[];
+  notes: number;
+}
+
+/** A choice among several candidates, and the state before it (libsolv's branch). */
+interface Branch {
+  state: Snapshot;
+  candidates: number[];
+  tried: Set<number>;
+  parent: number | undefined;
+  text: string;
+}
+
 interface Job {
   candidates: number[];
   /** A conditional group member: `(name if requires)`, a rule rather than a choice. */
   conditional?: RichDependency | undefined;
   label: string;
-  optional: boolean;
 }
 
 /** A requirement of an installed package, as a libsolv rule: its owner and the packages that would satisfy it. */
@@ -85,24 +116,97 @@ interface Rule {
   key: readonly number[];
 }
 
-type Mode = 'choose' | 'noreorder' | 'recommend' | 'supplement';
 
-class Conflict extends UserError {}
+/** A dead end, with the packages involved (to find the choice to blame). */
+class Conflict extends UserError {
+  constructor(
+    message: string,
+    readonly involved: (number | undefined)[] = [],
+    /** For a requirement left without candidates: the candidates it had. */
+    readonly candidates: readonly number[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** How many dead ends resolution backs out of before it reports one. */
+const MAX_RESTARTS = 200;
 
 export function resolveRpm(universe: RpmUniverse, options: RpmResolveOptions): RpmResolution {
-  return new Solver(universe, options).solve();
+  if (options.arch !== undefined && options.arch !== universe.arch) {
+    throw new UserError(`the package universe was loaded for ${universe.arch}, not ${options.arch}`);
+  }
+  // libsolv backs out of a choice that leads to a conflict (learning a clause against it) and takes the
+  // next candidate. Emulated by restarting with the blamed choice's package avoided wherever another
+  // candidate exists; the first (failure-free) run is exactly the plain procedure.
+  // When no choice is left to blame but a weak dependency is on the conflict's chains, that weak package
+  // is given up (libsolv reverts a weak decision last) and the choices are tried afresh.
+  const avoid = new Set<number>();
+  const shared: SharedState = { rejectedWeak: new Set(), preferred: new Set() };
+  let first: Conflict | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const solver = new Solver(universe, options, avoid, shared);
+    try {
+      return solver.solve();
+    } catch (e) {
+      if (!(e instanceof Conflict)) throw e;
+      first ??= e;
+      if (attempt >= MAX_RESTARTS) throw first;
+      const blamed = solver.blame(e, avoid);
+      if (blamed !== undefined) {
+        avoid.add(blamed);
+        // libsolv's learnt clause (first unique implication point) usually names the candidate the blamed
+        // choice ruled out directly: that candidate is taken next time.
+        for (const c of solver.ruledOutBy(e, blamed)) shared.preferred.add(c);
+        continue;
+      }
+      const weak = solver.blame(e, shared.rejectedWeak, solver.weakInstalled);
+      if (weak === undefined) throw first;
+      shared.rejectedWeak.add(weak);
+      avoid.clear();
+    }
+  }
+}
+
+/** What restarts of one resolution share. */
+interface SharedState {
+  /** Packages that can never be installed (computed by the first run). */
+  uninstallable?: [number, string][];
+  /** Weak dependencies given up because they lead to a conflict. */
+  rejectedWeak: Set<number>;
+  /** Candidates to take where they can be (what earlier conflicts taught). */
+  preferred: Set<number>;
 }
 
 class Solver {
   private readonly decision: Int8Array;
   private readonly decisionq: number[] = [];
-  private readonly reason = new Map<number, { parent?: number | undefined; text: string }>();
+  /** Why a package was installed: the requiring package, and for a forced choice the packages that ruled the other candidates out. */
+  private readonly reason = new Map<number, { parent?: number | undefined; text: string; causes?: number[] | undefined }>();
   private readonly forbidden = new Map<number, string>();
+  /** The installed package whose decision forbade a package. */
+  private readonly forbiddenBy = new Map<number, number>();
+  /** Packages installed by a choice among several candidates (libsolv's branch points), in order. */
+  private readonly choices: number[] = [];
+  private readonly branches: Branch[] = [];
+  /** The packages the last resolveWeak round installed as weak dependencies. */
+  private weakRound: number[] = [];
+  /** Packages ruled out whose consequences are not yet propagated (see cascade). */
+  private readonly ruledOut: number[] = [];
+  private cascading = false;
+  /** Packages ruled out by the cascade rather than directly. */
+  private readonly cascaded = new Set<number>();
+  /** For a best-architecture package, the inferior ones in lock-step with it and their twins. */
+  private readonly lockstepOf = new Map<number, [number, number[]][]>();
+  /** Every package installed as a weak dependency, in order. */
+  readonly weakInstalled: number[] = [];
+  /** For an uninstallable package, the requirement that makes it so. */
+  private readonly blockedBy = new Map<number, RpmDependency>();
+
   private readonly rules = new Map<number, Rule[]>();
   /** All rules of installed packages, in libsolv's rule order. */
   private ordered: Rule[] = [];
-  private readonly conflictsBy = new Map<string, { pkg: number; dep: RpmDependency }[]>();
-  private readonly obsoletesBy = new Map<string, { pkg: number; dep: RpmDependency }[]>();
+  private readonly policy: ChoicePolicy;
   private readonly notes: string[] = [];
   private recommendsSeen = 0;
   private readonly recommended = new Set<number>();
@@ -116,13 +220,25 @@ class Solver {
   constructor(
     private readonly u: RpmUniverse,
     private readonly options: RpmResolveOptions,
+    private readonly avoid: ReadonlySet<number> = new Set(),
+    private readonly shared: SharedState = { rejectedWeak: new Set(), preferred: new Set() },
   ) {
     this.decision = new Int8Array(u.packages.length);
     this.ctx = { providers: (dep) => u.whatProvides(dep), installed: (id) => this.decision[id]! > 0 };
-    for (const [id, pkg] of u.packages.entries()) {
-      for (const dep of pkg.conflicts) if (!isRich(dep.name)) push(this.conflictsBy, dep.name, { pkg: id, dep });
-      for (const dep of pkg.obsoletes) if (!isRich(dep.name)) push(this.obsoletesBy, dep.name, { pkg: id, dep });
-    }
+    this.policy = new ChoicePolicy(u, {
+      recommended: (id) => {
+        this.updateRecommends();
+        return this.recommended.has(id);
+      },
+      supplementing: (id) => this.supplementing(id),
+      suggested: (id) => {
+        this.updateRecommends();
+        return this.suggested.has(id);
+      },
+      enhancing: (id) => this.enhancing(id),
+      avoided: (id) => avoid.has(id),
+      preferred: (id) => shared.preferred.has(id),
+    });
     const excluded = (options.exclude ?? []).map(globToRegExp);
     for (const [id, pkg] of u.packages.entries()) {
       if (excluded.some((re) => re.test(pkg.name))) this.forbid(id, `${pkg.name} is excluded`);
@@ -132,6 +248,13 @@ class Solver {
   solve(): RpmResolution {
     const jobs = this.jobs();
     this.addLockstep(jobs);
+    if (this.shared.uninstallable) {
+      for (const [id, why] of this.shared.uninstallable) this.forbid(id, why);
+    } else {
+      const before = new Set(this.forbidden.keys());
+      this.forbidUninstallable();
+      this.shared.uninstallable = [...this.forbidden].filter(([id]) => !before.has(id));
+    }
     for (const job of jobs) {
       if (!job.conditional) continue;
       for (const c of richCnf(job.conditional, (d) => this.u.whatProvides(d))) {
@@ -142,11 +265,8 @@ class Solver {
     }
     this.ordered.push(...this.jobRules);
     this.ordered.sort(ruleOrder);
-    for (;;) {
-      this.runJobs(jobs);
-      this.decideRequirements();
-      if (!this.options.weakDeps || !this.resolveWeak()) break;
-    }
+    this.mainLoop(jobs);
+    this.minimize(jobs);
     const installed = this.decisionq.filter((id) => this.decision[id]! > 0);
     const why = new Map<string, string[]>();
     for (const id of installed) {
@@ -181,7 +301,14 @@ class Solver {
       const pkg = u.pkg(p);
       if (free.has(pkg.name)) continue;
       if (twins.length === 0) this.forbid(p, `an ${pkg.arch} package needs the same version of ${pkg.name} in the best architecture, which is not available`);
-      else this.lockstep.set(p, twins);
+      else {
+        this.lockstep.set(p, twins);
+        for (const t of twins) {
+          const list = this.lockstepOf.get(t);
+          if (list) list.push([p, twins]);
+          else this.lockstepOf.set(t, [[p, twins]]);
+        }
+      }
     }
   }
 
@@ -190,10 +317,10 @@ class Solver {
   private jobs(): Job[] {
     const jobs: Job[] = [];
     for (const spec of this.options.install) {
-      const found = this.candidatesFor(spec);
+      const found = selectRequest(this.u, spec);
       if (!found) throw this.unknown(spec);
       for (const candidates of found) {
-        jobs.push({ candidates, label: `requested ${spec}`, optional: false });
+        jobs.push({ candidates, label: `requested ${spec}` });
       }
     }
     for (const g of this.options.groups ?? []) {
@@ -214,103 +341,18 @@ class Solver {
         const label = `group ${group.id} (${req.type})`;
         if (req.requires) {
           // dnf asks for `(name if requires)`: installed whenever its condition ends up in the transaction.
-          jobs.push({ candidates: [], conditional: this.u.rich(`(${req.name} if ${req.requires})`), label: `${label}: ${req.name} if ${req.requires}`, optional: false });
+          jobs.push({ candidates: [], conditional: this.u.rich(`(${req.name} if ${req.requires})`), label: `${label}: ${req.name} if ${req.requires}` });
           continue;
         }
         // dnf's group_install is strict: a member that cannot be installed fails the transaction.
-        jobs.push({ candidates: sortedUnique([...ids, ...this.obsoletersOfLatest(ids)]), label, optional: false });
+        jobs.push({ candidates: sortedUnique([...ids, ...obsoletersOfLatest(this.u, ids)]), label });
       }
     }
     return jobs;
   }
 
-  /**
-   * The packages a request names, as dnf's Subject finds them: the first of the forms NEVRA, NA, NAME,
-   * NEVR, NEV that matches, else provides, else files. Returns the candidate sets of its install jobs: one
-   * set, or with a glob one per matching name (dnf's _get_best_selectors). A bare name also offers the
-   * packages obsoleting its latest versions.
-   */
-  private candidatesFor(spec: string): number[][] | undefined {
-    const u = this.u;
-    const names = (pattern: string): number[] => {
-      if (!isGlob(pattern)) return [...u.byName(pattern)];
-      const re = globToRegExp(pattern);
-      return [...u.allNames()].filter((n) => re.test(n)).flatMap((n) => [...u.byName(n)]);
-    };
-    const archOk = (a: string) => a === 'noarch' || u.archOrder.includes(a) || isGlob(a);
-    const archMatch = (a: string, want: string) => (isGlob(want) ? globToRegExp(want).test(a) : a === want);
-    const withEvr = (name: string, evrText: string, arch?: string) => {
-      const want = parseEvr(evrText);
-      const v = isGlob(want.version) ? globToRegExp(want.version) : undefined;
-      const r = want.release !== undefined && isGlob(want.release) ? globToRegExp(want.release) : undefined;
-      return names(name).filter((id) => {
-        const p = u.pkg(id);
-        if (arch !== undefined && !archMatch(p.arch, arch)) return false;
-        if (want.epoch !== undefined && want.epoch !== p.epoch) return false;
-        if (v ? !v.test(p.version) : p.version !== want.version) return false;
-        return want.release === undefined || (r ? r.test(p.release) : p.release === want.release);
-      });
-    };
-    const dot = spec.lastIndexOf('.');
-    const arch = dot > 0 ? spec.slice(dot + 1) : undefined;
-    const forms: { justName: boolean; find: () => number[] }[] = [];
-    if (arch !== undefined && archOk(arch)) {
-      const nevr = spec.slice(0, dot);
-      forms.push({ justName: false, find: () => splitNevr(nevr).flatMap(([n, evr]) => withEvr(n, evr, arch)) });
-      forms.push({ justName: false, find: () => names(nevr).filter((id) => archMatch(u.pkg(id).arch, arch)) });
-    }
-    forms.push({ justName: true, find: () => names(spec) });
-    forms.push({ justName: false, find: () => splitNevr(spec).flatMap(([n, evr]) => withEvr(n, evr)) });
-    for (const form of forms) {
-      const ids = [...new Set(form.find())].sort((a, b) => a - b);
-      if (ids.length === 0) continue;
-      const obsoleters = (set: number[]) => (form.justName ? this.obsoletersOfLatest(set) : []);
-      if (isGlob(spec) && !spec.startsWith('/') && !spec.startsWith('*/')) {
-        const byName = new Map<string, number[]>();
-        for (const id of ids) push(byName, u.pkg(id).name, id);
-        return [...byName.values()].map((set) => sortedUnique([...set, ...obsoleters(set)]));
-      }
-      return [sortedUnique([...ids, ...obsoleters(ids)])];
-    }
-    if (isRich(spec)) {
-      // A boolean dependency as a request: its packages as one job (libsolv takes it as a complex provides job).
-      const rich = u.tryRich(spec);
-      const ids = rich ? sortedUnique(richPackages(flattenOr(rich), this.ctx)) : [];
-      return ids.length ? [ids] : undefined;
-    }
-    const m = /^(\S+)\s*(<=|>=|=|<|>)\s*(\S+)$/.exec(spec);
-    const dep: RpmDependency = m ? { name: m[1]!, flags: OPS[m[2]!]!, ...parseEvr(m[3]!) } : { name: spec };
-    let provided: number[];
-    if (isGlob(dep.name) && !m) {
-      const re = globToRegExp(dep.name);
-      provided = sortedUnique(u.provideNames().filter((n) => re.test(n)).flatMap((n) => [...u.whatProvides({ name: n })]));
-      if (provided.length === 0 || spec.startsWith('/') || spec.startsWith('*/')) return provided.length ? [provided] : undefined;
-      const byName = new Map<string, number[]>();
-      for (const id of provided) push(byName, u.pkg(id).name, id);
-      return [...byName.values()];
-    }
-    provided = [...u.whatProvides(dep)];
-    return provided.length > 0 ? [provided] : undefined;
-  }
-
-  /** Packages obsoleting the latest version (per architecture) of the given ones, as dnf offers them for a name. */
-  private obsoletersOfLatest(ids: number[]): number[] {
-    const u = this.u;
-    const latest = new Map<string, number>();
-    for (const id of ids) {
-      const key = u.pkg(id).arch;
-      const known = latest.get(key);
-      if (known === undefined || compareEvr(evrOf(u.pkg(known)), evrOf(u.pkg(id))) < 0) latest.set(key, id);
-    }
-    const out: number[] = [];
-    for (const id of latest.values()) {
-      for (const o of this.obsoletesBy.get(u.pkg(id).name) ?? []) if (u.matchesNevr(id, o.dep)) out.push(o.pkg);
-    }
-    return out;
-  }
-
   private unknown(spec: string): UserError {
-    const near = this.u.nearNames(spec.replace(/[-.].*$/, '').length >= 3 ? spec : spec);
+    const near = this.u.nearNames(spec);
     const hidden = this.u.hidden.get(spec);
     return new UserError(
       `No match for argument: ${spec}${hidden ? ` (${hidden})` : ''}${near.length ? `; did you mean ${near.join(', ')}?` : ''}`,
@@ -319,49 +361,160 @@ class Solver {
 
   // ---- decisions ----
 
-  private install(id: number, parent: number | undefined, text: string): void {
+  private install(id: number, parent: number | undefined, text: string, causes?: number[]): void {
     if (this.decision[id]! > 0) return;
     const pkg = this.u.pkg(id);
     if (this.decision[id]! < 0) {
       throw new Conflict(
         `cannot install ${nevra(pkg)} (${text}): ${this.forbidden.get(id) ?? 'it cannot be installed'}\n  because: ${[...(parent === undefined ? [] : this.chain(parent)), text].join('\n        → ')}`,
+        [parent, this.forbiddenBy.get(id)],
       );
     }
     this.decision[id] = 1;
     this.decisionq.push(id);
-    this.reason.set(id, { parent, text });
+    this.reason.set(id, { parent, text, causes });
     this.addRules(id);
     const u = this.u;
     const by = nevra(pkg);
     for (const other of u.byName(pkg.name)) {
-      if (other !== id && sameColor(pkg.arch, u.pkg(other).arch)) this.forbid(other, `${by} is installed (one version of a name)`);
+      if (other !== id && sameColor(pkg.arch, u.pkg(other).arch)) this.forbid(other, `${by} is installed (one version of a name)`, id);
     }
     for (const dep of pkg.conflicts) {
       if (isRich(dep.name)) continue;
-      for (const q of u.whatProvides(dep)) if (q !== id) this.forbid(q, `${by} conflicts with ${formatDependency(dep)}`);
+      for (const q of u.whatProvides(dep)) if (q !== id) this.forbid(q, `${by} conflicts with ${formatDependency(dep)}`, id);
     }
     for (const dep of pkg.obsoletes) {
       if (isRich(dep.name)) continue;
-      for (const q of u.byName(dep.name)) if (q !== id && u.matchesNevr(q, dep)) this.forbid(q, `${by} obsoletes ${formatDependency(dep)}`);
+      for (const q of u.byName(dep.name)) if (q !== id && u.matchesNevr(q, dep)) this.forbid(q, `${by} obsoletes ${formatDependency(dep)}`, id);
     }
     const names = new Set([...pkg.provides.map((d) => d.name), ...pkg.files]);
     for (const name of names) {
-      for (const c of this.conflictsBy.get(name) ?? []) {
-        if (c.pkg !== id && u.whatProvides(c.dep).includes(id)) this.forbid(c.pkg, `it conflicts with ${formatDependency(c.dep)}, which ${by} provides`);
+      for (const c of this.u.conflictsOn(name)) {
+        if (c.pkg !== id && u.whatProvides(c.dep).includes(id)) this.forbid(c.pkg, `it conflicts with ${formatDependency(c.dep)}, which ${by} provides`, id);
       }
     }
-    for (const o of this.obsoletesBy.get(pkg.name) ?? []) {
-      if (o.pkg !== id && u.matchesNevr(id, o.dep)) this.forbid(o.pkg, `it obsoletes ${formatDependency(o.dep)}, which is ${by}`);
+    for (const o of this.u.obsoletesOf(pkg.name)) {
+      if (o.pkg !== id && u.matchesNevr(id, o.dep)) this.forbid(o.pkg, `it obsoletes ${formatDependency(o.dep)}, which is ${by}`, id);
     }
   }
 
-  private forbid(id: number, why: string): void {
+  private forbid(id: number, why: string, by?: number): void {
     if (this.decision[id]! < 0) return;
     if (this.decision[id]! > 0) {
-      throw new Conflict(`${nevra(this.u.pkg(id))} cannot stay: ${why}\n  ${nevra(this.u.pkg(id))} is there because: ${this.chain(id).join('\n        → ')}`);
+      throw new Conflict(`${nevra(this.u.pkg(id))} cannot stay: ${why}\n  ${nevra(this.u.pkg(id))} is there because: ${this.chain(id).join('\n        → ')}`, [id, by]);
     }
     this.decision[id] = -1;
     this.forbidden.set(id, why);
+    if (by !== undefined) this.forbiddenBy.set(id, by);
+    this.ruledOut.push(id);
+    if (!this.cascading) this.cascade();
+  }
+
+  /** The candidates of a failed requirement that a choice ruled out itself (not through a cascade). */
+  ruledOutBy(conflict: Conflict, choice: number): number[] {
+    return conflict.candidates.filter((c) => this.forbiddenBy.get(c) === choice && !this.cascaded.has(c));
+  }
+
+  /**
+   * Unit propagation backwards: a package one of whose requirements has no provider left cannot be
+   * installed either (libsolv's watches do this for every rule, decided packages or not), nor can an
+   * inferior-architecture package whose twins are all ruled out.
+   */
+  private cascade(): void {
+    this.cascading = true;
+    try {
+      for (let next = this.ruledOut.pop(); next !== undefined; next = this.ruledOut.pop()) {
+        const gone = this.u.pkg(next);
+        const by = this.forbiddenBy.get(next);
+        for (const name of new Set([...gone.provides.map((d) => d.name), ...gone.files])) {
+          for (const { pkg: q, dep } of this.u.requirersOf(name)) {
+            if (this.decision[q] !== 0 || q === next) continue;
+            const providers = this.u.whatProvides(dep);
+            if (providers.includes(q) || !providers.includes(next) || !providers.every((p) => this.decision[p]! < 0)) continue;
+            this.cascaded.add(q);
+            this.forbid(q, `it requires ${formatDependency(dep)}, and no provider is left`, by);
+            this.blockedBy.set(q, dep);
+          }
+        }
+        for (const [inferior, twins] of this.lockstepOf.get(next) ?? []) {
+          if (this.decision[inferior] === 0 && twins.every((p) => this.decision[p]! < 0)) {
+            this.cascaded.add(inferior);
+            this.forbid(inferior, 'its best-architecture twin is ruled out', by);
+          }
+        }
+      }
+    } finally {
+      this.cascading = false;
+    }
+  }
+
+  /** Why a package cannot be installed, following requirements nothing installable provides down to the cause. */
+  private whyNot(id: number): string[] {
+    const lines: string[] = [];
+    const seen = new Set<number>();
+    for (let cur: number | undefined = id; cur !== undefined && !seen.has(cur) && lines.length < 20; ) {
+      seen.add(cur);
+      const dep = this.blockedBy.get(cur);
+      const name = nevra(this.u.pkg(cur));
+      if (!dep) {
+        lines.push(`${name}: ${this.forbidden.get(cur) ?? 'not installable'}`);
+        break;
+      }
+      const providers = this.u.whatProvides(dep);
+      lines.push(`${name} requires ${formatDependency(dep)}${providers.length === 0 ? ', but nothing provides it' : ''}`);
+      cur = providers[0];
+    }
+    return lines;
+  }
+
+  /**
+   * Forbids every package that cannot be installed whatever happens, as libsolv's first propagation does
+   * before any decision: a simple requirement nothing provides, then transitively a requirement all of
+   * whose providers are such packages (or excluded, or an inferior architecture without its twin).
+   */
+  private forbidUninstallable(): void {
+    const u = this.u;
+    const bad = (id: number) => this.decision[id]! < 0;
+    const requirements = (id: number): RpmDependency[] => u.pkg(id).requires.filter((d) => !d.name.startsWith('rpmlib(') && !isRich(d.name));
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (let id = 0; id < u.packages.length; id++) {
+        if (bad(id)) continue;
+        const blocked = requirements(id).find((d) => {
+          const providers = u.whatProvides(d);
+          return !providers.includes(id) && providers.every(bad);
+        });
+        const twins = this.lockstep.get(id);
+        if (blocked) {
+          this.forbid(id, u.whatProvides(blocked).length === 0 ? `nothing provides ${formatDependency(blocked)}` : `no installable package provides ${formatDependency(blocked)}`);
+          this.blockedBy.set(id, blocked);
+        }
+        else if (twins && twins.every(bad)) this.forbid(id, 'its best-architecture twin cannot be installed');
+        else continue;
+        changed = true;
+      }
+    }
+  }
+
+  /**
+   * The choice to back out of after a conflict: the latest choice on the why-chains of the packages
+   * involved (libsolv's conflict analysis blames decisions the conflict depends on), else the latest one.
+   */
+  blame(conflict: Conflict, avoided: ReadonlySet<number>, among: readonly number[] = this.choices): number | undefined {
+    // The implication graph, roughly: requiring packages, and what ruled out a forced choice's alternatives.
+    const onChains = new Set<number>();
+    const todo = conflict.involved.filter((id): id is number => id !== undefined);
+    while (todo.length > 0) {
+      const cur = todo.pop()!;
+      if (onChains.has(cur)) continue;
+      onChains.add(cur);
+      const r = this.reason.get(cur);
+      if (r?.parent !== undefined) todo.push(r.parent);
+      if (r?.causes) todo.push(...r.causes);
+    }
+    const open = among.filter((c) => !avoided.has(c));
+    for (let k = open.length - 1; k >= 0; k--) if (onChains.has(open[k]!)) return open[k];
+    return open[open.length - 1];
   }
 
   private chain(id: number): string[] {
@@ -433,13 +586,14 @@ class Solver {
     const owner = this.u.pkg(rule.owner);
     const chain = this.chain(rule.owner).join('\n        → ');
     if (rule.pos.length === 0 && rule.neg.length === 0) {
-      return new Conflict(`nothing provides ${dep} needed by ${nevra(owner)}\n  because: ${chain}`);
+      return new Conflict(`nothing provides ${dep} needed by ${nevra(owner)}\n  because: ${chain}`, [rule.owner]);
     }
+    const involved = [rule.owner, ...rule.pos.map((p) => this.forbiddenBy.get(p)), ...rule.neg];
     const blocked = [
       ...rule.pos.map((p) => `${nevra(this.u.pkg(p))}: ${this.forbidden.get(p) ?? 'not installable'}`),
       ...rule.neg.map((q) => `${nevra(this.u.pkg(q))} must not be installed, but is: ${this.chain(q).join(' → ')}`),
     ];
-    return new Conflict(`${nevra(owner)} requires ${dep}, which cannot be met:\n    ${blocked.join('\n    ')}\n  because: ${chain}`);
+    return new Conflict(`${nevra(owner)} requires ${dep}, which cannot be met:\n    ${blocked.join('\n    ')}\n  because: ${chain}`, involved, rule.pos);
   }
 
   /** Unit propagation to a fixpoint: a rule with one undecided literal left decides it. */
@@ -455,7 +609,10 @@ class Solver {
           const left = st.pos.length + st.neg.length;
           if (left === 0) throw this.missing(rule);
           if (left > 1) continue;
-          if (st.pos.length === 1) this.install(st.pos[0]!, rule.owner, rule.why);
+          if (st.pos.length === 1) {
+            const ruledOut = rule.pos.length > 1 ? rule.pos.flatMap((q) => this.forbiddenBy.get(q) ?? []) : undefined;
+            this.install(st.pos[0]!, rule.owner, rule.why, ruledOut);
+          }
           else this.forbid(st.neg[0]!, `${rule.owner === undefined ? 'the' : nevra(this.u.pkg(rule.owner))} ${rule.why}`);
           changed = true;
         }
@@ -469,7 +626,7 @@ class Solver {
     // Single-candidate jobs are libsolv's assertions: all decided before anything is propagated.
     for (const job of jobs) {
       if (job.conditional || job.candidates.length !== 1 || done(job) || viable(job).length === 0) continue;
-      this.attempt(job.optional, () => this.install(job.candidates[0]!, undefined, job.label), `skipped ${job.label}`);
+      this.install(job.candidates[0]!, undefined, job.label);
     }
     this.propagate();
     for (const unit of [true, false]) {
@@ -478,41 +635,139 @@ class Solver {
         let cands = viable(job);
         if (unit !== (job.candidates.length === 1)) continue;
         if (cands.length === 0) {
-          if (job.optional) continue;
-          const reasons = job.candidates.map((p) => `${nevra(this.u.pkg(p))}: ${this.forbidden.get(p) ?? 'not installable'}`);
-          throw new Conflict(`cannot install the ${job.label}:\n    ${reasons.join('\n    ')}`);
+          const reasons = job.candidates.map((p) => this.whyNot(p).join('\n      → '));
+          throw new Conflict(`cannot install the ${job.label}:\n    ${reasons.join('\n    ')}`, job.candidates.map((p) => this.forbiddenBy.get(p)));
         }
-        if (cands.length > 1) cands = this.filter(cands, 'choose');
-        this.attempt(job.optional, () => {
-          this.install(cands[0]!, undefined, job.label);
-          this.propagate();
-        }, `skipped ${job.label}`);
+        if (cands.length > 1) {
+          cands = this.policy.filter(cands, 'choose');
+          if (cands.length === 1) this.choices.push(cands[0]!); // decided by policy: blamable too
+        }
+        if (cands.length > 1) this.choose(cands, undefined, job.label);
+        else this.install(cands[0]!, undefined, job.label);
+        this.propagate();
       }
     }
   }
 
-  /** Runs a step; for an optional one a conflict is undone and noted instead of failing. */
-  private attempt(optional: boolean, step: () => void, note: string): boolean {
-    if (!optional) {
-      step();
-      return true;
-    }
-    const snapshot = { decision: this.decision.slice(), q: this.decisionq.length, forbidden: new Map(this.forbidden), ordered: this.ordered.slice() };
+  /** Runs a step that may fail (a weak dependency): a conflict is undone and noted. */
+  private attempt(step: () => void, note: string): boolean {
+    const saved = this.snapshot();
     try {
       step();
       return true;
     } catch (e) {
       if (!(e instanceof Conflict)) throw e;
-      this.decision.set(snapshot.decision);
-      for (const id of this.decisionq.splice(snapshot.q)) {
-        this.reason.delete(id);
-        this.rules.delete(id);
-      }
-      this.forbidden.clear();
-      for (const [k, v] of snapshot.forbidden) this.forbidden.set(k, v);
-      this.ordered = snapshot.ordered;
+      this.restore(saved);
       this.notes.push(`${note}: ${e.message.split('\n')[0]}`);
       return false;
+    }
+  }
+
+  /** Jobs, then requirements, then weak dependencies until nothing changes (libsolv's main loop). */
+  private mainLoop(jobs: Job[]): void {
+    this.runJobs(jobs);
+    this.decideRequirements();
+    while (this.options.weakDeps) {
+      const before = this.snapshot();
+      if (!this.resolveWeak()) break;
+      const added = this.weakRound.filter((id) => this.decision[id]! > 0);
+      try {
+        this.runJobs(jobs);
+        this.decideRequirements();
+      } catch (e) {
+        // A weak package whose requirements lead to a dead end is dropped, as libsolv backs out of it.
+        if (!(e instanceof Conflict) || added.length === 0) throw e;
+        // Only when the conflict hangs on a weak package rather than on a later choice.
+        const culprit = this.blame(e, new Set(), [...added, ...this.choices.slice(before.choices)]);
+        if (culprit === undefined || !added.includes(culprit)) throw e;
+        this.restore(before);
+        this.forbid(culprit, 'a weak dependency that cannot be installed');
+        this.notes.push(`skipped weak dependency ${nevra(this.u.pkg(culprit))}: ${e.message.split('\n')[0]}`);
+        this.runJobs(jobs);
+        this.decideRequirements();
+      }
+    }
+  }
+
+  private snapshot(): Snapshot {
+    return {
+      decision: this.decision.slice(), q: this.decisionq.length, forbidden: new Map(this.forbidden), forbiddenBy: new Map(this.forbiddenBy),
+      ordered: this.ordered.slice(), choices: this.choices.length, branches: this.branches.slice(), notes: this.notes.length,
+    };
+  }
+
+  private restore(saved: Snapshot): void {
+    this.decision.set(saved.decision);
+    for (const id of this.decisionq.splice(saved.q)) {
+      if (this.decision[id] === 0) this.rules.delete(id);
+    }
+    const restoreMap = <V>(target: Map<number, V>, from: Map<number, V>) => {
+      target.clear();
+      for (const [k, v] of from) target.set(k, v);
+    };
+    restoreMap(this.forbidden, saved.forbidden);
+    restoreMap(this.forbiddenBy, saved.forbiddenBy);
+    this.ordered = saved.ordered.slice();
+    this.choices.length = saved.choices;
+    this.branches.splice(0, this.branches.length, ...saved.branches);
+    this.notes.length = saved.notes;
+    this.ruledOut.length = 0;
+    this.recommendsSeen = 0;
+    this.recommended.clear();
+    this.suggested.clear();
+  }
+
+  /** Installs the first of several candidates, remembering the others (libsolv's createbranch). */
+  private choose(candidates: number[], parent: number | undefined, text: string): void {
+    this.choices.push(candidates[0]!);
+    this.branches.push({ state: this.snapshot(), candidates, tried: new Set([candidates[0]!]), parent, text });
+    this.install(candidates[0]!, parent, text);
+  }
+
+  /**
+   * libsolv's auto-minimization, run once everything is decided: back in the earliest choice where an
+   * alternative got installed later anyway, or where an alternative is recommended (or supplementing)
+   * while the chosen one is not, take that alternative instead and solve on from there.
+   */
+  private minimize(jobs: Job[]): void {
+    for (let guard = 0; guard < 1000; guard++) {
+      this.updateRecommends();
+      const liked = (p: number) => this.recommended.has(p) || this.supplementing(p);
+      let pick: { branch: Branch; index: number; alternative: number } | undefined;
+      for (let k = this.branches.length - 1; k >= 0; k--) {
+        const branch = this.branches[k]!;
+        let laterInstalled: number | undefined;
+        let likedAlternative: number | undefined;
+        for (const p of branch.candidates) {
+          if (branch.tried.has(p)) continue;
+          if (this.decision[p]! > 0 && this.decisionq.indexOf(p) > branch.state.q) {
+            laterInstalled = p;
+            likedAlternative = undefined;
+            break;
+          }
+          if (likedAlternative === undefined && liked(p)) likedAlternative = p;
+        }
+        if (laterInstalled !== undefined) pick = { branch, index: k, alternative: laterInstalled };
+        else if (likedAlternative !== undefined) {
+          const current = this.decisionq[branch.state.q];
+          if (current !== undefined && branch.tried.has(current) && !liked(current)) pick = { branch, index: k, alternative: likedAlternative };
+        }
+      }
+      if (!pick) return;
+      const { branch, alternative } = pick;
+      branch.tried.add(alternative);
+      const final = this.snapshot();
+      try {
+        this.restore(branch.state);
+        this.branches.push(branch);
+        this.choices.push(alternative);
+        this.install(alternative, branch.parent, branch.text);
+        this.propagate();
+        this.mainLoop(jobs);
+      } catch (e) {
+        if (!(e instanceof Conflict)) throw e;
+        this.restore(final);
+      }
     }
   }
 
@@ -540,13 +795,17 @@ class Solver {
       let cands = st.pos;
       if (cands.length === 0) throw this.missing(rule);
       if (!greedy && cands.length > 1) {
-        cands = this.filter(cands, 'noreorder');
+        cands = this.policy.filter(cands, 'noreorder');
         if (cands.length > 1) {
           postponed ??= rule;
           continue;
         }
-      } else if (cands.length > 1) cands = this.filter(cands, 'choose');
-      this.install(cands[0]!, rule.owner, rule.why);
+      } else if (cands.length > 1) cands = this.policy.filter(cands, 'choose');
+      if (cands.length > 1) this.choose(cands, rule.owner, rule.why);
+      else {
+        if (rule.pos.length > 1) this.choices.push(cands[0]!); // decided by policy: blamable too
+        this.install(cands[0]!, rule.owner, rule.why);
+      }
       this.propagate();
       i = this.ordered.indexOf(rule) + 1;
       n = 0;
@@ -575,10 +834,15 @@ class Solver {
       }
     }
     for (const p of dqs) if (!dq.includes(p)) dq.push(p);
+    // Weak dependencies an earlier run gave up (see resolveRpm) are not offered again.
+    for (const list of [dq, dqs]) list.splice(0, list.length, ...list.filter((p) => !this.shared.rejectedWeak.has(p)));
     if (dq.length === 0) return false;
     const before = this.decisionq.length;
+    this.weakRound = [];
     const weak = (id: number, parent: number | undefined, text: string) =>
-      this.attempt(true, () => {
+      this.attempt(() => {
+        this.weakRound.push(id);
+        this.weakInstalled.push(id);
         this.install(id, parent, text);
         this.propagate();
       }, `skipped weak dependency ${nevra(u.pkg(id))}`);
@@ -587,8 +851,8 @@ class Solver {
       if (!weak(id, ...this.weakReason(id))) this.forbid(id, 'a weak dependency that cannot be installed');
       return true;
     }
-    const best = new Set(this.filter(dq, 'recommend'));
-    const supplements = this.filter(dqs.filter((p) => best.has(p)), 'supplement');
+    const best = new Set(this.policy.filter(dq, 'recommend'));
+    const supplements = this.policy.filter(dqs.filter((p) => best.has(p)), 'supplement');
     for (const id of supplements) {
       if (this.decision[id] !== 0) continue;
       if (!weak(id, ...this.weakReason(id))) this.forbid(id, 'a weak dependency that cannot be installed');
@@ -599,8 +863,17 @@ class Solver {
       for (const rec of u.pkg(owner).recommends) {
         const cands = this.weakCandidates(rec)?.filter((p) => best.has(p));
         if (!cands || cands.length === 0) continue;
-        const pick = cands.length > 1 ? this.filter(cands, 'choose')[0]! : cands[0]!;
-        if (!weak(pick, owner, `recommends ${formatDependency(rec)}`)) this.forbid(pick, 'a weak dependency that cannot be installed');
+        const ordered = cands.length > 1 ? this.policy.filter(cands, 'choose') : cands;
+        const pick = ordered[0]!;
+        const text = `recommends ${formatDependency(rec)}`;
+        const ok = this.attempt(() => {
+          this.weakRound.push(pick);
+          this.weakInstalled.push(pick);
+          if (ordered.length > 1) this.choose(ordered, owner, text);
+          else this.install(pick, owner, text);
+          this.propagate();
+        }, `skipped weak dependency ${nevra(u.pkg(pick))}`);
+        if (!ok) this.forbid(pick, 'a weak dependency that cannot be installed');
       }
     }
     return true;
@@ -667,140 +940,6 @@ class Solver {
     }
   }
 
-  // ---- the choice policy (libsolv's policy_filter_unwanted) ----
-
-  private filter(input: number[], mode: Mode): number[] {
-    const u = this.u;
-    let list = [...input];
-    if (mode === 'supplement') return this.reorder(list, false);
-    if (list.length > 1) {
-      const best = Math.min(...list.map((p) => u.pkg(p).repository.priority));
-      list = list.filter((p) => u.pkg(p).repository.priority === best);
-    }
-    if (list.length > 1) {
-      const ranks = list.map((p) => u.archRank(u.pkg(p).arch) ?? Infinity).filter((r) => r >= 0);
-      if (ranks.length) {
-        const best = Math.min(...ranks);
-        list = list.filter((p) => {
-          const r = u.archRank(u.pkg(p).arch);
-          return r === -1 || r === best;
-        });
-      }
-    }
-    if (list.length > 1) list = this.bestVersions(list);
-    if (list.length > 1 && (mode === 'choose' || mode === 'noreorder')) {
-      this.updateRecommends();
-      const rec = list.filter((p) => this.recommended.has(p) || this.supplementing(p));
-      if (rec.length) list = rec;
-      if (list.length > 1 && mode === 'choose') list = this.reorder(list, true);
-    }
-    return list;
-  }
-
-  /** prune_to_best_version: by name (strcmp), the highest EVR per name (cheapest repository first), then obsoletes. */
-  private bestVersions(list: number[]): number[] {
-    const u = this.u;
-    const sorted = [...list].sort((a, b) => {
-      const pa = u.pkg(a);
-      const pb = u.pkg(b);
-      if (pa.name !== pb.name) return pa.name < pb.name ? -1 : 1;
-      return pa.repository.cost - pb.repository.cost || a - b;
-    });
-    const out: number[] = [];
-    for (const p of sorted) {
-      const last = out[out.length - 1];
-      if (last !== undefined && u.pkg(last).name === u.pkg(p).name) {
-        if (compareEvr(evrOf(u.pkg(last)), evrOf(u.pkg(p))) < 0) out[out.length - 1] = p;
-      } else out.push(p);
-    }
-    if (out.length < 2) return out;
-    const obsoletes = (a: number, b: number) => {
-      const pa = u.pkg(a);
-      return pa.name !== u.pkg(b).name && pa.obsoletes.some((o) => !isRich(o.name) && u.matchesNevr(b, o));
-    };
-    const kept = out.filter((b) => !out.some((a) => a !== b && obsoletes(a, b) && !obsoletes(b, a)));
-    return kept.length ? kept : out;
-  }
-
-  /** The reordering steps: dislike_old_versions, sort_by_common_dep, prefer_suggested. */
-  private reorder(list: number[], suggested: boolean): number[] {
-    const u = this.u;
-    const old = (p: number) => {
-      const pkg = u.pkg(p);
-      return u.byName(pkg.name).some((q) => {
-        const other = u.pkg(q);
-        if (q === p || other.arch !== pkg.arch) return false;
-        if (other.repository.priority !== pkg.repository.priority) return other.repository.priority < pkg.repository.priority;
-        return compareEvr(evrOf(other), evrOf(pkg)) > 0;
-      });
-    };
-    list = [...list.filter((p) => !old(p)), ...list.filter(old)];
-    list = this.sortByCommonDep(list);
-    if (suggested) {
-      this.updateRecommends();
-      const good = (p: number) => this.suggested.has(p) || this.enhancing(p);
-      list = [...list.filter(good), ...list.filter((p) => !good(p))];
-    }
-    return list;
-  }
-
-  /**
-   * sort_by_common_dep: candidates providing a capability with a version (=, <=, <) are compared per
-   * capability; one providing a lower version than another candidate moves back, by how many steps lower.
-   */
-  private sortByCommonDep(list: number[]): number[] {
-    const entries: { at: number; name: string; evr: Evr; lt: boolean }[] = [];
-    list.forEach((p, at) => {
-      for (const dep of this.u.pkg(p).provides) {
-        if (dep.version === undefined || (dep.flags !== 'EQ' && dep.flags !== 'LE' && dep.flags !== 'LT')) continue;
-        const evr = { epoch: dep.epoch, version: dep.version, release: dep.release };
-        if (dep.flags === 'EQ') {
-          const text = formatEvr({ ...evr, epoch: evr.epoch || undefined });
-          if (text.length >= 4 && /^[0-9a-f]+$/.test(text)) continue; // libsolv ignores hash-like versions
-        }
-        entries.push({ at, name: dep.name, evr, lt: dep.flags === 'LT' });
-      }
-    });
-    if (entries.length < 2) return list;
-    const cmp = (a: (typeof entries)[number], b: (typeof entries)[number]): number => {
-      if (a.name !== b.name) return a.name < b.name ? -1 : 1;
-      const r = compareEvrMatchingRelease(b.evr, a.evr);
-      if (r !== 0) return r;
-      if (a.lt !== b.lt) return a.lt ? 1 : -1;
-      return 0;
-    };
-    entries.sort((a, b) => cmp(a, b) || a.at - b.at);
-    const badness = list.map(() => 0);
-    let bad = 0;
-    let any = false;
-    for (let k = 0; k < entries.length; k++) {
-      const e = entries[k]!;
-      const prev = entries[k - 1];
-      if (prev && prev.name === e.name) {
-        if (prev.at !== e.at && cmp(prev, e) === -1) {
-          bad++;
-          any = true;
-        }
-      } else bad = 0;
-      badness[e.at]! += bad;
-    }
-    if (!any) return list;
-    return list.map((p, at) => ({ p, at })).sort((a, b) => badness[a.at]! - badness[b.at]! || a.at - b.at).map((x) => x.p);
-  }
-}
-
-const OPS: Record<string, RpmFlags> = { '=': 'EQ', '<': 'LT', '>': 'GT', '<=': 'LE', '>=': 'GE' };
-
-/** The (name, evr) readings of `name-[epoch:]version[-release]`: NEVR first, then NEV. */
-function splitNevr(text: string): [string, string][] {
-  const out: [string, string][] = [];
-  const last = text.lastIndexOf('-');
-  if (last > 0) {
-    const before = text.lastIndexOf('-', last - 1);
-    if (before > 0) out.push([text.slice(0, before), text.slice(before + 1)]);
-    out.push([text.slice(0, last), text.slice(last + 1)]);
-  }
-  return out;
 }
 
 /** libsolv's implicit obsoletes with colors: two arches of a name may coexist only if both are real, different arches. */
@@ -817,94 +956,7 @@ function ruleOrder(a: Rule, b: Rule): number {
   return a.key.length - b.key.length;
 }
 
-/** The alternatives a rich requirement can pick from: its atoms, as libsolv lists a rule's literals. */
-function flattenOr(rich: RichDependency): RichDependency {
-  switch (rich.op) {
-    case 'atom':
-      return rich;
-    case 'and':
-    case 'or':
-      return { op: 'or', items: rich.items.map(flattenOr) };
-    case 'if':
-    case 'unless':
-      return { op: 'or', items: [flattenOr(rich.then), ...(rich.else ? [flattenOr(rich.else)] : [])] };
-    default:
-      return rich;
-  }
-}
-
 function sortedUnique(ids: number[]): number[] {
   return [...new Set(ids)].sort((a, b) => a - b);
 }
 
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
-}
-
-/**
- * An install order close to rpm's (lib/order.c): requirements before the packages needing them, with
- * requirement loops broken as rpm does, by dropping ordinary requires before scriptlet (`pre`) ones.
- * Approximation: components of the requires graph (Tarjan) in dependency order; inside a loop,
- * packages ordered by their pre-requires alone, ties by name. rpm's tie-breaks differ in detail.
- */
-export function installOrder(packages: RpmPackage[], universe: RpmUniverse): RpmPackage[] {
-  const sorted = [...packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.arch < b.arch ? -1 : 1));
-  const index = new Map(sorted.map((p, i) => [universe.id(p), i]));
-  const edges: { to: number; pre: boolean }[][] = sorted.map(() => []);
-  sorted.forEach((pkg, i) => {
-    for (const dep of pkg.requires) {
-      if (dep.name.startsWith('rpmlib(')) continue;
-      const providers = isRich(dep.name) ? richPackages(flattenOr(universe.rich(dep.name)), { providers: (d) => universe.whatProvides(d), installed: () => false }) : universe.whatProvides(dep);
-      for (const p of providers) {
-        const j = index.get(p);
-        if (j !== undefined && j !== i) edges[i]!.push({ to: j, pre: dep.pre === true });
-      }
-    }
-  });
-  // Tarjan's strongly connected components; they come out dependencies first.
-  const low: number[] = sorted.map(() => -1);
-  const num: number[] = sorted.map(() => -1);
-  const onStack: boolean[] = sorted.map(() => false);
-  const stack: number[] = [];
-  const out: RpmPackage[] = [];
-  let counter = 0;
-  const visit = (v: number) => {
-    num[v] = low[v] = counter++;
-    stack.push(v);
-    onStack[v] = true;
-    for (const { to } of edges[v]!) {
-      if (num[to] === -1) {
-        visit(to);
-        low[v] = Math.min(low[v]!, low[to]!);
-      } else if (onStack[to]) low[v] = Math.min(low[v]!, num[to]!);
-    }
-    if (low[v] === num[v]) {
-      const component: number[] = [];
-      for (let w = -1; w !== v; ) {
-        w = stack.pop()!;
-        onStack[w] = false;
-        component.push(w);
-      }
-      out.push(...orderLoop(component.sort((a, b) => a - b), edges).map((k) => sorted[k]!));
-    }
-  };
-  for (let v = 0; v < sorted.length; v++) if (num[v] === -1) visit(v);
-  return out;
-}
-
-/** Orders a requirement loop by its `pre` edges only (Kahn, ties by name); what remains keeps name order. */
-function orderLoop(component: number[], edges: { to: number; pre: boolean }[][]): number[] {
-  if (component.length === 1) return component;
-  const members = new Set(component);
-  const waiting = new Map(component.map((v) => [v, new Set(edges[v]!.filter((e) => e.pre && members.has(e.to) && e.to !== v).map((e) => e.to))]));
-  const out: number[] = [];
-  while (waiting.size > 0) {
-    const ready = [...waiting.keys()].filter((v) => [...waiting.get(v)!].every((d) => !waiting.has(d)));
-    const next = ready.length ? ready[0]! : [...waiting.keys()][0]!; // a pre-loop: rpm breaks it too
-    out.push(next);
-    waiting.delete(next);
-  }
-  return out;
-}

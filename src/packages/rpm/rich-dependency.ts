@@ -247,3 +247,19 @@ export function richAtoms(rich: RichDependency): RpmDependency[] {
       return rich.items.flatMap(richAtoms);
   }
 }
+
+/** The packages-to-be alternatives of a rich dependency: its operands joined by `or` (for requests and ordering). */
+export function richAlternatives(rich: RichDependency): RichDependency {
+  switch (rich.op) {
+    case 'atom':
+      return rich;
+    case 'and':
+    case 'or':
+      return { op: 'or', items: rich.items.map(richAlternatives) };
+    case 'if':
+    case 'unless':
+      return { op: 'or', items: [richAlternatives(rich.then), ...(rich.else ? [richAlternatives(rich.else)] : [])] };
+    default:
+      return rich;
+  }
+}

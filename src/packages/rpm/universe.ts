@@ -5,7 +5,7 @@ import { inPrimaryFileList, parseFilelists } from './filelists.js';
 import { StringPool, evrOf, type RpmDependency, type RpmPackage, type RpmRepository } from './package.js';
 import { parsePrimary } from './primary.js';
 import { isRich, parseRichDependency, richAtoms, type RichDependency } from './rich-dependency.js';
-import { compareEvrMatchingRelease, rangesIntersect } from './version.js';
+import { rangesIntersect } from './version.js';
 import { editDistance } from '../edit-distance.js';
 
 /**
@@ -29,10 +29,18 @@ export interface RepositoryInput {
   primary: Readable;
   /** Names the primary in errors (its href). */
   primaryFile: string;
-  filelists?: Readable | undefined;
+  /**
+   * filelists.xml: a stream, or a function opening it, called only when some file requirement needs it
+   * (so a caller can skip fetching it altogether).
+   */
+  filelists?: Readable | (() => Readable | Promise<Readable>) | undefined;
   filelistsFile?: string | undefined;
   comps?: Readable | undefined;
   compsFile?: string | undefined;
+  /** The repository's excludepkgs: globs on names (or NEVRs) whose packages this repository does not offer. */
+  exclude?: string[] | undefined;
+  /** The repository's includepkgs: when given, only matching packages of this repository exist. */
+  include?: string[] | undefined;
 }
 
 export interface UniverseOptions {
@@ -44,11 +52,12 @@ export interface UniverseOptions {
   paths?: string[];
 }
 
-/** A provide entry with its package, indexed by the provided name. */
-interface ProvideEntry {
+/** A dependency entry with its package (a provide, a conflict, an obsolete), indexed by name. */
+export interface DependencyOf {
   pkg: number;
   dep: RpmDependency;
 }
+type ProvideEntry = DependencyOf;
 
 /** Turns a dnf glob into a RegExp (`*`, `?`, `[...]`). */
 export function globToRegExp(glob: string): RegExp {
@@ -87,7 +96,10 @@ export class RpmUniverse {
   private readonly filePaths = new Map<string, number[]>();
   private readonly cache = new Map<string, number[]>();
   private readonly richCache = new Map<string, RichDependency>();
-  /** Packages dropped by excludepkgs or by a higher-priority repository's copy, kept for messages. */
+  private conflictIndex: Map<string, DependencyOf[]> | undefined;
+  private requireIndex: Map<string, DependencyOf[]> | undefined;
+  private obsoleteIndex: Map<string, DependencyOf[]> | undefined;
+  /** Names dropped by excludepkgs, kept for messages. */
   readonly hidden = new Map<string, string>();
 
   constructor(arch: string) {
@@ -97,23 +109,41 @@ export class RpmUniverse {
     this.archOrder = order;
   }
 
-  /** Reads several repositories' primary (then filelists for the file requirements primary cannot answer, then comps). */
-  static async load(inputs: RepositoryInput[], options: UniverseOptions): Promise<RpmUniverse> {
+  /**
+   * Reads several repositories' primary (then filelists for the file requirements primary cannot answer,
+   * then comps). The streams are consumed in dnf's repository order (see below).
+   */
+  static async load(unordered: RepositoryInput[], options: UniverseOptions): Promise<RpmUniverse> {
     const universe = new RpmUniverse(options.arch);
+    // dnf loads repositories sorted by (priority, cost), stably: that order numbers the packages, and the
+    // numbering orders libsolv's rules, which decides between otherwise equal choices.
+    const inputs = [...unordered].sort((a, b) => a.repository.priority - b.repository.priority || a.repository.cost - b.repository.cost);
     const strings = new StringPool();
     const all: RpmPackage[] = [];
     for (const input of inputs) {
-      all.push(...(await parsePrimary(input.primary, { file: input.primaryFile, repository: input.repository, strings })));
+      const parsed = await parsePrimary(input.primary, { file: input.primaryFile, repository: input.repository, strings });
+      const exclude = (input.exclude ?? []).map(globToRegExp);
+      const include = input.include?.length ? input.include.map(globToRegExp) : undefined;
+      for (const pkg of parsed) {
+        const nevra = `${pkg.name}-${pkg.version}-${pkg.release}.${pkg.arch}`;
+        const matches = (re: RegExp) => re.test(pkg.name) || re.test(nevra);
+        if (exclude.some(matches) || (include && !include.some(matches))) {
+          universe.hidden.set(pkg.name, `excluded by repository ${input.repository.id} (${include && !include.some(matches) ? 'includepkgs' : 'excludepkgs'})`);
+          continue;
+        }
+        all.push(pkg);
+      }
     }
     universe.add(all, options.exclude ?? []);
     const wanted = universe.wantedPaths(options.paths ?? []);
     for (const input of inputs) {
       if (!input.filelists) continue;
       if (wanted.size === 0) {
-        input.filelists.destroy();
+        if (typeof input.filelists !== 'function') input.filelists.destroy();
         continue;
       }
-      const found = await parseFilelists(input.filelists, { file: input.filelistsFile ?? 'filelists.xml', wanted, strings });
+      const stream = typeof input.filelists === 'function' ? await input.filelists() : input.filelists;
+      const found = await parseFilelists(stream, { file: input.filelistsFile ?? 'filelists.xml', wanted, strings });
       universe.addFiles(input.repository, found);
     }
     const comps: Comps[] = [];
@@ -130,25 +160,17 @@ export class RpmUniverse {
   }
 
   /**
-   * Adds packages: drops other architectures and source packages, excludepkgs matches, and copies of a
-   * name.arch from a repository whose priority is worse than another repository's (dnf's priority rule).
+   * Adds packages: drops other architectures, source packages and excludepkgs matches. Repository
+   * priorities do not remove anything here: as in dnf, they act when choosing among candidates (libsolv's
+   * prune_to_highest_prio), so a lower-priority package still serves when the better one cannot.
    */
   add(packages: RpmPackage[], exclude: string[]): void {
     const patterns = exclude.map(globToRegExp);
-    const bestPriority = new Map<string, number>();
-    for (const p of packages) {
-      const key = `${p.name}.${p.arch}`;
-      bestPriority.set(key, Math.min(bestPriority.get(key) ?? Infinity, p.repository.priority));
-    }
     for (const pkg of packages) {
       if (this.archRank(pkg.arch) === undefined) continue;
       const nevra = `${pkg.name}-${pkg.version}-${pkg.release}.${pkg.arch}`;
       if (patterns.some((re) => re.test(pkg.name) || re.test(nevra))) {
         this.hidden.set(pkg.name, 'excluded (excludepkgs)');
-        continue;
-      }
-      if (pkg.repository.priority > bestPriority.get(`${pkg.name}.${pkg.arch}`)!) {
-        this.hidden.set(pkg.name, `only from repository ${pkg.repository.id} of a worse priority`);
         continue;
       }
       const id = this.packages.length;
@@ -159,6 +181,7 @@ export class RpmUniverse {
       for (const f of pkg.files) push(this.filePaths, f, id);
     }
     this.cache.clear();
+    this.conflictIndex = this.obsoleteIndex = this.requireIndex = undefined;
   }
 
   private addFiles(repository: RpmRepository, found: Map<string, string[]>): void {
@@ -264,6 +287,32 @@ export class RpmUniverse {
     return result;
   }
 
+  /** The packages requiring a name (simple Requires only), built on first use. */
+  requirersOf(name: string): readonly DependencyOf[] {
+    this.requireIndex ??= this.index('requires');
+    return this.requireIndex.get(name) ?? [];
+  }
+
+  /** The packages conflicting with a name (simple Conflicts only), built on first use. */
+  conflictsOn(name: string): readonly DependencyOf[] {
+    this.conflictIndex ??= this.index('conflicts');
+    return this.conflictIndex.get(name) ?? [];
+  }
+
+  /** The packages obsoleting a name (simple Obsoletes only), built on first use. */
+  obsoletesOf(name: string): readonly DependencyOf[] {
+    this.obsoleteIndex ??= this.index('obsoletes');
+    return this.obsoleteIndex.get(name) ?? [];
+  }
+
+  private index(kind: 'conflicts' | 'obsoletes' | 'requires'): Map<string, DependencyOf[]> {
+    const map = new Map<string, DependencyOf[]>();
+    for (const [id, pkg] of this.packages.entries()) {
+      for (const dep of pkg[kind]) if (!isRich(dep.name) && !(kind === 'requires' && dep.name.startsWith('rpmlib('))) push(map, dep.name, { pkg: id, dep });
+    }
+    return map;
+  }
+
   /** Whether a package's own name and EVR match a dependency (how obsoletes select packages in rpm). */
   matchesNevr(id: number, dep: RpmDependency): boolean {
     const pkg = this.pkg(id);
@@ -284,9 +333,6 @@ export class RpmUniverse {
     }
     return scored.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1)).slice(0, limit).map(([, n]) => n);
   }
-
-  /** Versions compared as requirements compare them. */
-  static compareEvr = compareEvrMatchingRelease;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
