@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join, normalize } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { cliAsync, must, ROOT, run, sharedDir, tempDir } from './helpers.js';
+import { cliAsync, must, ROOT, run, serveDirectory, sharedDir, tempDir } from './helpers.js';
 import { DEPENDENCY_KINDS, formatDependency, makeStubRepo, readRepodata, type RepoPackage, type Repodata, type StubRepo } from './stub-rpm-repo.js';
 
 // ../shared next to the main checkout; a helper's worktree (under wt/) sits one level deeper.
@@ -94,21 +92,6 @@ function rpmHome(work: string): string {
   mkdirSync(home);
   writeFileSync(join(home, '.rpmmacros'), '%_dbpath /var/lib/rpm\n');
   return home;
-}
-
-/** Serves a folder on 127.0.0.1 (a repository: fromscratch fetches packages over http). */
-async function serve(dir: string): Promise<{ url: string; close: () => void }> {
-  const server = createServer((req, res) => {
-    const path = join(dir, normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
-    if (!path.startsWith(dir) || !existsSync(path) || !statSync(path).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-length': statSync(path).size });
-    createReadStream(path).pipe(res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, close: () => server.close() };
 }
 
 describe('stub RPM repository made from the CentOS Stream 9 BaseOS metadata', { skip: SKIP }, () => {
@@ -221,22 +204,52 @@ describe('stub RPM repository made from the CentOS Stream 9 BaseOS metadata', { 
     assert.ok(existsSync(join(root, 'usr/lib64/libc.so.6')));
   });
 
-  it('fromscratch builds the container set from it: rpm lists the set dnf resolves, no unsatisfied dependency', async () => {
+  it('fromscratch builds the sets dnf resolves (container set, @core, weak deps): rpm lists them, no unsatisfied dependency; analyze explains each package', async () => {
     const work = tempDir('fromscratch-rpm');
-    const server = await serve(stub.dir);
-    const r = await cliAsync(['build', `oci:${join(work, 'image')}:x`, '--rpm-repo', server.url, '--include', CONTAINER_SET.join(',')], {
-      FROMSCRATCH_CACHE: join(work, 'cache'),
-    }).finally(() => server.close());
-    assert.equal(r.status, 0, r.stderr);
-    const root = join(work, 'rootfs');
-    must('umoci', ['raw', 'unpack', '--rootless', '--image', `${join(work, 'image')}:x`, root]);
+    const server = await serveDirectory(stub.dir);
     const env = { ...process.env, HOME: rpmHome(work) };
-    const installed = must('rpm', ['--root', root, '-qa', '--qf', '%{NAME}-%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}.%{ARCH}\\n'], { env }).trim().split('\n').sort();
-    assert.deepEqual(installed, realSets[0]);
-    for (const args of [['-Va', '--nofiles'], ['--verifydb']]) {
-      const v = run('rpm', ['--root', root, ...args], { env });
-      assert.equal(v.status, 0, `rpm ${args.join(' ')}: ${v.stdout}${v.stderr}`);
-      assert.doesNotMatch(v.stdout + v.stderr, /Unsatisfied|missing/, `rpm ${args.join(' ')}`);
+    const cases: [string, string[], string[]][] = [
+      ['container', ['--include', CONTAINER_SET.join(',')], realSets[0]!],
+      ['core', ['--group', 'core'], realSets[1]!],
+      ['weak', ['--include', CONTAINER_SET.join(','), '--weak-deps'], realSets[3]!],
+    ];
+    try {
+      for (const [name, flags, want] of cases) {
+        const layout = `${join(work, 'image')}:${name}`;
+        const r = await cliAsync(['build', `oci:${layout}`, '--rpm-repo', `${server.url}/`, ...flags], { FROMSCRATCH_CACHE: join(work, 'cache') });
+        assert.equal(r.status, 0, r.stderr);
+        const root = join(work, `rootfs-${name}`);
+        must('umoci', ['raw', 'unpack', '--rootless', '--image', layout, root]);
+        const installed = must('rpm', ['--root', root, '-qa', '--qf', '%{NAME}-%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}.%{ARCH}\\n'], { env }).trim().split('\n').sort();
+        assert.deepEqual(installed, want, name);
+        for (const args of [['-Va', '--nofiles'], ['--verifydb']]) {
+          const v = run('rpm', ['--root', root, ...args], { env });
+          assert.equal(v.status, 0, `${name}: rpm ${args.join(' ')}: ${v.stdout}${v.stderr}`);
+          assert.doesNotMatch(v.stdout + v.stderr, /Unsatisfied|missing/, `rpm ${args.join(' ')}`);
+        }
+        // With files: only %ghost files differ, and only in mode: filelists carry no modes, so the stubs declare
+        // every ghost a 0644 file, while update-ca-trust's bundles are 0444 (as the real package declares
+        // them) and /var/run is filesystem's link to ../run.
+        const va = run('rpm', ['--root', root, '-Va'], { env }).stdout.trim().split('\n').filter(Boolean);
+        for (const line of va) assert.match(line, /^\.M\.{7} {2}g \/(etc\/pki\/ca-trust\/extracted\/|var\/run$)/, `${name}: ${line}`);
+      }
+    } finally {
+      await server.close();
+    }
+    // analyze: every package with its size and the chain that brought it in, from a requested name to it.
+    const report = JSON.parse(must(join(ROOT, 'bin/fromscratch'), ['analyze', '--json', `oci:${join(work, 'image')}:container`]));
+    assert.equal(report.packageManager, 'rpm');
+    assert.equal(report.packages.length, realSets[0]!.length);
+    // Chains start at a package nothing installed needs at run time: a requested one, or one brought in only
+    // by an install-time requirement (Requires(pre) of shadow-utils: rpm -e would let it go).
+    const packages = report.packages as { name: string; installedBytes: number; why: string[] }[];
+    const roots = new Set(packages.filter((p) => p.why.length === 1).map((p) => p.name));
+    for (const name of CONTAINER_SET) assert.ok(packages.some((p) => p.name === name), name);
+    assert.ok(roots.has('dnf'), [...roots].join(' '));
+    for (const p of packages) {
+      assert.equal(typeof p.installedBytes, 'number', p.name);
+      assert.equal(p.why.at(-1), p.name, p.name);
+      assert.ok(roots.has(p.why[0]!), `${p.name}: ${p.why.join(' → ')}`);
     }
   });
 });

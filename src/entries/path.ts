@@ -35,7 +35,8 @@ export function normalizeLinkTarget(raw: string): string {
  * the root, a relative one from the link's folder. Throws UnsafePathError when it leaves the root.
  */
 export function symlinkTarget(path: string, linkname: string): string {
-  return normalizeEntryPath(linkname.startsWith('/') ? linkname.slice(1) : `${parentPath(path)}/${linkname}`);
+  const parent = parentPath(path);
+  return normalizeEntryPath(linkname.startsWith('/') ? linkname.slice(1) : parent ? `${parent}/${linkname}` : linkname);
 }
 
 export function parentPath(path: string): string {
