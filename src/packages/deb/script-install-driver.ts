@@ -1,3 +1,5 @@
+import { DRIVER_ACCOUNTS, DRIVER_FRAME, DRIVER_RUNNING_SYSTEM, DRIVER_STREAM_OUT } from '../../sandbox/root-driver.js';
+
 /**
  * The shell script that runs as pid 1 of the sandbox (root of its user namespace, host tools, outside
  * the chroot). stdin: a tar of the starting root; fd 4 (the original stdout): a tar of the finished
@@ -9,41 +11,12 @@
  */
 export const DRIVER = String.raw`set -eu
 root=$1
-exec 4>&1 1>&2
-mounted=
-cleanup() {
-  status=$?
-  trap - EXIT INT TERM HUP
-  for m in $mounted; do umount "$root/$m" 2>/dev/null || umount -l "$root/$m" 2>/dev/null || true; done
-  # Files owned by subordinate ids can only be removed from inside: the caller could not.
-  rm -rf "$root"
-  rmdir "$(dirname "$root")" 2>/dev/null || true
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-step() { echo "fromscratch-step: $*"; }
-
+${DRIVER_FRAME}
 mkdir "$root"
 tar --numeric-owner -xpf - -C "$root"
 job="$root/tmp/fromscratch"
 
-# What scripts expect of a running system: device nodes (bound from the host: no mknod in a user
-# namespace), /dev/fd and friends, and a /proc of the sandbox's own pid namespace.
-mkdir -p "$root/dev" "$root/proc"
-for node in null zero full random urandom tty; do
-  [ -e "/dev/$node" ] || continue
-  : > "$root/dev/$node"
-  mount --bind "/dev/$node" "$root/dev/$node"
-  mounted="dev/$node $mounted"
-done
-ln -s /proc/self/fd "$root/dev/fd"
-ln -s /proc/self/fd/0 "$root/dev/stdin"
-ln -s /proc/self/fd/1 "$root/dev/stdout"
-ln -s /proc/self/fd/2 "$root/dev/stderr"
-mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
-mounted="proc $mounted"
-
+${DRIVER_RUNNING_SYSTEM}
 dpkg_install() { chroot "$root" dpkg --force-unsafe-io --install "$@" </dev/null; }
 step "essential: dpkg --install --force-depends of $(wc -w < "$job/essential") packages"
 dpkg_install --force-depends $(cat "$job/essential")
@@ -57,17 +30,7 @@ done < "$job/batches"
 audit=$(chroot "$root" dpkg --audit </dev/null || true)
 if [ -n "$audit" ]; then echo "$audit"; echo "dpkg --audit is not clean"; exit 1; fi
 
-if [ -s "$job/passwd" ] || [ -s "$job/group" ]; then
-  step "accounts: adding the spec's users and groups"
-  cat "$job/group" >> "$root/etc/group"
-  cat "$job/passwd" >> "$root/etc/passwd"
-  if [ -x "$root/usr/sbin/pwconv" ]; then chroot "$root" pwconv; chroot "$root" grpconv; fi
-  while read -r home uid gid; do
-    mkdir -p "$root/$home"
-    chown "$uid:$gid" "$root/$home"
-  done < "$job/homes"
-fi
-
+${DRIVER_ACCOUNTS}
 step "clean up: policy-rc.d, the .debs, logs, caches, backups"
 for m in $mounted; do umount "$root/$m"; done
 mounted=
@@ -81,6 +44,4 @@ rm -f "$root/var/cache/ldconfig/aux-cache" "$root"/var/cache/apt/*.bin "$root"/v
 if [ -d "$root/var/lib/apt/lists" ]; then find "$root/var/lib/apt/lists" -mindepth 1 -maxdepth 1 ! -name partial ! -name lock -exec rm -rf {} +; fi
 if [ -e "$root/etc/machine-id" ]; then : > "$root/etc/machine-id"; fi
 
-step "stream the root out"
-tar --numeric-owner --xattrs --xattrs-include=security.capability -cf - -C "$root" . >&4
-`;
+${DRIVER_STREAM_OUT}`;

@@ -1,19 +1,14 @@
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { createReadStream, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import type { SourcedEntry } from '../../entries/entry-set.js';
 import { canonicalizeEntries } from '../../entries/entry-set.js';
 import { normalizeEntryPath } from '../../entries/path.js';
 import { dirEntry, fileEntry } from '../../entries/synthetic.js';
-import { scanTarArchive } from '../../entries/tar-source.js';
 import { UserError } from '../../errors.js';
-import { registerTemp, releaseTemp } from '../../fs/temp.js';
 import { hostPlatform } from '../../oci/platform.js';
 import { debianArch } from './architecture.js';
-import { sandboxIdMap, spawnInSandbox, SandboxUnavailableError, type IdMap } from '../../sandbox/user-namespace.js';
+import { runRootDriver } from '../../sandbox/root-driver.js';
+import { sandboxIdMap, type IdMap } from '../../sandbox/user-namespace.js';
 import { writeTar } from '../../tar/writer.js';
 import type { Paragraph } from './control.js';
 import { debEffectContext } from './effects/deb-context.js';
@@ -145,60 +140,21 @@ export async function installWithScripts(options: ScriptInstallOptions): Promise
   for (const p of options.packages) debSizes.set(p.name, (await stat(p.deb)).size);
   const input = startingRoot(options, debSizes);
 
-  // Its own temp folder: files of subordinate ids in it can only be removed from inside the sandbox.
-  const outer = await mkdtemp(join(tmpdir(), 'fromscratch-sandbox-'));
-  registerTemp(outer);
-  const root = join(outer, 'root');
-  const driver = join(outer, 'driver.sh');
-  await writeFile(driver, DRIVER);
   const started = Date.now();
-  let partial = '';
-  try {
-    const sandbox = await spawnInSandbox(['/bin/sh', driver, root], ids, {
-      env: sandboxEnv(options.epoch),
-      onStderr: (chunk) => {
-        const lines = (partial + chunk.toString('utf8')).split('\n');
-        partial = lines.pop()!;
-        for (const line of lines) if (line.startsWith('fromscratch-step: ')) options.log(`scripts: ${line.slice(18)}`);
-      },
-    });
-    // The driver stops reading once tar has the whole archive; a broken pipe after that is no error.
-    const feeding = pipeline(Readable.from(writeTar(input)), sandbox.stdin).catch((err: unknown) => err);
-    const scanning = scanTarArchive(sandbox.stdout as AsyncIterable<Buffer>, 'the sandbox root', options.spoolDir).then(
-      (scan) => scan,
-      (err: unknown) => {
-        // Nobody reads the rest: let the driver's tar fail rather than block, so the sandbox exits and cleans up.
-        sandbox.child.stdout?.destroy();
-        return err as Error;
-      },
-    );
-    const [fed, scan, exit] = await Promise.all([feeding, scanning, sandbox.exited]);
-    // Our own failure to produce the input explains the driver's failure, not the other way round.
-    if (fed instanceof Error && !/EPIPE|ERR_STREAM_DESTROYED/.test(`${(fed as NodeJS.ErrnoException).code} ${fed.message}`)) throw fed;
-    if (exit.code !== 0) {
-      const tail = sandbox.stderrTail(30);
-      throw new UserError(`--scripts: ${failure(tail)}${exit.signal ? ` (killed by ${exit.signal})` : ` (exit status ${exit.code})`}; the last lines:\n${tail}`);
-    }
-    if (scan instanceof Error) throw scan;
-    options.log(`scripts: dpkg ran the maintainer scripts in ${((Date.now() - started) / 1000).toFixed(1)} s; ${scan.entries.length} entries`);
-    return overlay(scan.entries, options);
-  } finally {
-    // The driver removes the root itself; only a killed one leaves something, which only the sandbox can remove.
-    if (existsSync(root)) await removeInSandbox(root, ids);
-    await rm(outer, { recursive: true, force: true });
-    releaseTemp(outer);
-  }
-}
-
-async function removeInSandbox(path: string, ids: IdMap): Promise<void> {
-  try {
-    const sandbox = await spawnInSandbox(['rm', '-rf', path], ids, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
-    sandbox.stdin.end();
-    sandbox.stdout.resume();
-    await sandbox.exited;
-  } catch (err) {
-    if (!(err instanceof SandboxUnavailableError)) throw err;
-  }
+  const scan = await runRootDriver({
+    script: DRIVER,
+    args: () => [],
+    input: writeTar(input),
+    ids,
+    env: () => sandboxEnv(options.epoch),
+    spoolDir: options.spoolDir,
+    onLine: (line) => {
+      if (line.startsWith('fromscratch-step: ')) options.log(`scripts: ${line.slice(18)}`);
+    },
+    failure: (tail, exit) => `--scripts: ${failure(tail)}${exit.signal ? ` (killed by ${exit.signal})` : ` (exit status ${exit.code})`}; the last lines:\n${tail}`,
+  });
+  options.log(`scripts: dpkg ran the maintainer scripts in ${((Date.now() - started) / 1000).toFixed(1)} s; ${scan.entries.length} entries`);
+  return overlay(scan.entries, options);
 }
 
 /** The spec's paths and the image's apt sources over the finished root. */

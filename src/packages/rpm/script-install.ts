@@ -1,17 +1,14 @@
-import { existsSync } from 'node:fs';
-import { access, constants, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, constants, mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import initSqlJs from 'sql.js';
 import type { SourcedEntry } from '../../entries/entry-set.js';
 import { normalizeEntryPath } from '../../entries/path.js';
 import { symlinkEntry } from '../../entries/synthetic.js';
-import { scanTarArchive } from '../../entries/tar-source.js';
 import { UserError } from '../../errors.js';
-import { registerTemp, releaseTemp } from '../../fs/temp.js';
 import { hostPlatform } from '../../oci/platform.js';
-import { sandboxIdMap, spawnInSandbox, SandboxUnavailableError, type IdMap } from '../../sandbox/user-namespace.js';
+import { runRootDriver, writeAccountFiles } from '../../sandbox/root-driver.js';
+import { sandboxIdMap, SandboxUnavailableError, type IdMap } from '../../sandbox/user-namespace.js';
 import type { InstallInput, Installed, SpecAccounts, UnpackedPackage } from '../ecosystem.js';
 import { rpmArch } from './architecture.js';
 import { headerFiles } from './file-list.js';
@@ -100,8 +97,6 @@ function sandboxEnv(epoch: number, home: string): Record<string, string> {
   };
 }
 
-const locked = (line: string) => line.replace(/^([^:]*):[^:]*:/, '$1:*:');
-
 /**
  * Device files of the packages: rpm cannot make them in a user namespace (mknod is refused), so they are
  * left to rpm's --excludepath and laid down from the package's own entries afterwards, and the database
@@ -155,65 +150,29 @@ export async function installRpmWithScripts(options: RpmScriptInstallOptions): P
   const devices = options.packages.map((p) => ({ p, files: deviceFiles(p) }));
   const devicePaths = devices.flatMap((d) => d.files.map((f) => f.path));
 
-  // Its own temp folder: files of subordinate ids in it can only be removed from inside the sandbox.
-  const outer = await mkdtemp(join(tmpdir(), 'fromscratch-sandbox-'));
-  registerTemp(outer);
-  const root = join(outer, 'root');
-  const job = join(outer, 'job');
-  const driver = join(outer, 'driver.sh');
-  await mkdir(join(job, 'home'), { recursive: true });
-  await writeFile(driver, RPM_DRIVER);
-  await writeFile(join(job, 'passwd'), (options.accounts?.users ?? []).map((l) => `${locked(l)}\n`).join(''));
-  await writeFile(join(job, 'group'), (options.accounts?.groups ?? []).map((l) => `${locked(l)}\n`).join(''));
-  await writeFile(join(job, 'homes'), (options.accounts?.homes ?? []).map((h) => `${h.path} ${h.uid} ${h.gid}\n`).join(''));
   const started = Date.now();
-  let partial = '';
-  try {
-    const command = ['/bin/sh', driver, root, job, `/${location.dbpath}`, ...rpmArguments(options, devicePaths)];
-    const sandbox = await spawnInSandbox(command, ids, {
-      env: sandboxEnv(epoch, join(job, 'home')),
-      onStderr: (chunk) => {
-        const lines = (partial + chunk.toString('utf8')).split('\n');
-        partial = lines.pop()!;
-        for (const line of lines) {
-          if (line.startsWith('fromscratch-step: ')) log(`scripts: ${line.slice(18)}`);
-          else if (line && !DEBIAN_NOTICE.test(line) && !line.startsWith('fromscratch-rpm-status: ')) log(`scripts: rpm: ${line}`);
-        }
-      },
-    });
-    sandbox.stdin.end();
-    const scanning = scanTarArchive(sandbox.stdout as AsyncIterable<Buffer>, 'the sandbox root', options.spoolDir).then(
-      (scan) => scan,
-      (err: unknown) => {
-        sandbox.child.stdout?.destroy();
-        return err as Error;
-      },
-    );
-    const [scan, exit] = await Promise.all([scanning, sandbox.exited]);
-    if (exit.code !== 0) {
-      const tail = sandbox.stderrTail(40).split('\n').filter((l) => !DEBIAN_NOTICE.test(l)).join('\n');
-      throw new UserError(`--scripts: ${failure(tail)}${exit.signal ? ` (killed by ${exit.signal})` : ''}; rpm's last lines:\n${tail}`);
-    }
-    if (scan instanceof Error) throw scan;
-    log(`scripts: rpm ran the scriptlets in ${((Date.now() - started) / 1000).toFixed(1)} s; ${scan.entries.length} entries`);
-    return await finish(scan.entries, devices, location, options);
-  } finally {
-    // The driver removes the root itself; only a killed one leaves something, which only the sandbox can remove.
-    if (existsSync(root)) await removeInSandbox(root, ids);
-    await rm(outer, { recursive: true, force: true });
-    releaseTemp(outer);
-  }
-}
-
-async function removeInSandbox(path: string, ids: IdMap): Promise<void> {
-  try {
-    const sandbox = await spawnInSandbox(['rm', '-rf', path], ids, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
-    sandbox.stdin.end();
-    sandbox.stdout.resume();
-    await sandbox.exited;
-  } catch (err) {
-    if (!(err instanceof SandboxUnavailableError)) throw err;
-  }
+  const scan = await runRootDriver({
+    script: RPM_DRIVER,
+    args: (outer) => [join(outer, 'job'), `/${location.dbpath}`, ...rpmArguments(options, devicePaths)],
+    prepare: async (outer) => {
+      await mkdir(join(outer, 'job', 'home'), { recursive: true });
+      await writeAccountFiles(join(outer, 'job'), options.accounts);
+    },
+    ids,
+    env: (outer) => sandboxEnv(epoch, join(outer, 'job', 'home')),
+    spoolDir: options.spoolDir,
+    onLine: (line) => {
+      if (line.startsWith('fromscratch-step: ')) log(`scripts: ${line.slice(18)}`);
+      else if (line && !DEBIAN_NOTICE.test(line) && !line.startsWith('fromscratch-rpm-status: ')) log(`scripts: rpm: ${line}`);
+    },
+    tailLines: 40,
+    failure: (raw, exit) => {
+      const tail = raw.split('\n').filter((l) => !DEBIAN_NOTICE.test(l)).join('\n');
+      return `--scripts: ${failure(tail)}${exit.signal ? ` (killed by ${exit.signal})` : ''}; rpm's last lines:\n${tail}`;
+    },
+  });
+  log(`scripts: rpm ran the scriptlets in ${((Date.now() - started) / 1000).toFixed(1)} s; ${scan.entries.length} entries`);
+  return finish(scan.entries, devices, location, options);
 }
 
 /**
