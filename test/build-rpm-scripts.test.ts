@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { UserError } from '../src/errors.js';
 import { markFilesInstalled } from '../src/packages/rpm/script-install.js';
-import { CLI, EPOCH, listTree, must, Podman, python, ROOT, run, serveDirectory, sha256Hex, tempDir, type RunResult, type Served } from './helpers.js';
+import { CLI, cliAsync, EPOCH, interruptBuild, listTree, must, Podman, python, ROOT, run, serveDirectory, sha256Hex, tempDir, type RunResult, type Served } from './helpers.js';
 
 /**
  * `fromscratch build --rpm-repo … --scripts`: rpm itself installs the fixture repository's packages in one
@@ -75,16 +74,7 @@ describe('build --rpm-repo --scripts: the fixture packages with their scriptlets
     HOME: home, PATH: process.env['PATH'] ?? '', SOURCE_DATE_EPOCH: EPOCH, FROMSCRATCH_CACHE: join(home, 'cache'), TMPDIR: join(home, 'tmp'),
   });
   /** The CLI as `who` (root when undefined), without blocking this process (it serves the repository). */
-  const as = (who: string | undefined, args: string[]): Promise<RunResult> => new Promise((resolve, reject) => {
-    const [command, ...rest] = who ? ['setpriv', `--reuid=${who}`, `--regid=${who}`, '--init-groups', CLI, ...args] : [CLI, ...args];
-    const child = spawn(command!, rest, { env: envFor(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status: status ?? -1, stdout, stderr }));
-  });
+  const as = (who: string | undefined, args: string[]): Promise<RunResult> => cliAsync(args, envFor(), { ...(who ? { as: who } : {}), cleanEnv: true });
 
   before(async () => {
     if (!existsSync('/usr/bin/newuidmap')) must('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'uidmap'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
@@ -309,26 +299,9 @@ describe('build --rpm-repo --scripts: the fixture packages with their scriptlets
   it('removes everything, files of subordinate ids too, when interrupted while rpm runs', async () => {
     const who = unprivileged ? ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups'] : [];
     const dest = join(home, 'interrupted');
-    const [command, ...args] = [...who, CLI, 'build', `oci:${dest}:x`, '--rpm-repo', repo, '--include', include, '--scripts', '--offline'];
-    // Its own process group, signalled as a terminal's Ctrl-C would signal it.
-    const child = spawn(command!, args, { env: envFor(), detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await new Promise<void>((resolve) => {
-      child.stderr.on('data', (d) => (stderr += d) && /scripts: rpm -i/.test(stderr) && resolve());
-      child.on('close', () => resolve());
-    });
-    process.kill(-child.pid!, 'SIGINT');
-    assert.equal(await closed, 130, stderr);
-    const left = () => {
-      try {
-        return listTree(join(home, 'tmp')).length;
-      } catch {
-        return 1;
-      }
-    };
-    for (let i = 0; i < 100 && left(); i++) await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.deepEqual(listTree(join(home, 'tmp')), []);
+    const run = await interruptBuild(['build', `oci:${dest}:x`, '--rpm-repo', repo, '--include', include, '--scripts', '--offline'], who, envFor(), /scripts: rpm -i/, join(home, 'tmp'));
+    assert.equal(run.status, 130, run.stderr);
+    assert.deepEqual(run.left, []);
     assert.equal(existsSync(dest), false);
   });
 });

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI, EPOCH, listTree, must, Podman, run, sha256Hex, sharedDir, tempDir, type RunResult } from './helpers.js';
+import { CLI, EPOCH, interruptBuild, listTree, must, Podman, run, sha256Hex, sharedDir, tempDir, type RunResult } from './helpers.js';
 
 /**
  * `fromscratch build --scripts`: dpkg and the packages' own maintainer scripts run in a user-namespace
@@ -190,28 +189,9 @@ describe('build --scripts: bookworm minbase with the maintainer scripts run', ()
     const who = unprivileged ? ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups'] : [];
     const dest = join(home, 'interrupted');
     const env = { PATH: process.env['PATH'] ?? '', HOME: home, SOURCE_DATE_EPOCH: EPOCH, FROMSCRATCH_CACHE: join(home, 'cache'), TMPDIR: join(home, 'tmp') };
-    const [command, ...args] = [...who, CLI, 'build', `oci:${dest}:bookworm`, '--suite', 'bookworm', '--scripts', '--offline'];
-    // Its own process group, signalled as a terminal's Ctrl-C would signal it.
-    const child = spawn(command!, args, { env, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await new Promise<void>((resolve) => {
-      child.stderr.on('data', (d) => (stderr += d) && /scripts: batch 1/.test(stderr) && resolve());
-      child.on('close', () => resolve());
-    });
-    process.kill(-child.pid!, 'SIGINT');
-    assert.equal(await closed, 130, stderr);
-    // The sandbox removes its root on its way out, a moment after the CLI itself has gone; a walk that
-    // meets a folder being removed just looks again.
-    const left = () => {
-      try {
-        return listTree(join(home, 'tmp')).length;
-      } catch {
-        return 1;
-      }
-    };
-    for (let i = 0; i < 100 && left(); i++) await new Promise((r) => setTimeout(r, 200));
-    assert.deepEqual(listTree(join(home, 'tmp')), []);
+    const run = await interruptBuild(['build', `oci:${dest}:bookworm`, '--suite', 'bookworm', '--scripts', '--offline'], who, env, /scripts: batch 1/, join(home, 'tmp'));
+    assert.equal(run.status, 130, run.stderr);
+    assert.deepEqual(run.left, []);
     assert.equal(existsSync(dest), false);
   });
 });

@@ -55,9 +55,11 @@ export function cli(args: string[], options: SpawnSyncOptions & { env?: NodeJS.P
  * The CLI without blocking this process: for tests that serve something (a loopback mirror) from the
  * test process itself, which a synchronous run would starve.
  */
-export function cliAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+export function cliAsync(args: string[], env: NodeJS.ProcessEnv = {}, options: { as?: string; cleanEnv?: boolean } = {}): Promise<RunResult> {
+  // `as`: another user, through setpriv; `cleanEnv`: only `env`, none of this process's variables.
+  const [command, ...rest] = options.as ? ['setpriv', `--reuid=${options.as}`, `--regid=${options.as}`, '--init-groups', CLI, ...args] : [CLI, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(CLI, args, { env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command!, rest, { env: options.cleanEnv ? env : { ...process.env, SOURCE_DATE_EPOCH: EPOCH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -219,4 +221,33 @@ export async function serveDirectory(dir: string): Promise<Served> {
     requests,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * Starts the CLI in a process group of its own (as `who` through setpriv when given), interrupts it as a
+ * terminal's Ctrl-C would once its standard error matches `when`, and waits until `tmp` (its TMPDIR) is
+ * empty again: what a `--scripts` build leaves behind when stopped (the sandbox removes its root a moment
+ * after the CLI itself exits, so a walk meeting a folder being removed looks again). Returns the exit
+ * status and the standard error.
+ */
+export async function interruptBuild(args: string[], who: string[], env: NodeJS.ProcessEnv, when: RegExp, tmp: string): Promise<{ status: number | null; stderr: string; left: string[] }> {
+  const [command, ...rest] = [...who, CLI, ...args];
+  const child = spawn(command!, rest, { env, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await new Promise<void>((resolve) => {
+    child.stderr!.on('data', (d) => (stderr += d) && when.test(stderr) && resolve());
+    child.on('close', () => resolve());
+  });
+  process.kill(-child.pid!, 'SIGINT');
+  const status = await closed;
+  const left = () => {
+    try {
+      return listTree(tmp);
+    } catch {
+      return ['(being removed)'];
+    }
+  };
+  for (let i = 0; i < 100 && left().length; i++) await new Promise((r) => setTimeout(r, 200));
+  return { status, stderr, left: left() };
 }
