@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { UserError } from '../src/errors.js';
 import { markFilesInstalled } from '../src/packages/rpm/script-install.js';
-import { CLI, cliAsync, EPOCH, interruptBuild, listTree, must, Podman, python, ROOT, run, serveDirectory, sha256Hex, tempDir, type RunResult, type Served } from './helpers.js';
+import { cliAsync, EPOCH, interruptBuild, listTree, unprivilegedProbe, must, Podman, python, ROOT, run, serveDirectory, sha256Hex, tempDir, type RunResult, type Served } from './helpers.js';
 
 /**
  * `fromscratch build --rpm-repo … --scripts`: rpm itself installs the fixture repository's packages in one
@@ -93,16 +93,7 @@ describe('build --rpm-repo --scripts: the fixture packages with their scriptlets
     server = await serveDirectory(join(fixtures, 'repo'));
     repo = `${server.url}/`;
     must('chown', ['-R', `${user}:${user}`, home]);
-    const probe = run('setpriv', [`--reuid=${user}`, `--regid=${user}`, '--init-groups', 'unshare', '--user', '--map-root-user', 'true']);
-    // A checkout in a private folder (a clone in `mktemp -d`, mode 0700) is out of other users' reach.
-    reachable = run('setpriv', [`--reuid=${user}`, `--regid=${user}`, '--init-groups', 'test', '-r', CLI]).status === 0;
-    if (!reachable) {
-      unprivileged = false;
-      why = `the checkout (${CLI}) is in a folder other users cannot enter; built as root instead`;
-    } else if (probe.status !== 0) {
-      unprivileged = false;
-      why = `the kernel forbids unprivileged user namespaces here (${probe.stderr.trim()}); built as root instead`;
-    }
+    ({ unprivileged, reachable, why } = unprivilegedProbe(user));
     layout = join(home, 'image');
     const r = await as(unprivileged ? user : undefined, ['build', `oci:${layout}:scripts`, '--rpm-repo', repo, '--include', include, '--keyring', key, '--scripts']);
     assert.equal(r.status, 0, r.stderr);

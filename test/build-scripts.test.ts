@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI, EPOCH, interruptBuild, listTree, must, Podman, run, sha256Hex, sharedDir, tempDir, type RunResult } from './helpers.js';
+import { CLI, EPOCH, interruptBuild, listTree, unprivilegedProbe, must, Podman, run, sha256Hex, sharedDir, tempDir, type RunResult } from './helpers.js';
 
 /**
  * `fromscratch build --scripts`: dpkg and the packages' own maintainer scripts run in a user-namespace
@@ -47,16 +47,7 @@ describe('build --scripts: bookworm minbase with the maintainer scripts run', ()
     const cache = join(sharedDir(), 'cache');
     if (existsSync(cache)) cpSync(cache, join(home, 'cache'), { recursive: true });
     must('chown', ['-R', `${user}:${user}`, home]);
-    const probe = run('setpriv', [`--reuid=${user}`, `--regid=${user}`, '--init-groups', 'unshare', '--user', '--map-root-user', 'true']);
-    // A checkout in a private folder (a clone in `mktemp -d`, mode 0700) is out of other users' reach.
-    reachable = run('setpriv', [`--reuid=${user}`, `--regid=${user}`, '--init-groups', 'test', '-r', CLI]).status === 0;
-    if (!reachable) {
-      unprivileged = false;
-      why = `the checkout (${CLI}) is in a folder other users cannot enter; built as root instead`;
-    } else if (probe.status !== 0) {
-      unprivileged = false;
-      why = `the kernel forbids unprivileged user namespaces here (${probe.stderr.trim()}); built as root instead`;
-    }
+    ({ unprivileged, reachable, why } = unprivilegedProbe(user));
     layout = join(home, 'debian');
     const r = as(unprivileged ? user : undefined, ['build', `oci:${layout}:bookworm`, '--suite', 'bookworm', '--scripts', '--json']);
     assert.equal(r.status, 0, r.stderr);

@@ -251,3 +251,17 @@ export async function interruptBuild(args: string[], who: string[], env: NodeJS.
   for (let i = 0; i < 100 && left().length; i++) await new Promise((r) => setTimeout(r, 200));
   return { status, stderr, left: left() };
 }
+
+/**
+ * Whether `user` can run the CLI unprivileged with a user namespace of its own; otherwise why not (the
+ * checkout is in a folder other users cannot enter, or the kernel forbids unprivileged user namespaces),
+ * for --scripts tests that then build as root.
+ */
+export function unprivilegedProbe(user: string): { unprivileged: boolean; reachable: boolean; why: string } {
+  const probe = run('setpriv', [`--reuid=${user}`, `--regid=${user}`, '--init-groups', 'unshare', '--user', '--map-root-user', 'true']);
+  // A checkout in a private folder (a clone in `mktemp -d`, mode 0700) is out of other users' reach.
+  const reachable = run('setpriv', [`--reuid=${user}`, `--regid=${user}`, '--init-groups', 'test', '-r', CLI]).status === 0;
+  if (!reachable) return { unprivileged: false, reachable, why: `the checkout (${CLI}) is in a folder other users cannot enter; built as root instead` };
+  if (probe.status !== 0) return { unprivileged: false, reachable, why: `the kernel forbids unprivileged user namespaces here (${probe.stderr.trim()}); built as root instead` };
+  return { unprivileged: true, reachable, why: '' };
+}
