@@ -18,9 +18,9 @@ export interface CachedLayerOptions {
 /**
  * The layer blob for canonical entries: from the layer cache when the same entries were written before
  * (same packages, effects, spec and SOURCE_DATE_EPOCH), else written now (tar, compress, hash in one
- * pass) into the store and kept there for the next build.
+ * pass) into the store and kept there for the next build. `key` is the layer cache's key, when cached.
  */
-export async function cachedLayer(canonical: Entry[], store: ContentStore, work: string, options: CachedLayerOptions): Promise<{ blob: string; written: WrittenLayer }> {
+export async function cachedLayer(canonical: Entry[], store: ContentStore, work: string, options: CachedLayerOptions): Promise<{ blob: string; written: WrittenLayer; key?: string }> {
   const compression = { compression: options.compression } as const;
   // Tar size estimate for the display: contents plus a header (and padding) per entry.
   const total = canonical.reduce((n, e) => n + e.size + 1024, 0);
@@ -34,14 +34,14 @@ export async function cachedLayer(canonical: Entry[], store: ContentStore, work:
   const hit = await cache.get(key);
   if (hit) {
     options.log(`layer: the same entries as a layer in the cache (${hit.written.descriptor.digest}); reused, not compressed again`);
-    return { blob: hit.path, written: hit.written };
+    return { blob: hit.path, written: hit.written, key };
   }
   return withTempDir(
     store.tempPrefix('layer'),
     async (dir) => {
       const tmp = join(dir, 'layer.blob');
       const written = await writeLayer(canonical, tmp, { ...compression, onProgress });
-      return { blob: await cache.put(key, tmp, written), written };
+      return { blob: await cache.put(key, tmp, written), written, key };
     },
     await store.tempParent(),
   );

@@ -7,7 +7,9 @@ import { UserError } from '../errors.js';
 import { withTempDir } from '../fs/temp.js';
 import { assembleImage, isoTime, sortedRecord, type Image } from '../image/image.js';
 import { assembleIndex } from '../image/multi-platform.js';
+import { LayerCache } from '../layer/layer-cache.js';
 import { fileLayer } from '../layer/layer.js';
+import type { WrittenLayer } from '../layer/layer-writer.js';
 import { collectGarbage } from '../memory/garbage.js';
 import type { ContainerConfig, ImageConfig } from '../oci/config.js';
 import type { Compression } from '../oci/media-types.js';
@@ -21,6 +23,7 @@ import { unpackPackages, type UnpackProgress } from '../packages/unpack.js';
 import type { ProgressStatus } from '../progress/progress.js';
 import { parseReference } from '../transport/reference.js';
 import { writeImage } from '../transport/transports.js';
+import { BuildCache } from './build-cache.js';
 import { cachedLayer } from './cached-layer.js';
 
 /**
@@ -141,6 +144,14 @@ async function buildArchImage<R, L extends { name: string }, F>(ecosystem: Ecosy
   const store = new ContentStore(options.cacheDir ?? defaultCacheDir());
   const offline = options.offline ? { offline: true } : {};
   const { packages, fields } = await packagesFor(ecosystem, request, options, store);
+  const built = await cachedBuild(ecosystem, request, options, store, packages, fields);
+  if (built?.hit) {
+    const { record, layer } = built.hit;
+    log(`build: the same packages, request, spec and SOURCE_DATE_EPOCH as a build in the cache; nothing fetched, unpacked or installed`);
+    log(`layer: the same entries as a layer in the cache (${layer.written.descriptor.digest}); reused, not compressed again`);
+    const { layerKey: _key, ...facts } = record;
+    return assembleBuiltImage(ecosystem, request, options, layer, facts, packages);
+  }
   // The parsed indexes (~60,000 Debian packages, ~100 MB of heap) are garbage now; V8 would keep that
   // heap while the packages are decoded, so collect it here when the CLI allows (bin/fromscratch --expose-gc).
   collectGarbage();
@@ -165,8 +176,35 @@ async function buildArchImage<R, L extends { name: string }, F>(ecosystem: Ecosy
     fetch: async (pkg) => (await fetchPackage(ecosystem.ref(pkg), { store, ...offline })).path,
   }, request);
   // Spec paths and copies from other images replace what packages or effects put at the same place.
-  const all = layOver(installed.entries, options.paths ?? [], options.parents ?? []);
-  return assembleBuiltImage(ecosystem, request, options, all, installed, packages, store, work);
+  const canonical = canonicalizeEntries(layOver(installed.entries, options.paths ?? [], options.parents ?? []), { maxMtime: epoch });
+  const layer = await cachedLayer(canonical, store, work, {
+    compression: options.compression ?? 'gzip',
+    cache: options.layerCache ?? false,
+    ...(options.progress ? { progress: options.progress } : {}),
+    log,
+  });
+  const facts: ImageFacts = { description: installed.description, createdBy: installed.createdBy, ...(installed.annotations ? { annotations: installed.annotations } : {}) };
+  if (built && layer.key) await built.cache.put(built.key, { layerKey: layer.key, ...facts });
+  return assembleBuiltImage(ecosystem, request, options, layer, facts, packages);
+}
+
+/**
+ * The build cache's key for this build, and its record when it has one whose layer is still in the layer
+ * cache: only when layers are cached (SOURCE_DATE_EPOCH) and the ecosystem can say what its install
+ * depends on (not for --scripts, whose result is the host tools' and the scripts').
+ */
+async function cachedBuild<R, L, F>(ecosystem: Ecosystem<R, L, F>, request: R, options: ArchOptions, store: ContentStore, packages: readonly L[], fields: F) {
+  if (!options.layerCache || !ecosystem.installKey) return undefined;
+  const installKey = await ecosystem.installKey(request, fields, { store, offline: Boolean(options.offline) });
+  if (installKey === undefined) return undefined;
+  const cache = new BuildCache(store);
+  const key = await BuildCache.key({
+    ecosystem: ecosystem.id, arch: options.arch, epoch: options.epoch, packages, fields, request, installKey,
+    accounts: options.accounts ?? null, paths: options.paths ?? [], parents: options.parents ?? [], compression: options.compression ?? 'gzip',
+  });
+  const record = await cache.get(key);
+  const layer = record && (await new LayerCache(store).get(record.layerKey));
+  return { cache, key, hit: record && layer ? { record, layer: { blob: layer.path, written: layer.written } } : undefined };
 }
 
 /** The OCI annotations of a built image: when it was made and what it is, then the spec's and flags', which win. */
@@ -178,24 +216,19 @@ function imageAnnotations(annotations: Record<string, string> | undefined, creat
   });
 }
 
-/** Entries to a canonical layer, then config and manifest. */
-async function assembleBuiltImage<R, L, F>(
+/** What the image says of itself besides its layer: the install's description, history and annotations. */
+type ImageFacts = Pick<Installed, 'description' | 'createdBy' | 'annotations'>;
+
+/** A written layer, then config and manifest. */
+function assembleBuiltImage<R, L, F>(
   ecosystem: Ecosystem<R, L, F>,
   request: R,
   options: ArchOptions,
-  all: SourcedEntry[],
-  installed: Installed,
+  layer: { blob: string; written: WrittenLayer },
+  facts: ImageFacts,
   packages: readonly L[],
-  store: ContentStore,
-  work: string,
-): Promise<BuiltImage> {
-  const canonical = canonicalizeEntries(all, { maxMtime: options.epoch });
-  const { blob, written } = await cachedLayer(canonical, store, work, {
-    compression: options.compression ?? 'gzip',
-    cache: options.layerCache ?? false,
-    ...(options.progress ? { progress: options.progress } : {}),
-    log: options.log,
-  });
+): BuiltImage {
+  const { blob, written } = layer;
   const created = isoTime(options.epoch);
   const platform = ecosystem.platform(options.arch);
   const config: ImageConfig = {
@@ -205,14 +238,14 @@ async function assembleBuiltImage<R, L, F>(
     ...(platform.variant ? { variant: platform.variant } : {}),
     config: options.config ?? ecosystem.defaultConfig(request),
     rootfs: { type: 'layers', diff_ids: [written.diffID] },
-    history: [{ created, created_by: installed.createdBy, comment: `${packages.length} packages` }],
+    history: [{ created, created_by: facts.createdBy, comment: `${packages.length} packages` }],
   };
-  const image = assembleImage(config, [fileLayer(blob, written.descriptor, written.diffID)], imageAnnotations({ ...installed.annotations, ...options.annotations }, created, installed.description));
+  const image = assembleImage(config, [fileLayer(blob, written.descriptor, written.diffID)], imageAnnotations({ ...facts.annotations, ...options.annotations }, created, facts.description));
   options.log(`layer: ${(written.descriptor.size / 1e6).toFixed(1)} MB compressed, ${(written.uncompressedSize / 1e6).toFixed(1)} MB uncompressed; image ${image.digest}`);
   return {
     image,
-    description: installed.description,
-    ...(installed.annotations ? { annotations: installed.annotations } : {}),
+    description: facts.description,
+    ...(facts.annotations ? { annotations: facts.annotations } : {}),
     summary: {
       arch: options.arch,
       platform: formatPlatform(platform),

@@ -158,6 +158,12 @@ export interface Ecosystem<Request, Locked, LockFields> {
   decode(file: string, pkg: Locked, spoolDir: string): Promise<DecodedPackage>;
   /** For `integrity.covers === 'part'`: checks the part the index hashes; throws a UserError when it differs. */
   verifyPart?(file: string, pkg: Locked): Promise<void>;
+  /**
+   * What `install` depends on besides the packages, the request and the build's settings (the signing
+   * keys it checks against…), for the build cache; undefined when its result is not a function of its
+   * inputs (real scripts run by host tools), so it is never cached. Absent: never cached.
+   */
+  installKey?(request: Request, fields: LockFields, context: { store: ContentStore; offline: boolean }): Promise<unknown>;
   /** The package database and the effects of installing: the whole system but the spec's paths. */
   install(input: InstallInput<Locked, LockFields>, request: Request): Promise<Installed>;
 }

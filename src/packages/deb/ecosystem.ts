@@ -137,6 +137,9 @@ export const debian: Ecosystem<DebianRequest, LockedPackage, DebLockFields> = {
 
   defaultConfig: debianDefaultConfig,
 
+  // The declarative install is a function of the packages and the request; --scripts runs dpkg and the scripts.
+  installKey: async (request) => (request.scripts ? undefined : {}),
+
   install: installDebian,
 };
 

@@ -7,7 +7,7 @@ import { rpmPlatform } from './architecture.js';
 import { installRpm } from './install.js';
 import { rpmDisplayName, rpmLockSchema, type LockedRpm, type RpmLockFields } from './lockfile.js';
 import { readYumConfig, rpmBasearch, rpmRepoFromUrl, type RpmRepoConfig } from './repo-config.js';
-import { openMetadata, openRpmRepository, rpmLocationUrl, type RpmRepository } from './repository.js';
+import { loadRpmRepoKeys, openMetadata, openRpmRepository, rpmLocationUrl, type RpmRepository } from './repository.js';
 import type { RpmRequest } from './request.js';
 import { DEFAULT_GROUP_TYPES, resolveRpm } from './resolver.js';
 import { readRpm } from './rpm-file.js';
@@ -127,6 +127,17 @@ export const rpm: Ecosystem<RpmRequest, LockedRpm, RpmLockFields> = {
   },
 
   defaultConfig: () => RPM_DEFAULT_CONFIG,
+
+  // The declarative install checks package signatures against the repositories' keys: a build is the same
+  // only with the same keys. --scripts runs rpm and the scriptlets.
+  async installKey(request, fields, { store, offline }) {
+    if (request.scripts) return undefined;
+    const keys: Record<string, string[]> = {};
+    for (const repo of fields.repositories.filter((r) => r.gpgcheck)) {
+      keys[repo.id] = (await loadRpmRepoKeys({ id: repo.id, gpgkey: repo.gpgkey }, { store, offline })).map((k) => k.getFingerprint()).sort();
+    }
+    return { keys };
+  },
 
   async decode(file, pkg, spoolDir) {
     // Every file of the package: what an install leaves out (nodocs, languages, slim) is decided when
