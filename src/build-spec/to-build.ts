@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { dirEntry, fileEntry, symlinkEntry } from '../entries/synthetic.js';
-import { copyFromImages, type CopiedEntries } from '../image/copy-from.js';
+import type { CopiedEntries } from '../image/copy-from.js';
 import { parseReference } from '../transport/reference.js';
 import type { SourcedEntry } from '../entries/entry-set.js';
 import { UserError } from '../errors.js';
@@ -101,6 +101,8 @@ export async function specCopies(spec: Spec, specDir: string, spoolDir: string, 
     whereFrom: locate(['copy', i, 'from']),
     whereSource: locate(['copy', i, 'source']),
   }));
+  // Loaded when a spec copies: reading images brings in the transports.
+  const { copyFromImages } = await import('../image/copy-from.js');
   return copyFromImages(requests, spoolDir, mtime);
 }
 

@@ -1,4 +1,4 @@
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 import { errorMessage, UserError } from '../errors.js';
 
 /** OpenPGP public keys that signatures (Debian's InRelease, repomd.xml, rpm headers) must be made with. */
@@ -9,6 +9,8 @@ export type PublicKeys = openpgp.PublicKey[];
  * hold several armoured blocks (as distributions' RPM-GPG-KEY files and apt's `.asc` files do).
  */
 export async function readPublicKeys(data: Buffer | string, where: string): Promise<PublicKeys> {
+  // Loaded when keys are read: the library is large.
+  const openpgp = await import('openpgp');
   const text = typeof data === 'string' ? data : data.toString('latin1');
   try {
     if (!text.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) {

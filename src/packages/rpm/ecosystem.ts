@@ -4,15 +4,10 @@ import type { ContainerConfig } from '../../oci/config.js';
 import type { Ecosystem } from '../ecosystem.js';
 import { parseChecksum } from '../fetch/checksum.js';
 import { rpmPlatform } from './architecture.js';
-import { installRpm } from './install.js';
 import { rpmDisplayName, rpmLockSchema, type LockedRpm, type RpmLockFields } from './lockfile.js';
 import { readYumConfig, rpmBasearch, rpmRepoFromUrl, type RpmRepoConfig } from './repo-config.js';
 import { loadRpmRepoKeys, openMetadata, openRpmRepository, rpmLocationUrl, type RpmRepository } from './repository.js';
 import type { RpmRequest } from './request.js';
-import { DEFAULT_GROUP_TYPES, resolveRpm } from './resolver.js';
-import { readRpm } from './rpm-file.js';
-import { checkRpmScriptInstall } from './script-install.js';
-import { RpmUniverse } from './universe.js';
 
 /** The config of the CentOS/RHEL/Fedora base images: bash, and the usual PATH. */
 export const RPM_DEFAULT_CONFIG: ContainerConfig = {
@@ -61,7 +56,9 @@ export const rpm: Ecosystem<RpmRequest, LockedRpm, RpmLockFields> = {
 
   async check(request, archs) {
     // --scripts runs rpm in the user-namespace sandbox: only for this machine's architecture, and only where the sandbox works.
-    if (request.scripts) for (const arch of archs) await checkRpmScriptInstall(arch);
+    if (!request.scripts) return;
+    const { checkRpmScriptInstall } = await import('./script-install.js');
+    for (const arch of archs) await checkRpmScriptInstall(arch);
   },
 
   async prepare(request, arch, { store, offline, log }) {
@@ -73,7 +70,8 @@ export const rpm: Ecosystem<RpmRequest, LockedRpm, RpmLockFields> = {
       opened.push(r);
     }
     const install = request.include;
-    const groups = request.groups.map((id) => ({ id, types: request.groupTypes ?? DEFAULT_GROUP_TYPES }));
+    // dnf's default group package types: mandatory, default, conditional.
+    const groups = request.groups.map((id) => ({ id, types: request.groupTypes ?? (['mandatory', 'default', 'conditional'] as const).slice() }));
     const excluded = [...exclude, ...request.exclude];
     const resolverRequest = { install, groups, exclude: excluded, weakDeps: request.weakDeps };
     const fields: RpmLockFields = {
@@ -85,6 +83,8 @@ export const rpm: Ecosystem<RpmRequest, LockedRpm, RpmLockFields> = {
       cacheKey: { repositories: opened.map((r) => ({ ...fields.repositories.find((f) => f.id === r.config.id), priority: r.config.priority, cost: r.config.cost, exclude: r.config.excludepkgs, include: r.config.includepkgs })), request: resolverRequest },
       described,
       async resolve() {
+        // The resolver is loaded only when the resolution cache has no answer.
+        const [{ RpmUniverse }, { resolveRpm }] = await Promise.all([import('./universe.js'), import('./resolver.js')]);
         const inputs = await Promise.all(opened.map(async (r) => ({
           repository: { id: r.config.id, priority: r.config.priority, cost: r.config.cost, baseUrl: r.baseUrl },
           primary: await openMetadata(r.primary),
@@ -142,6 +142,7 @@ export const rpm: Ecosystem<RpmRequest, LockedRpm, RpmLockFields> = {
   async decode(file, pkg, spoolDir) {
     // Every file of the package: what an install leaves out (nodocs, languages, slim) is decided when
     // installing, so one decoding serves every build.
+    const { readRpm } = await import('./rpm-file.js');
     const contents = await readRpm(file, rpmDisplayName(pkg), spoolDir);
     return {
       meta: new Map([['header', contents.header], ['signature', contents.signature]]),
@@ -151,5 +152,6 @@ export const rpm: Ecosystem<RpmRequest, LockedRpm, RpmLockFields> = {
     };
   },
 
-  install: installRpm,
+  // Loaded only when a build installs (a build the build cache answers does not).
+  install: async (input, request) => (await import('./install.js')).installRpm(input, request),
 };

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 import { openDecompressed } from '../../compression/decompress.js';
 import { sniffCompression, type ArchiveCompression } from '../../compression/detect.js';
 import { UserError, errorMessage } from '../../errors.js';
@@ -15,6 +15,7 @@ import { findVerified, formatChecksum, putVerified, type Checksum } from '../fet
 import { parseMetalink, parseMirrorlist, type MirrorSet } from './mirrors.js';
 import type { RpmRepoConfig } from './repo-config.js';
 import { parseRepomd, type Repomd, type RepomdData, type RpmLocation } from './repomd.js';
+import { readPublicKeys } from '../signing-keys.js';
 
 export type RpmKeyring = openpgp.PublicKey[];
 
@@ -80,7 +81,6 @@ function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-import { readPublicKeys } from '../signing-keys.js';
 
 /** Where a key fetched over the network is kept, so --offline builds can verify with it again. */
 function savedKeyPath(store: ContentStore, url: string): string {
@@ -115,6 +115,8 @@ export async function loadRpmRepoKeys(repo: Pick<RpmRepoConfig, 'id' | 'gpgkey'>
 
 /** Checks a detached OpenPGP signature (`repomd.xml.asc`) of `data` against the keys. */
 export async function verifyDetachedSignature(data: Buffer, signatureBytes: Buffer, keys: RpmKeyring, where: string): Promise<void> {
+  // Loaded when a signature is checked: the library is large, and most warm builds of unsigned repositories need none of it.
+  const openpgp = await import('openpgp');
   let signature: openpgp.Signature;
   try {
     const text = signatureBytes.toString('latin1');
