@@ -1,4 +1,6 @@
 import { UserError } from '../../errors.js';
+import { RpmFileState } from './file-list.js';
+import { RpmTag } from './header.js';
 
 /*
  * Writing rpm header blobs, as rpm's headerExport() (lib/header.c) lays them out, and the header rpm stores in
@@ -33,57 +35,8 @@ export interface RawHeaderEntry {
   data: Uint8Array;
 }
 
-/** Tags this module and the database writer use (rpm's include/rpm/rpmtag.h). */
-export const Tag = {
-  HEADERIMMUTABLE: 63,
-  SIGSIZE: 257,
-  SIGPGP: 259,
-  SIGMD5: 261,
-  SIGGPG: 262,
-  DSAHEADER: 267,
-  RSAHEADER: 268,
-  SHA1HEADER: 269,
-  LONGSIGSIZE: 270,
-  LONGARCHIVESIZE: 271,
-  SHA256HEADER: 273,
-  VERITYSIGNATURES: 276,
-  VERITYSIGNATUREALGO: 277,
-  NAME: 1000,
-  INSTALLTIME: 1008,
-  GROUP: 1016,
-  FILESTATES: 1029,
-  SOURCERPM: 1044,
-  ARCHIVESIZE: 1046,
-  PROVIDENAME: 1047,
-  REQUIREFLAGS: 1048,
-  REQUIRENAME: 1049,
-  CONFLICTNAME: 1054,
-  TRIGGERNAME: 1066,
-  OBSOLETENAME: 1090,
-  PREFIXES: 1098,
-  INSTPREFIXES: 1099,
-  SOURCEPACKAGE: 1106,
-  BASENAMES: 1117,
-  DIRNAMES: 1118,
-  INSTALLCOLOR: 1127,
-  INSTALLTID: 1128,
-  RECOMMENDNAME: 5046,
-  SUGGESTNAME: 5049,
-  SUPPLEMENTNAME: 5052,
-  ENHANCENAME: 5055,
-  FILETRIGGERNAME: 5069,
-  FILETRIGGERINDEX: 5070,
-  TRANSFILETRIGGERNAME: 5079,
-  TRANSFILETRIGGERINDEX: 5080,
-  FILESIGNATURES: 5090,
-  FILESIGNATURELENGTH: 5091,
-} as const;
-
 /** The signature-header tags (rpm's RPMSIGTAG_*) that differ from the header tag they become. */
 const SigTag = { SIZE: 1000, PGP: 1002, MD5: 1004, GPG: 1005, PAYLOADSIZE: 1007, FILESIGNATURES: 274, FILESIGNATURELENGTH: 275 } as const;
-
-/** rpm's per-file states (rpmfileState): what FILESTATES holds for each file of an installed package. */
-export const FileState = { NORMAL: 0, REPLACED: 1, NOTINSTALLED: 2, NETSHARED: 3, WRONGCOLOR: 4 } as const;
 
 const ENTRY_SIZE = 16;
 const FIXED_SIZE: readonly number[] = [0, 1, 1, 2, 4, 8, -1, 1, -1, -1];
@@ -206,17 +159,17 @@ export function installedHeader(header: Uint8Array, signature: Uint8Array, insta
   const region = immutableRegion(header, entries, where);
   const tags = new Set(entries.map((e) => e.tag));
   const added: RawHeaderEntry[] = mergedSignatureTags(tags, readHeaderEntries(signature, `${where}: signature header`), where);
-  if (!tags.has(Tag.SOURCERPM) && !tags.has(Tag.SOURCEPACKAGE)) added.push(encodeEntry({ tag: Tag.SOURCERPM, type: HeaderType.STRING, value: '(none)' }));
-  const prefixes = entries.find((e) => e.tag === Tag.PREFIXES);
-  if (prefixes && !tags.has(Tag.INSTPREFIXES)) added.push({ ...prefixes, tag: Tag.INSTPREFIXES });
+  if (!tags.has(RpmTag.SOURCERPM) && !tags.has(RpmTag.SOURCEPACKAGE)) added.push(encodeEntry({ tag: RpmTag.SOURCERPM, type: HeaderType.STRING, value: '(none)' }));
+  const prefixes = entries.find((e) => e.tag === RpmTag.PREFIXES);
+  if (prefixes && !tags.has(RpmTag.INSTPREFIXES)) added.push({ ...prefixes, tag: RpmTag.INSTPREFIXES });
 
-  const files = entries.find((e) => e.tag === Tag.BASENAMES)?.count ?? 0;
-  const states = install.fileStates ?? new Array<number>(files).fill(FileState.NORMAL);
+  const files = entries.find((e) => e.tag === RpmTag.BASENAMES)?.count ?? 0;
+  const states = install.fileStates ?? new Array<number>(files).fill(RpmFileState.NORMAL);
   if (states.length !== files) throw new UserError(`${where}: ${states.length} file states for ${files} files`);
-  if (files > 0) added.push(encodeEntry({ tag: Tag.FILESTATES, type: HeaderType.CHAR, value: states.map((s) => s & 0xff) }));
-  added.push(encodeEntry({ tag: Tag.INSTALLTID, type: HeaderType.INT32, value: [install.tid] }));
-  added.push(encodeEntry({ tag: Tag.INSTALLTIME, type: HeaderType.INT32, value: [install.installTime] }));
-  added.push(encodeEntry({ tag: Tag.INSTALLCOLOR, type: HeaderType.INT32, value: [install.color] }));
+  if (files > 0) added.push(encodeEntry({ tag: RpmTag.FILESTATES, type: HeaderType.CHAR, value: states.map((s) => s & 0xff) }));
+  added.push(encodeEntry({ tag: RpmTag.INSTALLTID, type: HeaderType.INT32, value: [install.tid] }));
+  added.push(encodeEntry({ tag: RpmTag.INSTALLTIME, type: HeaderType.INT32, value: [install.installTime] }));
+  added.push(encodeEntry({ tag: RpmTag.INSTALLCOLOR, type: HeaderType.INT32, value: [install.color] }));
 
   const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
   const il = view.getUint32(0);
@@ -235,31 +188,31 @@ function immutableRegion(header: Uint8Array, entries: readonly RawHeaderEntry[],
   const first = entries[0]!;
   const trailerAt = view.getInt32(8 + 8);
   const bad = (why: string) => new UserError(`${where}: not an immutable package header: ${why}`);
-  if (first.tag !== Tag.HEADERIMMUTABLE || first.type !== HeaderType.BIN || first.count !== ENTRY_SIZE) throw bad('its first entry is not the HEADERIMMUTABLE region');
+  if (first.tag !== RpmTag.HEADERIMMUTABLE || first.type !== HeaderType.BIN || first.count !== ENTRY_SIZE) throw bad('its first entry is not the HEADERIMMUTABLE region');
   if (trailerAt !== dl - ENTRY_SIZE) throw bad('the region trailer does not end the data');
   const trailer = new DataView(first.data.buffer, first.data.byteOffset, first.data.byteLength);
-  if (trailer.getUint32(0) !== Tag.HEADERIMMUTABLE || trailer.getInt32(8) !== -il * ENTRY_SIZE) throw bad(`the region does not cover its ${il} entries`);
+  if (trailer.getUint32(0) !== RpmTag.HEADERIMMUTABLE || trailer.getInt32(8) !== -il * ENTRY_SIZE) throw bad(`the region does not cover its ${il} entries`);
   const dataStart = 8 + il * ENTRY_SIZE;
   return header.subarray(dataStart, dataStart + dl);
 }
 
 /** rpm ≥ 4.17's xlateTags (lib/package.c): signature tag → header tag, its required count (0: any), quirk. */
 const SIGNATURE_TAGS: readonly { sig: number; tag: number; type: HeaderType; count: number; quirk: boolean }[] = [
-  { sig: SigTag.SIZE, tag: Tag.SIGSIZE, type: HeaderType.INT32, count: 1, quirk: false },
-  { sig: SigTag.PGP, tag: Tag.SIGPGP, type: HeaderType.BIN, count: 0, quirk: false },
-  { sig: SigTag.MD5, tag: Tag.SIGMD5, type: HeaderType.BIN, count: 16, quirk: false },
-  { sig: SigTag.GPG, tag: Tag.SIGGPG, type: HeaderType.BIN, count: 0, quirk: false },
-  { sig: SigTag.PAYLOADSIZE, tag: Tag.ARCHIVESIZE, type: HeaderType.INT32, count: 1, quirk: true },
-  { sig: SigTag.FILESIGNATURES, tag: Tag.FILESIGNATURES, type: HeaderType.STRING_ARRAY, count: 0, quirk: true },
-  { sig: SigTag.FILESIGNATURELENGTH, tag: Tag.FILESIGNATURELENGTH, type: HeaderType.INT32, count: 1, quirk: true },
-  { sig: Tag.VERITYSIGNATURES, tag: Tag.VERITYSIGNATURES, type: HeaderType.STRING_ARRAY, count: 0, quirk: false },
-  { sig: Tag.VERITYSIGNATUREALGO, tag: Tag.VERITYSIGNATUREALGO, type: HeaderType.INT32, count: 1, quirk: false },
-  { sig: Tag.SHA1HEADER, tag: Tag.SHA1HEADER, type: HeaderType.STRING, count: 1, quirk: false },
-  { sig: Tag.SHA256HEADER, tag: Tag.SHA256HEADER, type: HeaderType.STRING, count: 1, quirk: false },
-  { sig: Tag.DSAHEADER, tag: Tag.DSAHEADER, type: HeaderType.BIN, count: 0, quirk: false },
-  { sig: Tag.RSAHEADER, tag: Tag.RSAHEADER, type: HeaderType.BIN, count: 0, quirk: false },
-  { sig: Tag.LONGSIGSIZE, tag: Tag.LONGSIGSIZE, type: HeaderType.INT64, count: 1, quirk: false },
-  { sig: Tag.LONGARCHIVESIZE, tag: Tag.LONGARCHIVESIZE, type: HeaderType.INT64, count: 1, quirk: false },
+  { sig: SigTag.SIZE, tag: RpmTag.SIGSIZE, type: HeaderType.INT32, count: 1, quirk: false },
+  { sig: SigTag.PGP, tag: RpmTag.SIGPGP, type: HeaderType.BIN, count: 0, quirk: false },
+  { sig: SigTag.MD5, tag: RpmTag.SIGMD5, type: HeaderType.BIN, count: 16, quirk: false },
+  { sig: SigTag.GPG, tag: RpmTag.SIGGPG, type: HeaderType.BIN, count: 0, quirk: false },
+  { sig: SigTag.PAYLOADSIZE, tag: RpmTag.ARCHIVESIZE, type: HeaderType.INT32, count: 1, quirk: true },
+  { sig: SigTag.FILESIGNATURES, tag: RpmTag.FILESIGNATURES, type: HeaderType.STRING_ARRAY, count: 0, quirk: true },
+  { sig: SigTag.FILESIGNATURELENGTH, tag: RpmTag.FILESIGNATURELENGTH, type: HeaderType.INT32, count: 1, quirk: true },
+  { sig: RpmTag.VERITYSIGNATURES, tag: RpmTag.VERITYSIGNATURES, type: HeaderType.STRING_ARRAY, count: 0, quirk: false },
+  { sig: RpmTag.VERITYSIGNATUREALGO, tag: RpmTag.VERITYSIGNATUREALGO, type: HeaderType.INT32, count: 1, quirk: false },
+  { sig: RpmTag.SHA1HEADER, tag: RpmTag.SHA1HEADER, type: HeaderType.STRING, count: 1, quirk: false },
+  { sig: RpmTag.SHA256HEADER, tag: RpmTag.SHA256HEADER, type: HeaderType.STRING, count: 1, quirk: false },
+  { sig: RpmTag.DSAHEADER, tag: RpmTag.DSAHEADER, type: HeaderType.BIN, count: 0, quirk: false },
+  { sig: RpmTag.RSAHEADER, tag: RpmTag.RSAHEADER, type: HeaderType.BIN, count: 0, quirk: false },
+  { sig: RpmTag.LONGSIGSIZE, tag: RpmTag.LONGSIGSIZE, type: HeaderType.INT64, count: 1, quirk: false },
+  { sig: RpmTag.LONGARCHIVESIZE, tag: RpmTag.LONGARCHIVESIZE, type: HeaderType.INT64, count: 1, quirk: false },
 ];
 
 function mergedSignatureTags(headerTags: ReadonlySet<number>, signature: readonly RawHeaderEntry[], where: string): RawHeaderEntry[] {

@@ -1,6 +1,7 @@
 import initSqlJs, { type Database, type SqlJsStatic } from 'sql.js';
 import { UserError } from '../../errors.js';
-import { HeaderType, HeaderValues, installedHeader, readHeaderEntries, Tag, type RawHeaderEntry } from './header-writer.js';
+import { HeaderType, HeaderValues, installedHeader, readHeaderEntries, type RawHeaderEntry } from './header-writer.js';
+import { RpmTag } from './header.js';
 
 /*
  * rpm's sqlite package database (rpm ≥ 4.16, lib/backend/sqlite.c and lib/rpmdb.c), written without rpm: the
@@ -37,24 +38,24 @@ export interface RpmdbTransaction {
  * and init_index decide from the tag's class and return type.
  */
 const INDEXES: readonly { table: string; tag: number; text: boolean; array: boolean }[] = [
-  { table: 'Name', tag: Tag.NAME, text: true, array: false },
-  { table: 'Basenames', tag: Tag.BASENAMES, text: true, array: true },
-  { table: 'Group', tag: Tag.GROUP, text: true, array: false },
-  { table: 'Requirename', tag: Tag.REQUIRENAME, text: true, array: true },
-  { table: 'Providename', tag: Tag.PROVIDENAME, text: true, array: true },
-  { table: 'Conflictname', tag: Tag.CONFLICTNAME, text: true, array: true },
-  { table: 'Obsoletename', tag: Tag.OBSOLETENAME, text: true, array: true },
-  { table: 'Triggername', tag: Tag.TRIGGERNAME, text: true, array: true },
-  { table: 'Dirnames', tag: Tag.DIRNAMES, text: true, array: true },
-  { table: 'Installtid', tag: Tag.INSTALLTID, text: false, array: false },
-  { table: 'Sigmd5', tag: Tag.SIGMD5, text: false, array: false },
-  { table: 'Sha1header', tag: Tag.SHA1HEADER, text: true, array: false },
-  { table: 'Filetriggername', tag: Tag.FILETRIGGERNAME, text: true, array: true },
-  { table: 'Transfiletriggername', tag: Tag.TRANSFILETRIGGERNAME, text: true, array: true },
-  { table: 'Recommendname', tag: Tag.RECOMMENDNAME, text: true, array: true },
-  { table: 'Suggestname', tag: Tag.SUGGESTNAME, text: true, array: true },
-  { table: 'Supplementname', tag: Tag.SUPPLEMENTNAME, text: true, array: true },
-  { table: 'Enhancename', tag: Tag.ENHANCENAME, text: true, array: true },
+  { table: 'Name', tag: RpmTag.NAME, text: true, array: false },
+  { table: 'Basenames', tag: RpmTag.BASENAMES, text: true, array: true },
+  { table: 'Group', tag: RpmTag.GROUP, text: true, array: false },
+  { table: 'Requirename', tag: RpmTag.REQUIRENAME, text: true, array: true },
+  { table: 'Providename', tag: RpmTag.PROVIDENAME, text: true, array: true },
+  { table: 'Conflictname', tag: RpmTag.CONFLICTNAME, text: true, array: true },
+  { table: 'Obsoletename', tag: RpmTag.OBSOLETENAME, text: true, array: true },
+  { table: 'Triggername', tag: RpmTag.TRIGGERNAME, text: true, array: true },
+  { table: 'Dirnames', tag: RpmTag.DIRNAMES, text: true, array: true },
+  { table: 'Installtid', tag: RpmTag.INSTALLTID, text: false, array: false },
+  { table: 'Sigmd5', tag: RpmTag.SIGMD5, text: false, array: false },
+  { table: 'Sha1header', tag: RpmTag.SHA1HEADER, text: true, array: false },
+  { table: 'Filetriggername', tag: RpmTag.FILETRIGGERNAME, text: true, array: true },
+  { table: 'Transfiletriggername', tag: RpmTag.TRANSFILETRIGGERNAME, text: true, array: true },
+  { table: 'Recommendname', tag: RpmTag.RECOMMENDNAME, text: true, array: true },
+  { table: 'Suggestname', tag: RpmTag.SUGGESTNAME, text: true, array: true },
+  { table: 'Supplementname', tag: RpmTag.SUPPLEMENTNAME, text: true, array: true },
+  { table: 'Enhancename', tag: RpmTag.ENHANCENAME, text: true, array: true },
 ];
 
 /** The index tables' names, in rpm's order. */
@@ -139,12 +140,12 @@ function transient(flags: number): boolean {
   return (flags & INSTALL_ONLY) !== 0 && (flags & ERASE_ONLY) === 0 && (flags & SENSE.META) === 0;
 }
 
-const RICH_INDEXED: ReadonlySet<number> = new Set([Tag.REQUIRENAME, Tag.CONFLICTNAME, Tag.SUGGESTNAME, Tag.SUPPLEMENTNAME, Tag.RECOMMENDNAME, Tag.ENHANCENAME]);
+const RICH_INDEXED: ReadonlySet<number> = new Set([RpmTag.REQUIRENAME, RpmTag.CONFLICTNAME, RpmTag.SUGGESTNAME, RpmTag.SUPPLEMENTNAME, RpmTag.RECOMMENDNAME, RpmTag.ENHANCENAME]);
 
 /** The (key, idx) rows rpm's tag2index() inserts into the index of `tag` for one installed header. */
 export function indexKeys(tag: number, header: HeaderValues, bigEndianKeys = false): [string | Uint8Array, number][] {
   const entry = header.get(tag);
-  if (!entry) return tag === Tag.GROUP ? [['Unknown', 0]] : [];
+  if (!entry) return tag === RpmTag.GROUP ? [['Unknown', 0]] : [];
   const rows: [string | Uint8Array, number][] = [];
   if (entry.type === HeaderType.BIN) return [[entry.data.slice(), 0]];
   if (entry.type !== HeaderType.STRING && entry.type !== HeaderType.STRING_ARRAY && entry.type !== HeaderType.I18NSTRING) {
@@ -153,13 +154,13 @@ export function indexKeys(tag: number, header: HeaderValues, bigEndianKeys = fal
   }
   // An I18N string is looked up in the C locale: its first value.
   const values = entry.type === HeaderType.I18NSTRING ? header.strings(tag).slice(0, 1) : header.strings(tag);
-  const requireFlags = tag === Tag.REQUIRENAME ? header.numbers(Tag.REQUIREFLAGS) : [];
-  const triggerIndex = tag === Tag.FILETRIGGERNAME ? header.numbers(Tag.FILETRIGGERINDEX) : tag === Tag.TRANSFILETRIGGERNAME ? header.numbers(Tag.TRANSFILETRIGGERINDEX) : [];
+  const requireFlags = tag === RpmTag.REQUIRENAME ? header.numbers(RpmTag.REQUIREFLAGS) : [];
+  const triggerIndex = tag === RpmTag.FILETRIGGERNAME ? header.numbers(RpmTag.FILETRIGGERINDEX) : tag === RpmTag.TRANSFILETRIGGERNAME ? header.numbers(RpmTag.TRANSFILETRIGGERINDEX) : [];
   values.forEach((key, i) => {
     let idx = i;
-    if (tag === Tag.FILETRIGGERNAME || tag === Tag.TRANSFILETRIGGERNAME) idx = triggerIndex[i] ?? 0;
-    if (tag === Tag.REQUIRENAME && transient(requireFlags[i] ?? 0)) return;
-    if (tag === Tag.TRIGGERNAME && values.indexOf(key) < i) return;
+    if (tag === RpmTag.FILETRIGGERNAME || tag === RpmTag.TRANSFILETRIGGERNAME) idx = triggerIndex[i] ?? 0;
+    if (tag === RpmTag.REQUIRENAME && transient(requireFlags[i] ?? 0)) return;
+    if (tag === RpmTag.TRIGGERNAME && values.indexOf(key) < i) return;
     rows.push([key, idx]);
     if (key.startsWith('(') && RICH_INDEXED.has(tag) && entry.type === HeaderType.STRING_ARRAY) {
       for (const name of richDependencyKeys(key)) rows.push([name, idx]);
