@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { scanTarArchive, type TarScan } from '../entries/tar-source.js';
 import { UserError } from '../errors.js';
 import { registerTemp, releaseTemp } from '../fs/temp.js';
-import { spawnInSandbox, SandboxUnavailableError, type IdMap } from './user-namespace.js';
+import { sandboxIdMap, spawnInSandbox, SandboxUnavailableError, type IdMap } from './user-namespace.js';
 
 /*
  * `--scripts` builds run a package manager (dpkg, rpm) over a root made inside a user-namespace sandbox,
@@ -78,6 +78,18 @@ fi
 export const DRIVER_STREAM_OUT = String.raw`step "stream the root out"
 tar --numeric-owner --xattrs --xattrs-include=security.capability -cf - -C "$root" . >&4
 `;
+
+/**
+ * The sandbox for running `scripts` (the packages' maintainer scripts, scriptlets) of an image for `arch`,
+ * checked before anything is downloaded: real scripts run only on this machine's architecture (`host`, in
+ * the ecosystem's names), and the sandbox must be able to start.
+ */
+export async function nativeSandbox(arch: string, host: string, scripts: string): Promise<IdMap> {
+  if (arch !== host) {
+    throw new UserError(`--scripts runs the packages' ${scripts}, so it builds only for this machine's architecture (${host}), not ${arch}; build ${arch} without --scripts, or on a ${arch} machine`);
+  }
+  return sandboxIdMap();
+}
 
 /** The spec's accounts as the driver's job files: passwd and group lines (passwords locked), homes. */
 export async function writeAccountFiles(job: string, accounts: { users: string[]; groups: string[]; homes: { path: string; uid: number; gid: number }[] } | undefined): Promise<void> {

@@ -7,8 +7,8 @@ import { dirEntry, fileEntry } from '../../entries/synthetic.js';
 import { UserError } from '../../errors.js';
 import { hostPlatform } from '../../oci/platform.js';
 import { debianArch } from './architecture.js';
-import { runRootDriver } from '../../sandbox/root-driver.js';
-import { sandboxIdMap, type IdMap } from '../../sandbox/user-namespace.js';
+import { nativeSandbox, runRootDriver } from '../../sandbox/root-driver.js';
+import type { IdMap } from '../../sandbox/user-namespace.js';
 import { writeTar } from '../../tar/writer.js';
 import type { Paragraph } from './control.js';
 import { debEffectContext } from './effects/deb-context.js';
@@ -46,11 +46,7 @@ export interface ScriptInstallOptions {
 
 /** Checks what can be checked before any work: the host's architecture, the sandbox's prerequisites. */
 export async function checkScriptInstall(arch: string): Promise<IdMap> {
-  const host = debianArch(hostPlatform());
-  if (arch !== host) {
-    throw new UserError(`--scripts runs the packages' maintainer scripts, so it builds only for this machine's architecture (${host}), not ${arch}; build ${arch} without --scripts, or on a ${arch} machine`);
-  }
-  return sandboxIdMap();
+  return nativeSandbox(arch, debianArch(hostPlatform()), 'maintainer scripts');
 }
 
 /** The environment scripts run in: nothing of the caller's, no prompts, and a fixed clock for tools that honour it. */

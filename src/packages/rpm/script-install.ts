@@ -7,8 +7,8 @@ import { normalizeEntryPath } from '../../entries/path.js';
 import { symlinkEntry } from '../../entries/synthetic.js';
 import { UserError } from '../../errors.js';
 import { hostPlatform } from '../../oci/platform.js';
-import { runRootDriver, writeAccountFiles } from '../../sandbox/root-driver.js';
-import { sandboxIdMap, SandboxUnavailableError, type IdMap } from '../../sandbox/user-namespace.js';
+import { nativeSandbox, runRootDriver, writeAccountFiles } from '../../sandbox/root-driver.js';
+import { SandboxUnavailableError, type IdMap } from '../../sandbox/user-namespace.js';
 import type { InstallInput, Installed, SpecAccounts, UnpackedPackage } from '../ecosystem.js';
 import { rpmArch } from './architecture.js';
 import { headerFiles } from './file-list.js';
@@ -47,11 +47,7 @@ export interface RpmScriptInstallOptions {
 
 /** Checks what can be checked before anything is downloaded: the architecture, rpm, the sandbox. */
 export async function checkRpmScriptInstall(arch: string): Promise<IdMap> {
-  const host = rpmArch(hostPlatform());
-  if (arch !== host) {
-    throw new UserError(`--scripts runs the packages' scriptlets, so it builds only for this machine's architecture (${host}), not ${arch}; build ${arch} without --scripts, or on a ${arch} machine`);
-  }
-  const ids = await sandboxIdMap();
+  const ids = await nativeSandbox(arch, rpmArch(hostPlatform()), 'scriptlets');
   if (!(await hasRpm())) throw new SandboxUnavailableError('--scripts runs rpm to install the packages: install it (Debian package rpm)');
   return ids;
 }
