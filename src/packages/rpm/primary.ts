@@ -20,26 +20,10 @@ export interface PrimaryOptions {
   onPackage?: (pkg: RpmPackage) => void;
 }
 
-/** A package as it is being read: the fields the XML has given so far. */
-interface Partial {
-  name?: string;
-  arch?: string;
-  epoch?: number;
-  version?: string;
-  release?: string;
-  summary: string;
-  href?: string;
-  base?: string | undefined;
-  checksum?: { algorithm: string; hex: string };
-  size: { package: number; installed: number; archive: number };
-  headerRange: { start: number; end: number };
-  sourcerpm: string;
-  license: string;
-  group: string;
-  buildtime: number;
-  relations: Record<RelationKind, RpmDependency[]>;
-  files: string[];
-}
+/** A package as it is being read: the fields the XML has given so far (identity, checksum and href may not have come yet). */
+type PackageInProgress = Partial<Pick<RpmPackage, 'name' | 'arch' | 'epoch' | 'version' | 'release' | 'checksum'>>
+  & Pick<RpmPackage, 'summary' | 'size' | 'headerRange' | 'sourcerpm' | 'license' | 'group' | 'buildtime' | 'files'>
+  & { href?: string; base?: string | undefined; relations: Record<RelationKind, RpmDependency[]> };
 
 function emptyRelations(): Record<RelationKind, RpmDependency[]> {
   return { provides: [], requires: [], conflicts: [], obsoletes: [], recommends: [], suggests: [], supplements: [], enhances: [] };
@@ -54,7 +38,7 @@ export async function parsePrimary(stream: Readable, options: PrimaryOptions): P
   const strings = options.strings ?? new StringPool();
   const s = (v: string) => strings.intern(v);
   const packages: RpmPackage[] = [];
-  let current: Partial | undefined;
+  let current: PackageInProgress | undefined;
   let relation: RelationKind | undefined;
 
   const dependency = (el: XmlElement, position: XmlPosition): RpmDependency => {

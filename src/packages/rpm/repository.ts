@@ -87,6 +87,9 @@ function savedKeyPath(store: ContentStore, url: string): string {
   return join(store.root, 'rpm-keys', sha256(url));
 }
 
+/** Signing keys downloaded by this process, by URL. */
+const keyDownloads = new Map<string, Promise<Buffer>>();
+
 /**
  * The keys of a repository's `gpgkey` URLs. `file://` keys are read where they are; keys from the
  * network are saved in the store (trust on first use, as dnf imports them) for --offline builds.
@@ -105,8 +108,18 @@ export async function loadRpmRepoKeys(repo: Pick<RpmRepoConfig, 'id' | 'gpgkey'>
       if (typeof saved !== 'string') throw new UserError(`${where}: not in the cache, and --offline forbids downloading it`);
       data = Buffer.from(saved, 'base64');
     } else {
-      data = await urlBytes(url, options.http);
-      await tryWriteChecked(savedKeyPath(options.store, url), data.toString('base64'));
+      // A build reads the keys up to three times (the repository, the build cache's key, the signature
+      // check): downloaded once per process.
+      let download = keyDownloads.get(url);
+      if (!download) {
+        download = urlBytes(url, options.http).then(async (bytes) => {
+          await tryWriteChecked(savedKeyPath(options.store, url), bytes.toString('base64'));
+          return bytes;
+        });
+        keyDownloads.set(url, download);
+        download.catch(() => keyDownloads.delete(url));
+      }
+      data = await download;
     }
     keys.push(...(await readPublicKeys(data, where)));
   }

@@ -220,7 +220,7 @@ class Solver {
   constructor(
     private readonly u: RpmUniverse,
     private readonly options: RpmResolveOptions,
-    private readonly avoid: ReadonlySet<number> = new Set(),
+    avoid: ReadonlySet<number> = new Set(),
     private readonly shared: SharedState = { rejectedWeak: new Set(), preferred: new Set() },
   ) {
     this.decision = new Int8Array(u.packages.length);
